@@ -1,0 +1,241 @@
+"""CPython 3.11 on x86-64: the struct layouts and constants pyjion's native code depends on.
+
+This is the only module that knows offsets. Everything else asks for a field by name
+(``FRAME.prev_instr``). The numbers come from ``shared/research/offsets_probe.c`` run against 3.11.7;
+:func:`check_live` re-verifies them against live objects at start-up, because the internal structs
+(frames, thread and interpreter state) carry no ABI guarantee even within a minor version.
+"""
+from __future__ import annotations
+
+import ctypes
+import dis
+import sys
+import threading
+from dataclasses import dataclass
+
+SUPPORTED = (3, 11)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One member of a C struct: byte offset and scalar kind ('ptr', 'i64', 'i32', 'i16', 'i8', 'f64')."""
+
+    offset: int
+    kind: str
+
+
+class Struct:
+    """A C struct as a bag of named fields; analogous to the struct definition in a header."""
+
+    def __init__(self, name: str, size: int, **fields: tuple[int, str]) -> None:
+        self.name = name
+        self.size = size
+        self._fields = {k: Field(*v) for k, v in fields.items()}
+
+    def __getattr__(self, item: str) -> Field:
+        try:
+            return self._fields[item]
+        except KeyError:
+            raise AttributeError(f"{self.name} has no field {item!r}") from None
+
+
+OBJECT = Struct("PyObject", 16, ob_refcnt=(0, "i64"), ob_type=(8, "ptr"))
+VAROBJECT = Struct("PyVarObject", 24, ob_size=(16, "i64"))
+TYPE = Struct(
+    "PyTypeObject", 408,
+    tp_name=(24, "ptr"), tp_basicsize=(32, "i64"), tp_as_number=(96, "ptr"), tp_as_sequence=(104, "ptr"),
+    tp_as_mapping=(112, "ptr"), tp_flags=(168, "i64"), tp_iter=(216, "ptr"), tp_iternext=(224, "ptr"),
+    tp_dict=(264, "ptr"), tp_mro=(344, "ptr"), tp_version_tag=(384, "i32"),
+)
+TUPLE = Struct("PyTupleObject", 24, ob_size=(16, "i64"), ob_item=(24, "ptr"))
+LIST = Struct("PyListObject", 40, ob_size=(16, "i64"), ob_item=(24, "ptr"), allocated=(32, "i64"))
+FLOAT = Struct("PyFloatObject", 24, ob_fval=(16, "f64"))
+LONG = Struct("PyLongObject", 28, ob_size=(16, "i64"), ob_digit=(24, "i32"))
+DICT = Struct("PyDictObject", 48, ma_used=(16, "i64"), ma_version_tag=(24, "i64"), ma_keys=(32, "ptr"),
+              ma_values=(40, "ptr"))
+CELL = Struct("PyCellObject", 24, ob_ref=(16, "ptr"))
+FUNCTION = Struct(
+    "PyFunctionObject", 136,
+    func_globals=(16, "ptr"), func_builtins=(24, "ptr"), func_name=(32, "ptr"), func_qualname=(40, "ptr"),
+    func_code=(48, "ptr"), func_defaults=(56, "ptr"), func_kwdefaults=(64, "ptr"), func_closure=(72, "ptr"),
+    func_doc=(80, "ptr"), func_dict=(88, "ptr"), func_module=(104, "ptr"), func_annotations=(112, "ptr"),
+    vectorcall=(120, "ptr"), func_version=(128, "i32"),
+)
+CODE = Struct(
+    "PyCodeObject", 192,
+    co_consts=(24, "ptr"), co_names=(32, "ptr"), co_exceptiontable=(40, "ptr"), co_flags=(48, "i32"),
+    co_argcount=(56, "i32"), co_stacksize=(68, "i32"), co_firstlineno=(72, "i32"),
+    co_nlocalsplus=(76, "i32"), co_nlocals=(80, "i32"), co_nfreevars=(92, "i32"),
+    co_localsplusnames=(96, "ptr"), co_name=(120, "ptr"), co_qualname=(128, "ptr"),
+    co_firsttraceable=(168, "i32"), co_extra=(176, "ptr"), co_code_adaptive=(184, "i16"),
+)
+# _PyCodeObjectExtra: {Py_ssize_t ce_size; void *ce_extras[]}
+CODE_EXTRA = Struct("_PyCodeObjectExtra", 8, ce_size=(0, "i64"), ce_extras=(8, "ptr"))
+FRAME = Struct(
+    "_PyInterpreterFrame", 72,
+    f_func=(0, "ptr"), f_globals=(8, "ptr"), f_builtins=(16, "ptr"), f_locals=(24, "ptr"), f_code=(32, "ptr"),
+    frame_obj=(40, "ptr"), previous=(48, "ptr"), prev_instr=(56, "ptr"), stacktop=(64, "i32"),
+    is_entry=(68, "i8"), owner=(69, "i8"), localsplus=(72, "ptr"),
+)
+FRAME_OBJECT = Struct("PyFrameObject", 56, f_back=(16, "ptr"), f_frame=(24, "ptr"), f_trace=(32, "ptr"))
+CFRAME = Struct("_PyCFrame", 24, use_tracing=(0, "i8"), current_frame=(8, "ptr"), previous=(16, "ptr"))
+THREAD = Struct(
+    "PyThreadState", 360,
+    interp=(16, "ptr"), recursion_remaining=(32, "i32"), recursion_limit=(36, "i32"), cframe=(56, "ptr"),
+    curexc_type=(96, "ptr"), exc_info=(120, "ptr"), async_exc=(144, "ptr"), thread_id=(152, "i64"),
+)
+INTERP = Struct(
+    "PyInterpreterState", 1448,
+    eval_breaker=(100, "i32"), gil_drop_request=(104, "i32"), calls_to_do=(120, "i32"), async_exc=(124, "i32"),
+    import_func=(1416, "ptr"), eval_frame=(1424, "ptr"), co_extra_user_count=(1432, "i64"),
+)
+RUNTIME = Struct("_PyRuntimeState", 0, signals_pending=(352, "i32"), small_ints=(680, "ptr"))
+SMALL_INT_SIZE = 32  # sizeof(PyLongObject) for one-digit ints in _PyRuntime.small_ints[-5..256]
+
+# Code flags and local kinds (Include/cpython/code.h, Include/internal/pycore_code.h).
+CO_OPTIMIZED = 0x1
+CO_NEWLOCALS = 0x2
+CO_GENERATOR = 0x20
+CO_COROUTINE = 0x80
+CO_ITERABLE_COROUTINE = 0x100
+CO_ASYNC_GENERATOR = 0x200
+CO_FAST_LOCAL = 0x20
+CO_FAST_CELL = 0x40
+CO_FAST_FREE = 0x80
+
+# tp_flags bits.
+TPFLAGS_LONG_SUBCLASS = 1 << 24
+TPFLAGS_LIST_SUBCLASS = 1 << 25
+TPFLAGS_TUPLE_SUBCLASS = 1 << 26
+TPFLAGS_UNICODE_SUBCLASS = 1 << 28
+TPFLAGS_DICT_SUBCLASS = 1 << 29
+TPFLAGS_BASE_EXC_SUBCLASS = 1 << 30
+TPFLAGS_TYPE_SUBCLASS = 1 << 31
+
+PY_VECTORCALL_ARGUMENTS_OFFSET = 1 << 63
+FRAME_OWNED_BY_GENERATOR = 1
+
+# Inline cache units that follow each instruction in co_code (trap: they are not instructions).
+INLINE_CACHE_ENTRIES: dict[str, int] = {
+    dis.opname[op]: n for op, n in enumerate(getattr(__import__("opcode"), "_inline_cache_entries")) if n
+}
+
+
+class ABIMismatch(RuntimeError):
+    """The running interpreter's layout differs from the one this module describes."""
+
+
+def _read(addr: int, kind: str) -> int | float:
+    ctype = {"ptr": ctypes.c_void_p, "i64": ctypes.c_int64, "i32": ctypes.c_int32, "i16": ctypes.c_int16,
+             "i8": ctypes.c_int8, "f64": ctypes.c_double}[kind]
+    return ctype.from_address(addr).value or 0
+
+
+def _at(obj: object, field: Field) -> int | float:
+    return _read(id(obj) + field.offset, field.kind)
+
+
+def check_live() -> list[str]:
+    """Compare the layouts above against live objects; return a description of every mismatch."""
+    bad: list[str] = []
+
+    def expect(what: str, got: object, want: object) -> None:
+        if got != want:
+            bad.append(f"{what}: read {got!r}, expected {want!r}")
+
+    if sys.version_info[:2] != SUPPORTED or sys.maxsize != 2**63 - 1:
+        return [f"layouts are for CPython {SUPPORTED[0]}.{SUPPORTED[1]} 64-bit, running {sys.version}"]
+
+    def sample(a, b=2, *c, d, **e):
+        x = a
+
+        def inner():
+            return x
+        return inner
+
+    code = sample.__code__
+    expect("func_globals", _at(sample, FUNCTION.func_globals), id(sample.__globals__))
+    expect("func_code", _at(sample, FUNCTION.func_code), id(code))
+    expect("func_defaults", _at(sample, FUNCTION.func_defaults), id(sample.__defaults__))
+    inner = sample(1, d=0)
+    expect("func_closure", _at(inner, FUNCTION.func_closure), id(inner.__closure__))
+    expect("co_consts", _at(code, CODE.co_consts), id(code.co_consts))
+    expect("co_names", _at(code, CODE.co_names), id(code.co_names))
+    expect("co_flags", _at(code, CODE.co_flags), code.co_flags)
+    expect("co_argcount", _at(code, CODE.co_argcount), code.co_argcount)
+    expect("co_stacksize", _at(code, CODE.co_stacksize), code.co_stacksize)
+    expect("co_firstlineno", _at(code, CODE.co_firstlineno), code.co_firstlineno)
+    expect("co_nlocals", _at(code, CODE.co_nlocals), code.co_nlocals)
+    nlocalsplus = len(code.co_varnames) + len(set(code.co_cellvars) - set(code.co_varnames)) + len(code.co_freevars)
+    expect("co_nlocalsplus", _at(code, CODE.co_nlocalsplus), nlocalsplus)
+    expect("co_name", _at(code, CODE.co_name), id(code.co_name))
+    expect("co_qualname", _at(code, CODE.co_qualname), id(code.co_qualname))
+    adaptive = code._co_code_adaptive
+    expect("co_code_adaptive", ctypes.string_at(id(code) + CODE.co_code_adaptive.offset, len(adaptive)), adaptive)
+    resume = _at(code, CODE.co_firsttraceable)
+    expect("_co_firsttraceable", dis.opname[code.co_code[2 * int(resume)]], "RESUME")
+    expect("tp_flags", _at(list, TYPE.tp_flags) & 0xFFFFFFFFFFFFFFFF, list.__flags__)
+    expect("tp_mro", _at(bool, TYPE.tp_mro), id(bool.__mro__))
+    expect("ob_fval", _at(3.25, FLOAT.ob_fval), 3.25)
+    pair = (sample, 1)
+    expect("tuple ob_item", _read(id(pair) + TUPLE.ob_item.offset, "ptr"), id(sample))
+    lst = [sample]
+    expect("list ob_item", _read(_at(lst, LIST.ob_item), "ptr"), id(sample))
+    big = -(2**40 + 5)
+    expect("long ob_size", _at(big, LONG.ob_size), -2)
+    small = 7
+    expect("small ints", id(small), _runtime_address() + RUNTIME.small_ints.offset + (7 + 5) * SMALL_INT_SIZE)
+    cell = inner.__closure__[0]
+    expect("cell ob_ref", _at(cell, CELL.ob_ref), id(1))
+
+    # Frames, thread and interpreter state: read through the running frame.
+    frame = sys._getframe()
+    iframe = int(_at(frame, FRAME_OBJECT.f_frame))
+    expect("frame f_code", _read(iframe + FRAME.f_code.offset, "ptr"), id(frame.f_code))
+    expect("frame f_globals", _read(iframe + FRAME.f_globals.offset, "ptr"), id(frame.f_globals))
+    expect("frame frame_obj", _read(iframe + FRAME.frame_obj.offset, "ptr"), id(frame))
+    first_local = frame.f_code.co_varnames[0]
+    expect("frame localsplus[0]", _read(iframe + FRAME.localsplus.offset, "ptr"), id(frame.f_locals[first_local]))
+    # A suspended generator's frame holds still while prev_instr is read.
+    suspended = (lambda: (yield))()
+    next(suspended)
+    gframe = int(_at(suspended.gi_frame, FRAME_OBJECT.f_frame))
+    prev = _read(gframe + FRAME.prev_instr.offset, "ptr")
+    code_start = id(suspended.gi_code) + CODE.co_code_adaptive.offset
+    expect("frame prev_instr", prev - code_start, suspended.gi_frame.f_lasti)
+    ts = thread_state_address()
+    cframe = _read(ts + THREAD.cframe.offset, "ptr")
+    # Read inline: a helper call would make its own frame the current one.
+    current = ctypes.c_void_p.from_address(cframe + CFRAME.current_frame.offset).value
+    expect("cframe current_frame", current, iframe)
+    expect("thread recursion_limit", _read(ts + THREAD.recursion_limit.offset, "i32"), sys.getrecursionlimit())
+    expect("thread thread_id", _read(ts + THREAD.thread_id.offset, "i64") & 0xFFFFFFFFFFFFFFFF,
+           threading.get_ident())
+    interp = interpreter_address()
+    expect("thread interp", _read(ts + THREAD.interp.offset, "ptr"), interp)
+    import builtins
+    if builtins.__import__.__module__ == "builtins":
+        expect("interp import_func", _read(interp + INTERP.import_func.offset, "ptr"), id(builtins.__import__))
+    api = ctypes.pythonapi
+    api._PyInterpreterState_GetEvalFrameFunc.restype = ctypes.c_void_p
+    api._PyInterpreterState_GetEvalFrameFunc.argtypes = [ctypes.c_void_p]
+    hook = api._PyInterpreterState_GetEvalFrameFunc(interp) or 0
+    default = ctypes.cast(api._PyEval_EvalFrameDefault, ctypes.c_void_p).value
+    expect("interp eval_frame", _read(interp + INTERP.eval_frame.offset, "ptr") or default, hook)
+    return bad
+
+
+def thread_state_address() -> int:
+    api = ctypes.pythonapi
+    api.PyThreadState_Get.restype = ctypes.c_void_p
+    return api.PyThreadState_Get()
+
+
+def interpreter_address() -> int:
+    api = ctypes.pythonapi
+    api.PyInterpreterState_Get.restype = ctypes.c_void_p
+    return api.PyInterpreterState_Get()
+
+
+def _runtime_address() -> int:
+    return ctypes.addressof(ctypes.c_char.in_dll(ctypes.pythonapi, "_PyRuntime"))

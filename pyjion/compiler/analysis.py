@@ -1,0 +1,204 @@
+"""Abstract interpretation over value-stack slots: the kind of value each slot holds.
+
+Kinds say what is statically known about a slot: a NULL marker (``PUSH_NULL``, ``LOAD_GLOBAL``'s NULL
+bit), a maybe-NULL (``LOAD_METHOD``'s first slot), or the type of the object (constants, BUILD_*,
+comparisons). The emitter relies on them for call shapes and reference counting, and later
+optimisations for guards. Pops and pushes per opcode are listed explicitly here (``dis.stack_effect``
+only gives their difference); a test checks them against ``dis.stack_effect`` for every opcode.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from types import CodeType
+from typing import Callable, Sequence
+
+from .bytecode import Instruction
+from .flow import Block
+
+
+class Kind(enum.Enum):
+    ANY = "any"
+    NULL = "null"
+    MAYBE_NULL = "maybe-null"
+    NONE = "None"
+    BOOL = "bool"
+    INT = "int"
+    FLOAT = "float"
+    STR = "str"
+    BYTES = "bytes"
+    TUPLE = "tuple"
+    LIST = "list"
+    DICT = "dict"
+    SET = "set"
+    SLICE = "slice"
+    FUNCTION = "function"
+
+    @property
+    def may_be_null(self) -> bool:
+        return self in (Kind.NULL, Kind.MAYBE_NULL)
+
+    def merge(self, other: "Kind") -> "Kind":
+        if self is other:
+            return self
+        if self.may_be_null or other.may_be_null:
+            return Kind.MAYBE_NULL
+        return Kind.ANY
+
+
+_CONST_KINDS = {type(None): Kind.NONE, bool: Kind.BOOL, int: Kind.INT, float: Kind.FLOAT, str: Kind.STR,
+                bytes: Kind.BYTES, tuple: Kind.TUPLE}
+
+Kinds = Sequence[Kind]
+# opname -> (number popped, function(ins, popped kinds, consts) -> pushed kinds), for the fall-through path
+Rule = Callable[[Instruction, Kinds, tuple], list[Kind]]
+
+
+def _push(*kinds: Kind) -> Rule:
+    return lambda ins, popped, consts: list(kinds)
+
+
+def _passthrough(ins: Instruction, popped: Kinds, consts: tuple) -> list[Kind]:
+    return list(popped)
+
+
+_NOTHING = _push()
+_ONE = _push(Kind.ANY)
+
+
+def effect(ins: Instruction) -> tuple[int, Rule]:
+    """Values popped by ``ins`` (fall-through path) and the rule giving the kinds it pushes."""
+    name, arg = ins.opname, ins.arg or 0
+    if name in _FIXED:
+        return _FIXED[name]
+    if name == "COPY":
+        return arg, lambda ins, popped, consts: [*popped, popped[0]]
+    if name == "SWAP":
+        return arg, lambda ins, popped, consts: [popped[-1], *popped[1:-1], popped[0]]
+    if name == "LOAD_GLOBAL":
+        return 0, _push(Kind.NULL, Kind.ANY) if arg & 1 else _ONE
+    if name == "CALL":
+        return arg + 2, _ONE
+    if name == "CALL_FUNCTION_EX":
+        return 3 + (arg & 1), _ONE
+    if name in ("BUILD_TUPLE", "LIST_TO_TUPLE"):
+        return (arg if name == "BUILD_TUPLE" else 1), _push(Kind.TUPLE)
+    if name == "BUILD_LIST":
+        return arg, _push(Kind.LIST)
+    if name == "BUILD_SET":
+        return arg, _push(Kind.SET)
+    if name == "BUILD_MAP":
+        return 2 * arg, _push(Kind.DICT)
+    if name == "BUILD_CONST_KEY_MAP":
+        return arg + 1, _push(Kind.DICT)
+    if name == "BUILD_SLICE":
+        return arg, _push(Kind.SLICE)
+    if name == "BUILD_STRING":
+        return arg, _push(Kind.STR)
+    if name == "FORMAT_VALUE":
+        return 2 if arg & 4 else 1, _push(Kind.STR)
+    if name == "MAKE_FUNCTION":
+        return 1 + bin(arg & 0xF).count("1"), _push(Kind.FUNCTION)
+    if name == "UNPACK_SEQUENCE":
+        return 1, _push(*[Kind.ANY] * arg)
+    if name == "UNPACK_EX":
+        return 1, lambda ins, popped, consts: [Kind.ANY] * (ins.arg & 0xFF) + [Kind.LIST] + [Kind.ANY] * (ins.arg >> 8)
+    if name == "RAISE_VARARGS":
+        return arg, _NOTHING
+    raise KeyError(name)
+
+
+def _const_kind(ins: Instruction, popped: Kinds, consts: tuple) -> list[Kind]:
+    return [_CONST_KINDS.get(type(consts[ins.arg]), Kind.ANY)]
+
+
+_FIXED: dict[str, tuple[int, Rule]] = {
+    **{n: (0, _NOTHING) for n in ("NOP", "RESUME", "PRECALL", "KW_NAMES", "JUMP_FORWARD", "JUMP_BACKWARD",
+                                  "JUMP_BACKWARD_NO_INTERRUPT", "MAKE_CELL", "COPY_FREE_VARS", "DELETE_FAST",
+                                  "DELETE_DEREF", "DELETE_GLOBAL", "DELETE_NAME")},
+    **{n: (1, _NOTHING) for n in ("POP_TOP", "STORE_FAST", "STORE_DEREF", "STORE_GLOBAL", "STORE_NAME",
+                                  "DELETE_ATTR", "RETURN_VALUE", "POP_JUMP_FORWARD_IF_TRUE",
+                                  "POP_JUMP_FORWARD_IF_FALSE", "POP_JUMP_FORWARD_IF_NONE",
+                                  "POP_JUMP_FORWARD_IF_NOT_NONE", "POP_JUMP_BACKWARD_IF_TRUE",
+                                  "POP_JUMP_BACKWARD_IF_FALSE", "POP_JUMP_BACKWARD_IF_NONE",
+                                  "POP_JUMP_BACKWARD_IF_NOT_NONE", "JUMP_IF_TRUE_OR_POP", "JUMP_IF_FALSE_OR_POP",
+                                  "LIST_APPEND", "SET_ADD", "LIST_EXTEND", "SET_UPDATE", "DICT_UPDATE",
+                                  "DICT_MERGE")},
+    **{n: (2, _NOTHING) for n in ("STORE_ATTR", "DELETE_SUBSCR", "MAP_ADD")},
+    "STORE_SUBSCR": (3, _NOTHING),
+    "PUSH_NULL": (0, _push(Kind.NULL)),
+    "LOAD_CONST": (0, _const_kind),
+    **{n: (0, _ONE) for n in ("LOAD_FAST", "LOAD_DEREF", "LOAD_CLOSURE", "LOAD_NAME", "LOAD_ASSERTION_ERROR",
+                              "LOAD_BUILD_CLASS")},
+    **{n: (1, _ONE) for n in ("LOAD_ATTR", "GET_ITER", "UNARY_POSITIVE", "UNARY_NEGATIVE", "UNARY_INVERT")},
+    "UNARY_NOT": (1, _push(Kind.BOOL)),
+    "LOAD_METHOD": (1, _push(Kind.MAYBE_NULL, Kind.ANY)),
+    **{n: (2, _ONE) for n in ("BINARY_SUBSCR", "BINARY_OP", "COMPARE_OP", "IMPORT_NAME")},
+    **{n: (2, _push(Kind.BOOL)) for n in ("IS_OP", "CONTAINS_OP")},
+    "FOR_ITER": (1, lambda ins, popped, consts: [popped[0], Kind.ANY]),
+    "IMPORT_FROM": (1, lambda ins, popped, consts: [popped[0], Kind.ANY]),
+}
+
+
+def jump_effect(ins: Instruction) -> tuple[int, Rule]:
+    """Like :func:`effect`, for the path where ``ins`` jumps."""
+    if ins.opname in ("JUMP_IF_TRUE_OR_POP", "JUMP_IF_FALSE_OR_POP"):
+        return 1, _passthrough
+    if ins.opname == "FOR_ITER":
+        return 1, _NOTHING
+    return effect(ins)
+
+
+def supported(ins: Instruction) -> bool:
+    try:
+        effect(ins)
+    except KeyError:
+        return False
+    return True
+
+
+@dataclass
+class StackKinds:
+    """Kinds of the value-stack slots (bottom first) before each instruction, keyed by ``index``."""
+
+    before: dict[int, tuple[Kind, ...]]
+    entry: dict[int, tuple[Kind, ...]]  # per block start
+    consts: tuple
+
+    def after(self, ins: Instruction, jump: bool = False) -> tuple[Kind, ...]:
+        return apply(ins, self.before[ins.index], self.consts, jump)
+
+
+def apply(ins: Instruction, kinds: tuple[Kind, ...], consts: tuple, jump: bool = False) -> tuple[Kind, ...]:
+    pops, rule = jump_effect(ins) if jump else effect(ins)
+    popped = kinds[len(kinds) - pops:]
+    return kinds[:len(kinds) - pops] + tuple(rule(ins, popped, consts))
+
+
+def analyse(code: CodeType, blocks: dict[int, Block]) -> StackKinds:
+    """Forward data flow to a fixed point; kinds only move up the ANY/MAYBE_NULL lattice, so it ends."""
+    consts = code.co_consts
+    entry: dict[int, tuple[Kind, ...]] = {next(iter(blocks)): ()}
+    before: dict[int, tuple[Kind, ...]] = {}
+    work = [next(iter(blocks))]
+    while work:
+        start = work.pop()
+        block = blocks[start]
+        kinds = entry[start]
+        for ins in block.instructions:
+            before[ins.index] = kinds
+            if ins is not block.last:
+                kinds = apply(ins, kinds, consts)
+        last = block.last
+        edges = []
+        if block.fallthrough is not None:
+            edges.append((block.fallthrough, apply(last, kinds, consts)))
+        if last.is_jump:
+            edges.append((last.target, apply(last, kinds, consts, jump=True)))
+        for successor, out in edges:
+            known = entry.get(successor)
+            merged = out if known is None else tuple(a.merge(b) for a, b in zip(known, out))
+            if merged != known:
+                entry[successor] = merged
+                work.append(successor)
+    return StackKinds(before, entry, consts)

@@ -1,0 +1,75 @@
+"""The compiler pipeline for one code object: decode -> blocks and depths -> kinds -> LLVM IR -> machine code."""
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+import time
+from types import CodeType
+
+from llvmlite import ir
+
+from ..abi.cpython311 import CO_ASYNC_GENERATOR, CO_COROUTINE, CO_GENERATOR
+from ..enums import CompilationResult
+from . import analysis, bytecode, codegen, flow
+from .emitters import EMITTERS
+from .lowering import Lowering
+
+log = logging.getLogger("pyjion.compiler")
+_serial = itertools.count()
+
+# Opcodes the compiler does not handle yet, and the result that names their family.
+_FAMILIES = {
+    CompilationResult.IncompatibleOpcode_Yield: {
+        "RETURN_GENERATOR", "YIELD_VALUE", "SEND", "GET_AWAITABLE", "GET_AITER", "GET_ANEXT", "END_ASYNC_FOR",
+        "ASYNC_GEN_WRAP", "GET_YIELD_FROM_ITER"},
+    CompilationResult.IncompatibleOpcode_WithExcept: {
+        "PUSH_EXC_INFO", "POP_EXCEPT", "CHECK_EXC_MATCH", "CHECK_EG_MATCH", "RERAISE", "PREP_RERAISE_STAR"},
+    CompilationResult.IncompatibleOpcode_With: {"BEFORE_WITH", "BEFORE_ASYNC_WITH", "WITH_EXCEPT_START"},
+}
+
+
+class CompileFailure(Exception):
+    """The code object cannot be compiled; ``result`` says why in Pyjion's terms, ``reason`` in words."""
+
+    def __init__(self, result: CompilationResult, reason: str) -> None:
+        super().__init__(reason)
+        self.result = result
+        self.reason = reason
+
+
+def check_supported(code: CodeType, instructions: list[bytecode.Instruction]) -> None:
+    if code.co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR):
+        raise CompileFailure(CompilationResult.IncompatibleCompilerFlags,
+                             "generators, coroutines and async generators are not compiled yet")
+    for ins in instructions:
+        if ins.opname in EMITTERS and analysis.supported(ins):
+            continue
+        result = next((r for r, names in _FAMILIES.items() if ins.opname in names),
+                      CompilationResult.IncompatibleOpcode_Unknown)
+        raise CompileFailure(result, f"unsupported opcode {ins.opname} at offset {ins.index * 2} "
+                                     f"(line {ins.line})")
+
+
+def symbol_name(code: CodeType) -> str:
+    return f"pyjion_{next(_serial)}_{re.sub(r'[^A-Za-z0-9_]', '_', code.co_qualname)}"
+
+
+def compile_code(code: CodeType, level: int) -> codegen.MachineCode:
+    """Compile ``code``; raises :class:`CompileFailure` when it cannot be."""
+    start = time.perf_counter()
+    instructions = bytecode.decode(code)
+    check_supported(code, instructions)
+    try:
+        blocks = flow.build_blocks(instructions)
+        kinds = analysis.analyse(code, blocks)
+        name = symbol_name(code)
+        module = ir.Module(name)
+        Lowering(code, blocks, kinds, module, name, EMITTERS).lower()
+    except flow.StackEffectFault as fault:
+        raise CompileFailure(CompilationResult.CompilationStackEffectFault, str(fault)) from fault
+    lowered = time.perf_counter()
+    machine = codegen.generate(module, name, level, lowered - start)
+    log.debug("compiled %s: %d instructions, lower %.1f ms, llvm %.1f ms", code.co_qualname, len(instructions),
+              1e3 * machine.lower_seconds, 1e3 * machine.llvm_seconds)
+    return machine

@@ -1,0 +1,119 @@
+"""Control flow: jumps, conditional jumps, iteration, return and raise."""
+from __future__ import annotations
+
+from ..builder import I32, PTR, i32
+from ..bytecode import Instruction
+from ..lowering import Lowering
+
+
+def jump_forward(fx: Lowering, ins: Instruction) -> None:
+    fx.jump(ins.target)
+
+
+def jump_backward(fx: Lowering, ins: Instruction) -> None:
+    if ins.opname == "JUMP_BACKWARD":
+        fx.check_eval_breaker()
+    fx.jump(ins.target)
+
+
+def truth(fx: Lowering, value) -> object:
+    """``PyObject_IsTrue`` with True and False decided inline: i32 1, 0, or -1 on error."""
+    b, r = fx.b, fx.r
+    is_true = r.icmp_unsigned("==", value, b.object("_Py_TrueStruct"))
+    is_false = r.icmp_unsigned("==", value, b.object("_Py_FalseStruct"))
+    known = b.block("truth_known")
+    generic = b.block("truth_generic")
+    done = b.block("truth_done")
+    r.cbranch(r.or_(is_true, is_false), known, generic)
+    b.position(known)
+    decided = r.zext(is_true, I32)
+    r.branch(done)
+    b.position(generic)
+    computed = b.call("PyObject_IsTrue", value)
+    generic_end = r.block
+    r.branch(done)
+    b.position(done)
+    result = r.phi(I32)
+    result.add_incoming(decided, known)
+    result.add_incoming(computed, generic_end)
+    return result
+
+
+def pop_jump_if(fx: Lowering, ins: Instruction) -> None:
+    """POP_JUMP_{FORWARD,BACKWARD}_IF_{TRUE,FALSE,NONE,NOT_NONE}."""
+    b, r = fx.b, fx.r
+    value = fx.pop()
+    if ins.opname.endswith("_NONE"):
+        is_none = r.icmp_unsigned("==", value.value, b.none())
+        taken = r.not_(is_none) if ins.opname.endswith("NOT_NONE") else is_none
+        fx.release(value)
+    else:
+        status = truth(fx, value.value)
+        fx.release(value)
+        fx.error_if_negative(status)
+        want = 1 if ins.opname.endswith("_TRUE") else 0
+        taken = r.icmp_signed("==", status, i32(want))
+    if "BACKWARD" in ins.opname:
+        # ceval polls the eval breaker only on the taken backward edge.
+        go = b.block("backedge")
+        rest = b.block("no_jump")
+        r.cbranch(taken, go, rest)
+        b.position(go)
+        fx.check_eval_breaker()
+        fx.jump(ins.target)
+        b.position(rest)
+    else:
+        fx.branch(taken, ins.target)
+
+
+def jump_if_or_pop(fx: Lowering, ins: Instruction) -> None:
+    """JUMP_IF_{TRUE,FALSE}_OR_POP: jump keeping the value, or pop it and fall through."""
+    value = fx.peek(1)
+    status = truth(fx, value.value)
+    fx.error_if_negative(status)
+    want = 1 if ins.opname == "JUMP_IF_TRUE_OR_POP" else 0
+    fx.branch(fx.r.icmp_signed("==", status, i32(want)), ins.target)
+    fx.release(fx.pop())
+
+
+def get_iter(fx: Lowering, ins: Instruction) -> None:
+    iterable = fx.pop()
+    iterator = fx.b.call("PyObject_GetIter", iterable.value)
+    fx.release(iterable)
+    fx.error_if_null(iterator)
+    fx.push(iterator)
+
+
+def for_iter(fx: Lowering, ins: Instruction) -> None:
+    """Next value on top of the iterator, or pop the iterator and jump when it is exhausted."""
+    b, r = fx.b, fx.r
+    out = b.alloca(PTR)
+    status = b.call("pyjion_iter_next", fx.peek(1).value, out)
+    fx.error_if_negative(status)
+    exhausted = b.block("exhausted")
+    got = b.block("next_value")
+    r.cbranch(r.icmp_signed("==", status, i32(0)), exhausted, got)
+    b.position(exhausted)
+    below = fx.stack[:-1]
+    fx.release(fx.peek(1))
+    fx.jump(ins.target, below)
+    b.position(got)
+    fx.push(r.load(out, typ=PTR))
+
+
+def return_value(fx: Lowering, ins: Instruction) -> None:
+    fx.return_value(fx.pop().value)
+
+
+def raise_varargs(fx: Lowering, ins: Instruction) -> None:
+    """Leaves the frame anyway: let the interpreter run ``do_raise`` (static in ceval.c) from here."""
+    fx.deopt(ins.start)
+
+
+EMITTERS = {
+    "JUMP_FORWARD": jump_forward, "JUMP_BACKWARD": jump_backward, "JUMP_BACKWARD_NO_INTERRUPT": jump_backward,
+    **{f"POP_JUMP_{d}_IF_{c}": pop_jump_if for d in ("FORWARD", "BACKWARD")
+       for c in ("TRUE", "FALSE", "NONE", "NOT_NONE")},
+    "JUMP_IF_TRUE_OR_POP": jump_if_or_pop, "JUMP_IF_FALSE_OR_POP": jump_if_or_pop,
+    "GET_ITER": get_iter, "FOR_ITER": for_iter, "RETURN_VALUE": return_value, "RAISE_VARARGS": raise_varargs,
+}

@@ -1,0 +1,309 @@
+"""Lower one code object to one LLVM function with the frame-evaluator signature.
+
+The function keeps the frame interpreter-compatible (``shared/cpython311-jit-notes.md`` §0): locals live
+in ``frame->localsplus``, ``prev_instr`` is stored before anything that can call out, and every exit
+restores the thread's C frame and recursion depth. The value stack is a list of SSA values; where
+control flow merges, each slot becomes a phi. Two exits hand the frame to the interpreter:
+
+* the error exit (exception set): spills the stack, points ``prev_instr`` at the failing instruction and
+  calls ``_PyEval_EvalFrameDefault(ts, frame, 1)``, which adds the traceback entry and unwinds exactly as
+  the interpreter would;
+* the deopt exit (no exception): spills the stack, points ``prev_instr`` just before the instruction to
+  resume at, and lets the interpreter run the rest of the frame.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import CodeType
+from typing import Callable, Iterable
+
+from llvmlite import ir
+
+from ..abi.cpython311 import CFRAME, CODE, FRAME, FUNCTION, INTERP, THREAD, TUPLE
+from .analysis import Kind, StackKinds
+from .builder import FRAME_FUNCTION, I8, I16, I32, I64, NULL, PTR, Builder, i32, i64
+from .bytecode import Instruction
+from .flow import Block, StackEffectFault
+
+# Instructions that cannot run other code (no call-out, no decref), so prev_instr need not be current.
+_NO_CALL_OUT = frozenset({"NOP", "LOAD_FAST", "LOAD_CONST", "PUSH_NULL", "COPY", "SWAP", "PRECALL", "KW_NAMES",
+                          "JUMP_FORWARD", "LOAD_CLOSURE", "LOAD_DEREF", "LOAD_ASSERTION_ERROR"})
+
+
+@dataclass
+class Entry:
+    """One value-stack slot: an SSA value (an owned reference unless its kind is NULL) and its kind."""
+
+    value: ir.Value
+    kind: Kind = Kind.ANY
+
+
+class Lowering:
+    """Emission state for one code object; emitters (``emitters/``) drive it one instruction at a time."""
+
+    def __init__(self, code: CodeType, blocks: dict[int, Block], kinds: StackKinds, module: ir.Module,
+                 name: str, emitters: dict[str, Callable[["Lowering", Instruction], None]]) -> None:
+        self.code = code
+        self.blocks = blocks
+        self.kinds = kinds
+        self.emitters = emitters
+        self.nlocalsplus = code.co_nlocals + len(set(code.co_cellvars) - set(code.co_varnames)) + len(
+            code.co_freevars)
+        self.function = ir.Function(module, FRAME_FUNCTION, name)
+        self.b = Builder(self.function, _support_signatures())
+        self.r = self.b.ir
+        self.ts, self.frame, self.throwflag = self.function.args
+        self.stack: list[Entry] = []
+        self.current: Instruction | None = None
+        self.kwnames: int | None = None  # co_consts index set by KW_NAMES for the next CALL
+        self._llvm_blocks: dict[int, ir.Block] = {}
+        self._phis: dict[int, list[ir.PhiInstr]] = {}
+        self._error_exit: ir.Block | None = None
+        self._error_phis: tuple[ir.PhiInstr, ir.PhiInstr] | None = None
+        self._deopt_exit: ir.Block | None = None
+        self._deopt_phis: tuple[ir.PhiInstr, ir.PhiInstr] | None = None
+        self.instruction_blocks: list[tuple[Instruction, ir.Block]] = []
+
+    # ---- driver -------------------------------------------------------------------------------------
+    def lower(self) -> ir.Function:
+        self._prologue()
+        for start, block in self.blocks.items():
+            if block.depth is None:
+                continue  # unreachable
+            self.r.position_at_end(self._llvm_block(start))
+            self.stack = [Entry(phi, kind) for phi, kind in zip(self._phis[start], self.kinds.entry[start])]
+            for ins in block.instructions:
+                self._emit(ins)
+                if self.b.terminated:
+                    break
+            if not self.b.terminated:
+                self.jump(block.fallthrough)
+        return self.function
+
+    def _emit(self, ins: Instruction) -> None:
+        self.current = ins
+        marker = self.b.block(f"i{ins.index * 2}")
+        self.r.branch(marker)
+        self.r.position_at_end(marker)
+        self.instruction_blocks.append((ins, marker))
+        if ins.opname not in _NO_CALL_OUT:
+            self.set_lasti(ins.index)
+        self.emitters[ins.opname](self, ins)
+        if not self.b.terminated:
+            after = self.kinds.after(ins)
+            if len(after) != len(self.stack):
+                raise StackEffectFault(f"{ins}: emitter left depth {len(self.stack)}, expected {len(after)}")
+            for entry, kind in zip(self.stack, after):
+                entry.kind = kind
+
+    def _llvm_block(self, start: int) -> ir.Block:
+        found = self._llvm_blocks.get(start)
+        if found is None:
+            found = self._llvm_blocks[start] = self.b.block(f"b{start * 2}")
+            with self.r.goto_block(found):
+                self._phis[start] = [self.r.phi(PTR) for _ in range(self.blocks[start].depth)]
+        return found
+
+    # ---- frame entry and exits ------------------------------------------------------------------------
+    def _prologue(self) -> None:
+        b, r = self.b, self.r
+        b.position(b.block("entry"))
+        self.cframe = b.alloca(ir.ArrayType(I8, CFRAME.size), "cframe")
+        caller_cframe = b.load(self.ts, THREAD.cframe)
+        self.caller_cframe = caller_cframe
+        b.store(self.cframe, CFRAME.use_tracing, b.load(caller_cframe, CFRAME.use_tracing))
+        b.store(self.cframe, CFRAME.current_frame, self.frame)
+        b.store(self.cframe, CFRAME.previous, caller_cframe)
+        b.store(self.frame, FRAME.previous, b.load(caller_cframe, CFRAME.current_frame))
+        b.store(self.ts, THREAD.cframe, self.cframe)
+        b.store(self.frame, FRAME.is_entry, ir.Constant(I8, 1))
+        code = b.load(self.frame, FRAME.f_code)
+        self.code_units = b.addr(code, CODE.co_code_adaptive)
+        self.consts = b.addr(b.load(code, CODE.co_consts), TUPLE.ob_item)
+        self.names = b.addr(b.load(code, CODE.co_names), TUPLE.ob_item)
+        self.localsplus_names = b.addr(b.load(code, CODE.co_localsplusnames), TUPLE.ob_item)
+        self.localsplus = b.addr(self.frame, FRAME.localsplus)
+        self.interp = b.load(self.ts, THREAD.interp)
+        remaining = b.load(self.ts, THREAD.recursion_remaining)
+        b.store(self.ts, THREAD.recursion_remaining, r.sub(remaining, i32(1)))
+        with b.if_then(r.icmp_signed("<=", remaining, i32(0)), likely=False):
+            failed = b.call("_Py_CheckRecursiveCall", self.ts, b.cstring(""))
+            with b.if_then(r.icmp_signed("!=", failed, i32(0))):
+                # As ceval's exit_unwind: no traceback entry, frame left as it came.
+                b.store(self.ts, THREAD.recursion_remaining,
+                        r.sub(b.load(self.ts, THREAD.recursion_remaining), i32(1)))
+                self._leave()
+                r.ret(NULL)
+        r.branch(self._llvm_block(next(iter(self.blocks))))
+
+    def _leave(self) -> None:
+        """Undo the entry: recursion depth, and the caller's C frame (copying use_tracing back)."""
+        b, r = self.b, self.r
+        b.store(self.ts, THREAD.recursion_remaining, r.add(b.load(self.ts, THREAD.recursion_remaining), i32(1)))
+        b.store(self.ts, THREAD.cframe, self.caller_cframe)
+        b.store(self.caller_cframe, CFRAME.use_tracing, b.load(self.cframe, CFRAME.use_tracing))
+
+    def return_value(self, value: ir.Value) -> None:
+        self.b.store(self.frame, FRAME.stacktop, i32(self.nlocalsplus))
+        self._leave()
+        self.r.ret(value)
+
+    def _spill(self, entries: Iterable[Entry]) -> int:
+        depth = 0
+        for depth, entry in enumerate(entries, 1):
+            self.b.store_slot(self.localsplus, self.nlocalsplus + depth - 1, entry.value)
+        return depth
+
+    def _interpreter_exit(self, name: str, throwflag: int) -> tuple[ir.Block, ir.PhiInstr, ir.PhiInstr]:
+        b, r = self.b, self.r
+        block = b.block(name)
+        with r.goto_block(block):
+            unit = r.phi(I64)
+            depth = r.phi(I32)
+            b.store(self.frame, FRAME.prev_instr, r.gep(self.code_units, [unit], source_etype=I16))
+            b.store(self.frame, FRAME.stacktop, r.add(depth, i32(self.nlocalsplus)))
+            self._leave()
+            r.ret(r.call(b.declare("_PyEval_EvalFrameDefault"), [self.ts, self.frame, i32(throwflag)],
+                         tail=True))
+        return block, unit, depth
+
+    def error(self, cleanup: Iterable[Entry] = ()) -> None:
+        """Jump to the error exit from here (an exception is set), releasing ``cleanup`` first."""
+        for entry in cleanup:
+            self.release(entry)
+        if self._error_exit is None:
+            self._error_exit, *phis = self._interpreter_exit("error_exit", 1)
+            self._error_phis = tuple(phis)
+        depth = self._spill(self.stack)
+        unit, depth_phi = self._error_phis
+        unit.add_incoming(i64(self.current.index), self.r.block)
+        depth_phi.add_incoming(i32(depth), self.r.block)
+        self.r.branch(self._error_exit)
+
+    def error_if(self, condition: ir.Value, cleanup: Iterable[Entry] = ()) -> None:
+        with self.b.if_then(condition, likely=False):
+            self.error(cleanup)
+
+    def error_if_null(self, value: ir.Value, cleanup: Iterable[Entry] = ()) -> None:
+        self.error_if(self.b.is_null(value), cleanup)
+
+    def error_if_negative(self, status: ir.Value, cleanup: Iterable[Entry] = ()) -> None:
+        self.error_if(self.r.icmp_signed("<", status, ir.Constant(status.type, 0)), cleanup)
+
+    def deopt(self, resume_at: int) -> None:
+        """Hand the frame to the interpreter, which resumes at code unit ``resume_at``."""
+        if self._deopt_exit is None:
+            self._deopt_exit, *phis = self._interpreter_exit("deopt_exit", 0)
+            self._deopt_phis = tuple(phis)
+        depth = self._spill(self.stack)
+        unit, depth_phi = self._deopt_phis
+        unit.add_incoming(i64(resume_at - 1), self.r.block)
+        depth_phi.add_incoming(i32(depth), self.r.block)
+        self.r.branch(self._deopt_exit)
+
+    # ---- stack ---------------------------------------------------------------------------------------
+    def push(self, value: ir.Value, kind: Kind = Kind.ANY) -> None:
+        self.stack.append(Entry(value, kind))
+
+    def pop(self) -> Entry:
+        return self.stack.pop()
+
+    def popn(self, n: int) -> list[Entry]:
+        """The top ``n`` entries, deepest first."""
+        if n == 0:
+            return []
+        taken = self.stack[-n:]
+        del self.stack[-n:]
+        return taken
+
+    def peek(self, depth: int) -> Entry:
+        """``PEEK(depth)``: 1 is the top of the stack."""
+        return self.stack[-depth]
+
+    def release(self, entry: Entry) -> None:
+        if entry.kind is Kind.NULL:
+            return
+        if entry.kind is Kind.MAYBE_NULL:
+            self.b.xdecref(entry.value)
+        else:
+            self.b.decref(entry.value)
+
+    # ---- control flow ----------------------------------------------------------------------------------
+    def jump(self, target: int, stack: list[Entry] | None = None) -> None:
+        """Branch to the block starting at code unit ``target`` with ``stack`` (default: the current one)."""
+        stack = self.stack if stack is None else stack
+        block = self._llvm_block(target)
+        phis = self._phis[target]
+        if len(phis) != len(stack):
+            raise StackEffectFault(f"{self.current}: jumping to {target * 2} with depth {len(stack)}, "
+                                   f"expected {len(phis)}")
+        for phi, entry in zip(phis, stack):
+            phi.add_incoming(entry.value, self.r.block)
+        self.r.branch(block)
+
+    def branch(self, condition: ir.Value, target: int, stack: list[Entry] | None = None) -> None:
+        """If ``condition``: jump to ``target``; otherwise continue here."""
+        taken = self.b.block()
+        rest = self.b.block()
+        self.r.cbranch(condition, taken, rest)
+        self.r.position_at_end(taken)
+        self.jump(target, stack)
+        self.r.position_at_end(rest)
+
+    # ---- frame access -----------------------------------------------------------------------------------
+    def set_lasti(self, unit: int) -> None:
+        self.b.store(self.frame, FRAME.prev_instr, self.r.gep(self.code_units, [i64(unit)], source_etype=I16))
+
+    def const(self, index: int) -> ir.Value:
+        return self.b.load_slot(self.consts, index)
+
+    def name(self, index: int) -> ir.Value:
+        return self.b.load_slot(self.names, index)
+
+    def local_name(self, index: int) -> ir.Value:
+        return self.b.load_slot(self.localsplus_names, index)
+
+    def local(self, index: int) -> ir.Value:
+        return self.b.load_slot(self.localsplus, index)
+
+    def set_local(self, index: int, value: ir.Value) -> None:
+        self.b.store_slot(self.localsplus, index, value)
+
+    def globals(self) -> ir.Value:
+        return self.b.load(self.frame, FRAME.f_globals)
+
+    def builtins(self) -> ir.Value:
+        return self.b.load(self.frame, FRAME.f_builtins)
+
+    def function_object(self) -> ir.Value:
+        return self.b.load(self.frame, FRAME.f_func)
+
+    def closure(self) -> ir.Value:
+        return self.b.load(self.function_object(), FUNCTION.func_closure)
+
+    def bool_object(self, condition: ir.Value) -> ir.Value:
+        """New reference to True or False."""
+        result = self.r.select(condition, self.b.object("_Py_TrueStruct"), self.b.object("_Py_FalseStruct"))
+        self.b.incref(result)
+        return result
+
+    # ---- interpreter duties ------------------------------------------------------------------------------
+    def check_eval_breaker(self) -> None:
+        """Poll the eval breaker (signals, GIL drop requests, async exceptions, pending calls)."""
+        b, r = self.b, self.r
+        pending = b.load(self.interp, INTERP.eval_breaker, atomic=True)
+        with b.if_then(r.icmp_unsigned("!=", pending, i32(0)), likely=False):
+            self.error_if_negative(b.call("pyjion_eval_breaker", self.ts))
+
+    def deopt_if_tracing(self, resume_at: int) -> None:
+        """A call-out may have turned on sys.settrace/setprofile: let the interpreter trace the rest."""
+        b, r = self.b, self.r
+        tracing = r.icmp_unsigned("!=", b.load(self.cframe, CFRAME.use_tracing), ir.Constant(I8, 0))
+        with b.if_then(tracing, likely=False):
+            self.deopt(resume_at)
+
+
+def _support_signatures() -> dict[str, str]:
+    from ..runtime.support import SIGNATURES
+
+    return SIGNATURES

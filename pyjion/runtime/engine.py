@@ -1,0 +1,85 @@
+"""The LLVM execution engines: created once, never freed.
+
+Freeing an engine whose code is installed as the eval-frame hook, or referenced from a code object,
+crashes the process (verified: ``shared/research/exp_engine_lifetime.py``), including during interpreter
+finalisation when module globals are cleared. Engines are therefore made immortal by leaking one
+reference to each.
+"""
+from __future__ import annotations
+
+import ctypes
+import threading
+
+import llvmlite.binding as llvm
+
+from ..abi import capi
+
+LIBC_FUNCTIONS = ("calloc", "free", "pthread_getattr_np", "pthread_attr_getstack", "pthread_attr_destroy")
+
+_lock = threading.Lock()
+_engines: dict[int, "Engine"] = {}
+_initialised = False
+
+
+def _initialise() -> None:
+    global _initialised
+    if _initialised:
+        return
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    capi.bind_symbols(llvm.add_symbol)
+    libc = ctypes.CDLL(None)
+    for name in LIBC_FUNCTIONS:
+        llvm.add_symbol(name, ctypes.cast(getattr(libc, name), ctypes.c_void_p).value)
+    _initialised = True
+
+
+def libc_address(name: str) -> int:
+    return ctypes.cast(getattr(ctypes.CDLL(None), name), ctypes.c_void_p).value
+
+
+class Engine:
+    """One MCJIT engine and its target machine, for one machine-code optimisation level."""
+
+    def __init__(self, codegen_level: int) -> None:
+        target = llvm.Target.from_default_triple()
+        self.target_machine = target.create_target_machine(opt=codegen_level, jit=True)
+        empty = llvm.parse_assembly("")
+        empty.triple = self.target_machine.triple
+        self._mcjit = llvm.create_mcjit_compiler(empty, self.target_machine)
+        # Immortal: see the module docstring.
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(self))
+
+    @property
+    def triple(self) -> str:
+        return self.target_machine.triple
+
+    @property
+    def data_layout(self) -> str:
+        return str(self.target_machine.target_data)
+
+    def add(self, module: llvm.ModuleRef) -> None:
+        """Generate machine code for ``module`` and make its symbols callable."""
+        self._mcjit.add_module(module)
+        self._mcjit.finalize_object()
+
+    def function_address(self, name: str) -> int:
+        return self._mcjit.get_function_address(name)
+
+    def global_address(self, name: str) -> int:
+        return self._mcjit.get_global_value_address(name)
+
+
+def engine(codegen_level: int) -> Engine:
+    """The engine for a codegen level (0 = fast instruction selection), created on first use."""
+    with _lock:
+        _initialise()
+        found = _engines.get(codegen_level)
+        if found is None:
+            found = _engines[codegen_level] = Engine(codegen_level)
+        return found
+
+
+def export_symbol(name: str, address: int) -> None:
+    """Make ``name`` resolvable by modules compiled later (runtime support functions)."""
+    llvm.add_symbol(name, address)

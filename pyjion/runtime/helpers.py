@@ -1,0 +1,81 @@
+"""Cold paths of ceval.c's static helpers, written in Python and called from native code.
+
+Each helper returns ``(value, None)`` on success or ``(None, exception)`` for native code to raise with
+``PyErr_SetObject``; helpers never raise themselves, so their frames never appear in a user's traceback.
+``(None, None)`` means "keep the exception that is already pending". They run only when something
+unusual happens (a circular import, a bad ``**`` argument), so their speed does not matter; the messages
+are ceval.c's, word for word.
+"""
+from __future__ import annotations
+
+import ctypes
+import sys
+import types
+
+from ..abi.cpython311 import TYPE
+
+KEEP = (None, None)
+_MISSING = object()
+
+
+def _function_str(func: object) -> str:
+    """``_PyObject_FunctionStr``: how CPython names a callable in argument errors."""
+    qualname = getattr(func, "__qualname__", _MISSING)
+    if qualname is _MISSING:
+        return str(func)
+    module = getattr(func, "__module__", None)
+    if module is not None and module != "builtins":
+        return f"{module}.{qualname}()"
+    return f"{qualname}()"
+
+
+def _tp_name(obj: object) -> str:
+    """``%.200s`` of ``Py_TYPE(obj)->tp_name`` (it includes the module for static types)."""
+    address = ctypes.c_void_p.from_address(id(type(obj)) + TYPE.tp_name.offset).value
+    return ctypes.string_at(address)[:200].decode("utf-8", "replace")
+
+
+def import_from(module: object, name: str, _exc: object) -> tuple:
+    """IMPORT_FROM after attribute lookup failed: sys.modules fallback, else ceval's ImportError."""
+    pkgname = getattr(module, "__name__", None)
+    if isinstance(pkgname, str):
+        found = sys.modules.get(f"{pkgname}.{name}")
+        if found is not None:
+            return found, None
+    else:
+        pkgname = None
+    shown = pkgname if pkgname is not None else "<unknown module name>"
+    # PyModule_GetFilenameObject reads the module dict, bypassing a module-level __getattr__.
+    pkgpath = vars(module).get("__file__") if isinstance(module, types.ModuleType) else None
+    if not isinstance(pkgpath, str):
+        message = f"cannot import name {name!r} from {shown!r} (unknown location)"
+        return None, ImportError(message, name=pkgname)
+    spec = getattr(module, "__spec__", None)
+    if getattr(spec, "_initializing", False):
+        message = (f"cannot import name {name!r} from partially initialized module {shown!r} "
+                   f"(most likely due to a circular import) ({pkgpath})")
+    else:
+        message = f"cannot import name {name!r} from {shown!r} ({pkgpath})"
+    return None, ImportError(message, name=pkgname, path=pkgpath)
+
+
+def kwargs_error(func: object, kwargs: object, pending: tuple) -> tuple:
+    """``format_kwargs_error``: turn _PyDict_MergeEx's AttributeError/KeyError into ceval's TypeError."""
+    exc_type, value = pending
+    if isinstance(exc_type, type) and issubclass(exc_type, AttributeError):
+        return None, TypeError(f"{_function_str(func)} argument after ** must be a mapping, "
+                               f"not {_tp_name(kwargs)}")
+    if isinstance(exc_type, type) and issubclass(exc_type, KeyError) and isinstance(value, tuple) and len(value) == 1:
+        return None, TypeError(f"{_function_str(func)} got multiple values for keyword argument '{value[0]}'")
+    return KEEP
+
+
+def args_not_iterable(func: object, args: object, _pending: object) -> tuple:
+    """``check_args_iterable``'s error."""
+    return None, TypeError(f"{_function_str(func)} argument after * must be an iterable, "
+                           f"not {_tp_name(args)}")
+
+
+# Index in this tuple = the helper number native code passes to pyjion_call_helper.
+HELPERS = (import_from, kwargs_error, args_not_iterable)
+HELPER_IMPORT_FROM, HELPER_KWARGS_ERROR, HELPER_ARGS_NOT_ITERABLE = range(3)

@@ -1,0 +1,92 @@
+"""Per-code-object state: a small native struct in ``co_extra`` read by the hook, and a Python record.
+
+The native part is what the hook needs on every call (run count, entry point, failed flag); it is
+allocated with libc ``calloc`` and released by libc ``free``, which CPython calls from ``code_dealloc``
+for every extra slot, NULL included, even at shutdown. The Python record keeps what introspection
+needs (compile result, reason, IR) and goes away with the code object through a weak reference.
+"""
+from __future__ import annotations
+
+import ctypes
+import weakref
+from dataclasses import dataclass, field
+from types import CodeType
+from typing import Any
+
+from .engine import libc_address
+
+
+class NativeCodeState(ctypes.Structure):
+    """Mirrors the struct the hook reads: keep in step with :data:`STATE_LAYOUT`."""
+
+    _fields_ = [("run_count", ctypes.c_int64), ("entry", ctypes.c_void_p), ("failed", ctypes.c_int32)]
+
+
+STATE_LAYOUT = {"run_count": 0, "entry": 8, "failed": 16}
+assert all(getattr(NativeCodeState, k).offset == v for k, v in STATE_LAYOUT.items())
+
+_api = ctypes.pythonapi
+_api._PyEval_RequestCodeExtraIndex.argtypes = [ctypes.c_void_p]
+_api._PyEval_RequestCodeExtraIndex.restype = ctypes.c_ssize_t
+_api._PyCode_GetExtra.argtypes = [ctypes.py_object, ctypes.c_ssize_t, ctypes.POINTER(ctypes.c_void_p)]
+_api._PyCode_GetExtra.restype = ctypes.c_int
+_api._PyCode_SetExtra.argtypes = [ctypes.py_object, ctypes.c_ssize_t, ctypes.c_void_p]
+_api._PyCode_SetExtra.restype = ctypes.c_int
+_calloc = ctypes.CDLL(None).calloc
+_calloc.argtypes = [ctypes.c_size_t, ctypes.c_size_t]
+_calloc.restype = ctypes.c_void_p
+
+_extra_index: int | None = None
+
+
+def extra_index() -> int:
+    """Our co_extra slot, requested once per process with libc ``free`` as its free function."""
+    global _extra_index
+    if _extra_index is None:
+        _extra_index = _api._PyEval_RequestCodeExtraIndex(libc_address("free"))
+        if _extra_index < 0:
+            raise RuntimeError("no co_extra slot available for pyjion")
+    return _extra_index
+
+
+def native_state(code: CodeType, create: bool = False) -> NativeCodeState | None:
+    """The native state of ``code``, allocating it when ``create`` is set."""
+    out = ctypes.c_void_p()
+    if _api._PyCode_GetExtra(code, extra_index(), ctypes.byref(out)) != 0:
+        raise RuntimeError("_PyCode_GetExtra failed")
+    if out.value:
+        return NativeCodeState.from_address(out.value)
+    if not create:
+        return None
+    address = _calloc(1, ctypes.sizeof(NativeCodeState))
+    if not address:
+        raise MemoryError
+    if _api._PyCode_SetExtra(code, extra_index(), address) != 0:
+        raise RuntimeError("_PyCode_SetExtra failed")
+    return NativeCodeState.from_address(address)
+
+
+@dataclass
+class CodeRecord:
+    """What pyjion knows about one code object beyond the native state."""
+
+    compile_result: int = 0
+    reason: str | None = None
+    optimizations: int = 0
+    compiled: Any = None  # the compiler's CompiledFunction: IR text, addresses, offsets
+    extra: dict = field(default_factory=dict)
+
+
+_records: dict[int, tuple[weakref.ref, CodeRecord]] = {}
+
+
+def record(code: CodeType, create: bool = False) -> CodeRecord | None:
+    key = id(code)
+    found = _records.get(key)
+    if found is not None and found[0]() is code:
+        return found[1]
+    if not create:
+        return None
+    rec = CodeRecord()
+    _records[key] = (weakref.ref(code, lambda _ref, key=key: _records.pop(key, None)), rec)
+    return rec

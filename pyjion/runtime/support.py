@@ -1,0 +1,487 @@
+"""Native runtime support functions shared by all compiled code, emitted once per process.
+
+These stand in for ceval.c's static helpers (``unpack_iterable``, ``import_name``, the eval-breaker
+handler, ``format_exc_check_arg`` ...) which libpython does not export. Compiled modules call them by
+symbol name (``pyjion_*``), so machine code never embeds their addresses.
+"""
+from __future__ import annotations
+
+from llvmlite import ir
+
+from ..abi.cpython311 import FRAME, INTERP, LIST, RUNTIME, THREAD, TUPLE, TYPE, VAROBJECT
+from ..compiler.builder import I1, I8, I32, I64, NULL, PTR, Builder, define_global, i32, i64
+
+SIGNATURES: dict[str, str] = {
+    "pyjion_stack_low": "i64(ptr)",
+    "pyjion_eval_breaker": "i32(ptr)",
+    "pyjion_exc_check_arg": "void(ptr,ptr,ptr)",
+    "pyjion_mapping_get": "ptr(ptr,ptr)",
+    "pyjion_load_global": "ptr(ptr,ptr,ptr)",
+    "pyjion_load_name": "ptr(ptr,ptr)",
+    "pyjion_unpack_iterable": "i32(ptr,i32,i32,ptr)",
+    "pyjion_import_name": "ptr(ptr,ptr,ptr,ptr,ptr)",
+    "pyjion_import_from": "ptr(ptr,ptr)",
+    "pyjion_iter_next": "i32(ptr,ptr)",
+    "pyjion_call_helper": "ptr(i64,ptr,ptr,ptr)",
+    "pyjion_fetch_call_helper": "void(i64,ptr,ptr)",
+    # libc
+    "calloc": "ptr(i64,i64)",
+    "pthread_getattr_np": "i32(i64,ptr)",
+    "pthread_attr_getstack": "i32(ptr,ptr,ptr)",
+    "pthread_attr_destroy": "i32(ptr)",
+}
+
+# Strings the native code needs, in globals that Python fills in at start-up: symbol suffix -> text.
+STRING_GLOBALS = {"import": "__import__", "build_class": "__build_class__", "empty": ""}
+HELPER_TABLE = "pyjion_helpers"
+HELPER_TABLE_SIZE = 8
+
+STACK_TABLE_SLOTS = 256  # threads whose native stack bounds are cached
+STACK_MARGIN = 256 * 1024  # bytes of C stack kept free below the deepest Python call
+
+NAME_ERROR_MSG = "name '%.200s' is not defined"
+UNBOUNDLOCAL_ERROR_MSG = "cannot access local variable '%s' where it is not associated with a value"
+UNBOUNDFREE_ERROR_MSG = ("cannot access free variable '%s' where it is not associated with a value "
+                         "in enclosing scope")
+
+
+def string_global(name: str) -> str:
+    return f"pyjion_str_{name}"
+
+
+class SupportModule:
+    """Emits the support functions into ``module``."""
+
+    def __init__(self, module: ir.Module) -> None:
+        self.module = module
+        for name in STRING_GLOBALS:
+            define_global(module, PTR, string_global(name))
+        define_global(module, ir.ArrayType(PTR, HELPER_TABLE_SIZE), HELPER_TABLE)
+        self.stack_table = define_global(module, ir.ArrayType(I64, 3 * STACK_TABLE_SLOTS), "pyjion_stack_table")
+        for name, emit in (
+            ("pyjion_stack_low", self.stack_low), ("pyjion_eval_breaker", self.eval_breaker),
+            ("pyjion_exc_check_arg", self.exc_check_arg), ("pyjion_mapping_get", self.mapping_get),
+            ("pyjion_load_global", self.load_global), ("pyjion_load_name", self.load_name),
+            ("pyjion_unpack_iterable", self.unpack_iterable), ("pyjion_import_name", self.import_name),
+            ("pyjion_import_from", self.import_from), ("pyjion_iter_next", self.iter_next),
+            ("pyjion_call_helper", self.call_helper), ("pyjion_fetch_call_helper", self.fetch_call_helper),
+        ):
+            b = self.define(name)
+            emit(b, *b.function.args)
+
+    def define(self, name: str) -> Builder:
+        from ..compiler.builder import parse_signature
+
+        fn = self.module.globals.get(name)
+        if fn is None:
+            fn = ir.Function(self.module, parse_signature(SIGNATURES[name]), name)
+        b = Builder(fn, SIGNATURES)
+        b.position(b.block("entry"))
+        return b
+
+    # ---- native stack guard -----------------------------------------------------------------------
+    def stack_low(self, b: Builder, ts: ir.Value) -> None:
+        """Lowest safe stack address for the calling thread, cached by (pthread id, thread state).
+
+        glibc reuses a thread's stack together with its descriptor (the pthread id), so a cached bound
+        stays right for a new thread with the same id; the thread state pointer is a second key.
+        0 means "unknown": no check.
+        """
+        r = b.ir
+        tid = b.load(ts, THREAD.thread_id)
+        key_ts = r.ptrtoint(ts, I64)
+        h = r.and_(r.xor(r.lshr(tid, i64(12)), r.lshr(key_ts, i64(6))), i64(STACK_TABLE_SLOTS - 1))
+        entry = r.block
+        probe = b.block("probe")
+        hit = b.block("hit")
+        next_slot = b.block("next")
+        miss = b.block("miss")
+        r.branch(probe)
+        b.position(probe)
+        step = r.phi(I64)
+        step.add_incoming(i64(0), entry)
+        slot = r.and_(r.add(h, step), i64(STACK_TABLE_SLOTS - 1))
+        base = r.gep(self.stack_table, [r.mul(slot, i64(3))], source_etype=I64)
+        stored_tid = r.load(base, typ=I64)
+        stored_ts = r.load(r.gep(base, [i64(1)], source_etype=I64), typ=I64)
+        same = r.and_(r.icmp_unsigned("==", stored_tid, tid), r.icmp_unsigned("==", stored_ts, key_ts))
+        r.cbranch(same, hit, next_slot)
+        b.position(hit)
+        r.ret(r.load(r.gep(base, [i64(2)], source_etype=I64), typ=I64))
+        b.position(next_slot)
+        step1 = r.add(step, i64(1))
+        step.add_incoming(step1, next_slot)
+        empty = r.icmp_unsigned("==", stored_tid, i64(0))
+        r.cbranch(r.or_(empty, r.icmp_unsigned("==", step1, i64(8))), miss, probe)
+        b.position(miss)
+        attr = b.alloca_array(16, I64)
+        stack_addr = b.alloca(I64)
+        stack_size = b.alloca(I64)
+        failed = b.call("pthread_getattr_np", tid, attr)
+        unknown = b.block("unknown")
+        known = b.block("known")
+        r.cbranch(r.icmp_signed("!=", failed, i32(0)), unknown, known)
+        b.position(unknown)
+        r.ret(i64(0))
+        b.position(known)
+        b.call("pthread_attr_getstack", attr, stack_addr, stack_size)
+        b.call("pthread_attr_destroy", attr)
+        size = r.load(stack_size, typ=I64)
+        quarter = r.lshr(size, i64(2))
+        margin = r.select(r.icmp_unsigned("<", quarter, i64(STACK_MARGIN)), quarter, i64(STACK_MARGIN))
+        low = r.add(r.load(stack_addr, typ=I64), margin)
+        r.store(tid, base)
+        r.store(key_ts, r.gep(base, [i64(1)], source_etype=I64))
+        r.store(low, r.gep(base, [i64(2)], source_etype=I64))
+        r.ret(low)
+
+    # ---- eval breaker -----------------------------------------------------------------------------
+    def eval_breaker(self, b: Builder, ts: ir.Value) -> None:
+        """ceval's ``eval_frame_handle_pending`` with exported API: 0, or -1 with an exception set."""
+        r = b.ir
+        interp = b.load(ts, THREAD.interp)
+        runtime = b.object("_PyRuntime")
+        pending = r.or_(b.load(runtime, RUNTIME.signals_pending, atomic=True),
+                        b.load(interp, INTERP.calls_to_do, atomic=True))
+        fail = b.block("fail")
+        with b.if_then(r.icmp_unsigned("!=", pending, i32(0))):
+            status = b.call("Py_MakePendingCalls")
+            ok = b.block("pending_ok")
+            r.cbranch(r.icmp_signed("<", status, i32(0)), fail, ok)
+            b.position(ok)
+        with b.if_then(r.icmp_unsigned("!=", b.load(interp, INTERP.gil_drop_request, atomic=True), i32(0))):
+            b.call("PyEval_RestoreThread", b.call("PyEval_SaveThread"))
+        exc = b.load(ts, THREAD.async_exc)
+        deliver = b.block("deliver")
+        done = b.block("done")
+        r.cbranch(b.is_null(exc), done, deliver)
+        b.position(deliver)
+        b.store(ts, THREAD.async_exc, NULL)
+        b.store_atomic(interp, INTERP.async_exc, i32(0))
+        rest = r.or_(r.or_(b.load(interp, INTERP.gil_drop_request, atomic=True),
+                           b.load(runtime, RUNTIME.signals_pending, atomic=True)),
+                     b.load(interp, INTERP.calls_to_do, atomic=True))
+        b.store_atomic(interp, INTERP.eval_breaker, rest)
+        b.call("PyErr_SetNone", exc)
+        b.decref(exc)
+        r.branch(fail)
+        b.position(done)
+        r.ret(i32(0))
+        b.position(fail)
+        r.ret(i32(-1))
+
+    # ---- names ------------------------------------------------------------------------------------
+    def exc_check_arg(self, b: Builder, exc_type: ir.Value, fmt: ir.Value, name: ir.Value) -> None:
+        """``format_exc_check_arg``: raise ``exc_type(fmt % name)``; a NameError also gets ``.name``."""
+        r = b.ir
+        text = b.call("PyUnicode_AsUTF8", name)
+        ret = b.block("ret")
+        go = b.block("format")
+        r.cbranch(b.is_null(text), ret, go)
+        b.position(go)
+        b.call("PyErr_Format", exc_type, fmt, text)
+        with b.if_then(r.icmp_unsigned("==", exc_type, b.exception("PyExc_NameError"))):
+            t, v, tb = (b.alloca(PTR) for _ in range(3))
+            b.call("PyErr_Fetch", t, v, tb)
+            b.call("PyErr_NormalizeException", t, v, tb)
+            value = r.load(v, typ=PTR)
+            with b.if_then(r.icmp_unsigned("!=", value, NULL)):
+                matches = b.call("PyErr_GivenExceptionMatches", value, b.exception("PyExc_NameError"))
+                with b.if_then(r.icmp_signed("!=", matches, i32(0))):
+                    # Failure is ignored, as in ceval: the NameError is restored either way.
+                    with b.if_then(r.icmp_signed("<", b.call("PyObject_SetAttrString", value, b.cstring("name"),
+                                                              name), i32(0))):
+                        b.call("PyErr_Clear")
+            b.call("PyErr_Restore", r.load(t, typ=PTR), value, r.load(tb, typ=PTR))
+        r.branch(ret)
+        b.position(ret)
+        r.ret_void()
+
+    def mapping_get(self, b: Builder, mapping: ir.Value, key: ir.Value) -> None:
+        """New reference to ``mapping[key]``; NULL without an exception when the key is missing."""
+        r = b.ir
+        is_dict = b.is_type(mapping, "PyDict_Type")
+        as_dict = b.block("dict")
+        generic = b.block("generic")
+        r.cbranch(is_dict, as_dict, generic)
+        b.position(as_dict)
+        found = b.call("PyDict_GetItemWithError", mapping, key)
+        with b.if_then(r.icmp_unsigned("!=", found, NULL)):
+            b.incref(found)
+        r.ret(found)
+        b.position(generic)
+        value = b.call("PyObject_GetItem", mapping, key)
+        with b.if_then(b.is_null(value)):
+            with b.if_then(r.icmp_signed("!=", b.call("PyErr_ExceptionMatches", b.exception("PyExc_KeyError")),
+                                         i32(0))):
+                b.call("PyErr_Clear")
+        r.ret(value)
+
+    def _get_or_continue(self, b: Builder, mapping: ir.Value, key: ir.Value) -> None:
+        """Return the value (or NULL on error) if found; otherwise fall through."""
+        r = b.ir
+        value = b.call("pyjion_mapping_get", mapping, key)
+        with b.if_then(r.icmp_unsigned("!=", value, NULL)):
+            r.ret(value)
+        with b.if_then(r.icmp_unsigned("!=", b.call("PyErr_Occurred"), NULL)):
+            r.ret(NULL)
+
+    def load_global(self, b: Builder, globals_: ir.Value, builtins: ir.Value, name: ir.Value) -> None:
+        self._get_or_continue(b, globals_, name)
+        self._get_or_continue(b, builtins, name)
+        b.call("pyjion_exc_check_arg", b.exception("PyExc_NameError"), b.cstring(NAME_ERROR_MSG), name)
+        b.ir.ret(NULL)
+
+    def load_name(self, b: Builder, frame: ir.Value, name: ir.Value) -> None:
+        r = b.ir
+        locals_ = b.load(frame, FRAME.f_locals)
+        with b.if_then(b.is_null(locals_), likely=False):
+            b.call("PyErr_Format", b.exception("PyExc_SystemError"), b.cstring("no locals when loading %R"), name)
+            r.ret(NULL)
+        self._get_or_continue(b, locals_, name)
+        self._get_or_continue(b, b.load(frame, FRAME.f_globals), name)
+        self._get_or_continue(b, b.load(frame, FRAME.f_builtins), name)
+        b.call("pyjion_exc_check_arg", b.exception("PyExc_NameError"), b.cstring(NAME_ERROR_MSG), name)
+        r.ret(NULL)
+
+    # ---- unpacking and iteration --------------------------------------------------------------------
+    def unpack_iterable(self, b: Builder, v: ir.Value, argcnt: ir.Value, after: ir.Value, out: ir.Value) -> None:
+        """ceval's ``unpack_iterable`` into ``out`` in iteration order; 1 ok, 0 error.
+
+        ``out`` receives argcnt values, then (when ``after >= 0``) the starred list and ``after`` values.
+        On error every slot is released and NULL.
+        """
+        r = b.ir
+        star = r.icmp_signed(">=", after, i32(0))
+        total = r.select(star, r.add(r.add(argcnt, after), i32(1)), argcnt)
+        self._fill_null(b, out, total)
+        it = b.call("PyObject_GetIter", v)
+        start = b.block("start")
+        no_iter = b.block("no_iter")
+        r.cbranch(b.is_null(it), no_iter, start)
+        b.position(no_iter)
+        is_type_error = b.call("PyErr_ExceptionMatches", b.exception("PyExc_TypeError"))
+        with b.if_then(r.icmp_signed("!=", is_type_error, i32(0))):
+            tp = b.type_of(v)
+            with b.if_then(b.is_null(b.load(tp, TYPE.tp_iter))):
+                with b.if_then(r.icmp_signed("==", b.call("PySequence_Check", v), i32(0))):
+                    b.call("PyErr_Format", b.exception("PyExc_TypeError"),
+                           b.cstring("cannot unpack non-iterable %.200s object"), b.load(tp, TYPE.tp_name))
+        r.ret(i32(0))
+
+        b.position(start)
+        error = b.block("error")
+        loop = b.block("loop")
+        body = b.block("body")
+        got = b.block("got")
+        short = b.block("short")
+        after_loop = b.block("after_loop")
+        r.branch(loop)
+        b.position(loop)
+        i = r.phi(I32)
+        i.add_incoming(i32(0), start)
+        r.cbranch(r.icmp_signed("<", i, argcnt), body, after_loop)
+        b.position(body)
+        w = b.call("PyIter_Next", it)
+        r.cbranch(b.is_null(w), short, got)
+        b.position(got)
+        b.store_slot(out, r.sext(i, I64), w)
+        i.add_incoming(r.add(i, i32(1)), got)
+        r.branch(loop)
+        b.position(short)
+        with b.if_then(b.is_null(b.call("PyErr_Occurred"))):
+            with r.if_else(star) as (starred, exact):
+                with starred:
+                    b.call("PyErr_Format", b.exception("PyExc_ValueError"),
+                           b.cstring("not enough values to unpack (expected at least %d, got %d)"),
+                           r.add(argcnt, after), i)
+                with exact:
+                    b.call("PyErr_Format", b.exception("PyExc_ValueError"),
+                           b.cstring("not enough values to unpack (expected %d, got %d)"), argcnt, i)
+        r.branch(error)
+
+        b.position(after_loop)
+        rest = b.block("rest")
+        exact_end = b.block("exact_end")
+        r.cbranch(star, rest, exact_end)
+        b.position(exact_end)
+        extra = b.call("PyIter_Next", it)
+        with b.if_then(b.is_null(extra)):
+            with b.if_then(r.icmp_unsigned("!=", b.call("PyErr_Occurred"), NULL)):
+                r.branch(error)
+            b.decref(it)
+            r.ret(i32(1))
+        b.decref(extra)
+        b.call("PyErr_Format", b.exception("PyExc_ValueError"),
+               b.cstring("too many values to unpack (expected %d)"), argcnt)
+        r.branch(error)
+
+        b.position(rest)
+        lst = b.call("PySequence_List", it)
+        with b.if_then(b.is_null(lst)):
+            r.branch(error)
+        b.store_slot(out, r.sext(argcnt, I64), lst)
+        size = b.load(lst, VAROBJECT.ob_size)
+        after64 = r.sext(after, I64)
+        with b.if_then(r.icmp_signed("<", size, after64), likely=False):
+            b.call("PyErr_Format", b.exception("PyExc_ValueError"),
+                   b.cstring("not enough values to unpack (expected at least %d, got %zd)"),
+                   r.add(argcnt, after), r.add(r.sext(argcnt, I64), size))
+            r.branch(error)
+        # Move the last ``after`` items of the list into out[argcnt+1 ...] and shrink the list.
+        kept = r.sub(size, after64)
+        items = b.load(lst, LIST.ob_item)
+        first_after = r.add(r.sext(argcnt, I64), i64(1))
+        move = b.block("move")
+        more = b.block("more")
+        moved = b.block("moved")
+        entry_block = r.block
+        r.branch(move)
+        b.position(move)
+        j = r.phi(I64)
+        j.add_incoming(i64(0), entry_block)
+        r.cbranch(r.icmp_signed("<", j, after64), more, moved)
+        b.position(more)
+        b.store_slot(out, r.add(first_after, j), b.load_slot(items, r.add(kept, j)))
+        j.add_incoming(r.add(j, i64(1)), more)
+        r.branch(move)
+        b.position(moved)
+        b.store(lst, VAROBJECT.ob_size, kept)
+        b.decref(it)
+        r.ret(i32(1))
+
+        b.position(error)
+        self._release_all(b, out, total)
+        b.decref(it)
+        r.ret(i32(0))
+
+    @staticmethod
+    def _fill_null(b: Builder, out: ir.Value, count: ir.Value) -> None:
+        b.ir.call(b.ir.module.declare_intrinsic("llvm.memset", [PTR, I64]),
+                  [out, ir.Constant(I8, 0), b.ir.mul(b.ir.sext(count, I64), i64(8)), ir.Constant(I1, 0)])
+
+    @staticmethod
+    def _release_all(b: Builder, out: ir.Value, count: ir.Value) -> None:
+        r = b.ir
+        head = b.block("release")
+        body = b.block("release_one")
+        done = b.block("released")
+        entry_block = r.block
+        r.branch(head)
+        b.position(head)
+        k = r.phi(I64)
+        k.add_incoming(i64(0), entry_block)
+        r.cbranch(r.icmp_signed("<", k, r.sext(count, I64)), body, done)
+        b.position(body)
+        b.xdecref(b.load_slot(out, k))
+        b.store_slot(out, k, NULL)
+        k.add_incoming(r.add(k, i64(1)), body)
+        r.branch(head)
+        b.position(done)
+
+    def iter_next(self, b: Builder, it: ir.Value, out: ir.Value) -> None:
+        """One FOR_ITER step: 1 and a new reference in ``*out``, 0 when exhausted, -1 on error."""
+        r = b.ir
+        iternext = b.load(b.type_of(it), TYPE.tp_iternext)
+        value = b.call_pointer(iternext, ir.FunctionType(PTR, [PTR]), [it])
+        r.store(value, out)
+        with b.if_then(r.icmp_unsigned("!=", value, NULL), likely=True):
+            r.ret(i32(1))
+        with b.if_then(r.icmp_unsigned("!=", b.call("PyErr_Occurred"), NULL)):
+            stop = b.call("PyErr_ExceptionMatches", b.exception("PyExc_StopIteration"))
+            with b.if_then(r.icmp_signed("==", stop, i32(0))):
+                r.ret(i32(-1))
+            b.call("PyErr_Clear")
+        r.ret(i32(0))
+
+    # ---- imports ----------------------------------------------------------------------------------
+    def import_name(self, b: Builder, ts: ir.Value, frame: ir.Value, name: ir.Value, fromlist: ir.Value,
+                    level: ir.Value) -> None:
+        """ceval's ``import_name``: the fast path when ``__import__`` is the original builtin."""
+        r = b.ir
+        key = r.load(self.module.globals[string_global("import")], typ=PTR)
+        import_func = b.call("PyDict_GetItemWithError", b.load(frame, FRAME.f_builtins), key)
+        with b.if_then(b.is_null(import_func), likely=False):
+            with b.if_then(b.is_null(b.call("PyErr_Occurred"))):
+                b.call("PyErr_SetString", b.exception("PyExc_ImportError"), b.cstring("__import__ not found"))
+            r.ret(NULL)
+        locals_ = b.load(frame, FRAME.f_locals)
+        locals_ = r.select(b.is_null(locals_), b.none(), locals_)
+        globals_ = b.load(frame, FRAME.f_globals)
+        interp = b.load(ts, THREAD.interp)
+        with b.if_then(r.icmp_unsigned("==", import_func, b.load(interp, INTERP.import_func)), likely=True):
+            ilevel = b.call("PyLong_AsLong", level)
+            with b.if_then(r.icmp_signed("==", ilevel, i64(-1))):
+                with b.if_then(r.icmp_unsigned("!=", b.call("PyErr_Occurred"), NULL)):
+                    r.ret(NULL)
+            r.ret(b.call("PyImport_ImportModuleLevelObject", name, globals_, locals_, fromlist,
+                         r.trunc(ilevel, I32)))
+        b.incref(import_func)
+        args = b.alloca_array(5)
+        for index, value in enumerate((name, globals_, locals_, fromlist, level)):
+            b.store_slot(args, index, value)
+        result = b.call("PyObject_Vectorcall", import_func, args, i64(5), NULL)
+        b.decref(import_func)
+        r.ret(result)
+
+    def import_from(self, b: Builder, v: ir.Value, name: ir.Value) -> None:
+        """ceval's ``import_from``: attribute, else the helper's sys.modules fallback and error."""
+        r = b.ir
+        out = b.alloca(PTR)
+        found = b.call("_PyObject_LookupAttr", v, name, out)
+        with b.if_then(r.icmp_signed("!=", found, i32(0)), likely=True):
+            r.ret(r.load(out, typ=PTR))
+        from .helpers import HELPER_IMPORT_FROM
+
+        r.ret(b.call("pyjion_call_helper", i64(HELPER_IMPORT_FROM), v, name, b.none()))
+
+    # ---- Python helpers -----------------------------------------------------------------------------
+    def call_helper(self, b: Builder, index: ir.Value, a: ir.Value, c1: ir.Value, c2: ir.Value) -> None:
+        """Call helpers.HELPERS[index](a, b, c) -> (value, exc): new ref to value, or NULL with exc raised."""
+        r = b.ir
+        table = self.module.globals[HELPER_TABLE]
+        helper = b.load_slot(table, index)
+        args = b.alloca_array(3)
+        for k, value in enumerate((a, c1, c2)):
+            b.store_slot(args, k, value)
+        pair = b.call("PyObject_Vectorcall", helper, args, i64(3), NULL)
+        with b.if_then(b.is_null(pair), likely=False):
+            r.ret(NULL)
+        value = b.load_slot(b.addr(pair, TUPLE.ob_item), 0)
+        exc = b.load_slot(b.addr(pair, TUPLE.ob_item), 1)
+        with b.if_then(r.icmp_unsigned("==", exc, b.none()), likely=True):
+            b.incref(value)
+            b.decref(pair)
+            r.ret(value)
+        b.call("PyErr_SetObject", b.type_of(exc), exc)
+        b.decref(pair)
+        r.ret(NULL)
+
+    def fetch_call_helper(self, b: Builder, index: ir.Value, a: ir.Value, c1: ir.Value) -> None:
+        """With an exception pending: let a helper replace it (``(None, exc)``) or keep it (``(None, None)``)."""
+        r = b.ir
+        slots = [b.alloca(PTR) for _ in range(3)]
+        b.call("PyErr_Fetch", *slots)
+        t, v, tb = (r.load(s, typ=PTR) for s in slots)
+        pending = b.call("PyTuple_New", i64(2))
+        keep = b.block("keep")
+        with b.if_then(b.is_null(pending), likely=False):
+            r.branch(keep)
+        items = b.addr(pending, TUPLE.ob_item)
+        for k, value in enumerate((t, v)):
+            value = r.select(b.is_null(value), b.none(), value)
+            b.incref(value)
+            b.store_slot(items, k, value)
+        replaced = b.call("pyjion_call_helper", index, a, c1, pending)
+        b.decref(pending)
+        # pyjion_call_helper returns NULL in both outcomes; a new exception is then pending.
+        with b.if_then(r.icmp_unsigned("!=", b.call("PyErr_Occurred"), NULL)):
+            b.xdecref(t)
+            b.xdecref(v)
+            b.xdecref(tb)
+            r.ret_void()
+        b.xdecref(replaced)
+        r.branch(keep)
+        b.position(keep)
+        b.call("PyErr_Restore", t, v, tb)
+        r.ret_void()

@@ -138,6 +138,8 @@ class Hook:
         self._globals = {name: engine.global_address(name) for name in (
             "pyjion_threshold", "pyjion_extra_index", "pyjion_compiling", "pyjion_on_hot", HELPER_TABLE,
             *(string_global(s) for s in STRING_GLOBALS))}
+        for name in (HELPER_TABLE, *(string_global(s) for s in STRING_GLOBALS)):
+            engines.export_symbol(name, self._globals[name])
         # Objects referenced from native globals must live forever: keep them here, and the Hook is immortal.
         self._keep = [on_hot, HELPERS, STRING_GLOBALS]
         self._set_pointer("pyjion_on_hot", on_hot)

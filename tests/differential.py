@@ -1,0 +1,46 @@
+"""Differential testing: run code plainly and under the JIT, and compare everything observable.
+
+``check(func, *args)`` runs ``func`` in the interpreter, then with the JIT on at threshold 0 (so it is
+compiled on that call), and asserts the same outcome: the return value (== and repr), or the exception
+type, message and the traceback as (function, line) pairs; then that ``func`` really was compiled.
+"""
+from __future__ import annotations
+
+import contextlib
+import traceback
+from typing import Any, Callable, Iterator
+
+import pyjion
+
+
+@contextlib.contextmanager
+def jit(threshold: int = 0, level: int | None = None) -> Iterator[None]:
+    before = pyjion.config()
+    pyjion.config(threshold=threshold, level=before["level"] if level is None else level)
+    pyjion.enable()
+    try:
+        yield
+    finally:
+        pyjion.disable()
+        pyjion.config(threshold=before["threshold"], level=before["level"])
+
+
+def outcome(func: Callable, *args: Any, **kwargs: Any) -> tuple:
+    try:
+        value = func(*args, **kwargs)
+    except BaseException as exc:  # noqa: BLE001 - the exception is the outcome
+        frames = [(f.name, f.lineno) for f in traceback.extract_tb(exc.__traceback__)][1:]
+        return ("raise", type(exc), str(exc), frames)
+    return ("return", value, repr(value))
+
+
+def check(func: Callable, *args: Any, compiled: bool = True, **kwargs: Any) -> tuple:
+    """Assert func(*args, **kwargs) behaves the same with and without the JIT; return the outcome."""
+    plain = outcome(func, *args, **kwargs)
+    with jit():
+        jitted = outcome(func, *args, **kwargs)
+    assert jitted == plain, f"JIT {jitted!r} != plain {plain!r}"
+    if compiled:
+        info = pyjion.info(func)
+        assert info.compiled, f"{func.__qualname__} did not compile: {info.compile_result!r} {info.reason}"
+    return plain

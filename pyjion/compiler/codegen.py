@@ -28,14 +28,24 @@ class MachineCode:
     llvm_seconds: float
 
 
+class CodegenError(Exception):
+    """LLVM rejected the module, or it refers to a symbol nobody provides."""
+
+
 def generate(module: ir.Module, function_name: str, level: int, lower_seconds: float) -> MachineCode:
     engine = engines.engine(CODEGEN_LEVEL[level])
     start = time.perf_counter()
     module.triple = engine.triple
     module.data_layout = engine.data_layout
     text = str(module)
-    parsed = llvm.parse_assembly(text)
-    parsed.verify()
+    try:
+        parsed = llvm.parse_assembly(text)
+        parsed.verify()
+    except RuntimeError as exc:
+        raise CodegenError(str(exc)) from exc
+    missing = engines.unresolved(parsed)
+    if missing:
+        raise CodegenError(f"unresolved symbols: {', '.join(missing)}")
     if level > 0:
         tuning = llvm.create_pipeline_tuning_options(speed_level=level)
         builder = llvm.create_pass_builder(engine.target_machine, tuning)

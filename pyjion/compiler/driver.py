@@ -69,7 +69,10 @@ def compile_code(code: CodeType, level: int) -> codegen.MachineCode:
     except flow.StackEffectFault as fault:
         raise CompileFailure(CompilationResult.CompilationStackEffectFault, str(fault)) from fault
     lowered = time.perf_counter()
-    machine = codegen.generate(module, name, level, lowered - start)
+    try:
+        machine = codegen.generate(module, name, level, lowered - start)
+    except codegen.CodegenError as exc:
+        raise CompileFailure(CompilationResult.CompilationJitFailure, str(exc)) from exc
     log.debug("compiled %s: %d instructions, lower %.1f ms, llvm %.1f ms", code.co_qualname, len(instructions),
               1e3 * machine.lower_seconds, 1e3 * machine.llvm_seconds)
     return machine

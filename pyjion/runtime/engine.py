@@ -17,6 +17,7 @@ from ..abi import capi
 LIBC_FUNCTIONS = ("calloc", "free", "pthread_getattr_np", "pthread_attr_getstack", "pthread_attr_destroy")
 
 _lock = threading.Lock()
+_resolvable: set[str] = set()  # every symbol registered with the JIT linker
 _engines: dict[int, "Engine"] = {}
 _initialised = False
 
@@ -27,10 +28,10 @@ def _initialise() -> None:
         return
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
-    capi.bind_symbols(llvm.add_symbol)
+    capi.bind_symbols(export_symbol)
     libc = ctypes.CDLL(None)
     for name in LIBC_FUNCTIONS:
-        llvm.add_symbol(name, ctypes.cast(getattr(libc, name), ctypes.c_void_p).value)
+        export_symbol(name, ctypes.cast(getattr(libc, name), ctypes.c_void_p).value)
     _initialised = True
 
 
@@ -81,5 +82,13 @@ def engine(codegen_level: int) -> Engine:
 
 
 def export_symbol(name: str, address: int) -> None:
-    """Make ``name`` resolvable by modules compiled later (runtime support functions)."""
+    """Make ``name`` resolvable by modules compiled later (C API, runtime support functions)."""
     llvm.add_symbol(name, address)
+    _resolvable.add(name)
+
+
+def unresolved(module: llvm.ModuleRef) -> list[str]:
+    """Declarations in ``module`` the linker cannot resolve. MCJIT would bind an unknown data symbol
+    to address 0 without complaint, so this is checked before code generation."""
+    declared = [g.name for g in (*module.functions, *module.global_variables) if g.is_declaration]
+    return [name for name in declared if not name.startswith("llvm.") and name not in _resolvable]

@@ -20,7 +20,7 @@ from ..abi.cpython311 import CFRAME, CODE, CODE_EXTRA, FRAME, THREAD, interprete
 from ..compiler.builder import FRAME_FUNCTION, I32, I64, NULL, PTR, Builder, define_global, i32, i64
 from . import engine as engines
 from .helpers import HELPERS
-from .state import STATE_LAYOUT, extra_index
+from .state import STATE_LAYOUT, STATE_SIZE, extra_index
 from .support import HELPER_TABLE, SIGNATURES, STRING_GLOBALS, SupportModule, string_global
 
 HOOK_NAME = "pyjion_eval_frame"
@@ -62,47 +62,58 @@ def _emit_hook(module: ir.Module) -> None:
     b.position(default)
     interpret()
 
-    def load_state(code: ir.Value, missing: ir.Block) -> ir.Value:
-        extra = b.load(code, CODE.co_extra)
-        has_extra = b.block("has_extra")
-        r.cbranch(b.is_null(extra), missing, has_extra)
-        b.position(has_extra)
-        index = r.load(globals_["pyjion_extra_index"], typ=I64)
-        in_range = b.block("in_range")
-        r.cbranch(r.icmp_signed(">", b.load(extra, CODE_EXTRA.ce_size), index), in_range, missing)
-        b.position(in_range)
-        state = b.load_slot(b.addr(extra, CODE_EXTRA.ce_extras), index)
-        present = b.block("present")
-        r.cbranch(b.is_null(state), missing, present)
-        b.position(present)
-        return state
-
     b.position(lookup)
     code = b.load(fr, FRAME.f_code)
-    slow = b.block("slow")
-    state = load_state(code, slow)
+    index = r.load(globals_["pyjion_extra_index"], typ=I64)
+    extra = b.load(code, CODE.co_extra)
+    has_extra = b.block("has_extra")
+    read = b.block("read_state")
+    create = b.block("create_state")
+    counted = b.block("count")
+    r.cbranch(b.is_null(extra), create, has_extra)
+    b.position(has_extra)
+    r.cbranch(r.icmp_signed(">", b.load(extra, CODE_EXTRA.ce_size), index), read, create)
+    b.position(read)
+    existing = b.load_slot(b.addr(extra, CODE_EXTRA.ce_extras), index)
+    read_end = r.block
+    r.cbranch(b.is_null(existing), create, counted)
+
+    # First sight of this code object: attach a zeroed state (libc calloc; CPython frees it with free).
+    b.position(create)
+    fresh = b.call("calloc", i64(1), i64(STATE_SIZE))
+    with b.if_then(b.is_null(fresh), likely=False):
+        r.branch(default)
+    with b.if_then(r.icmp_signed("!=", b.call("_PyCode_SetExtra", code, index, fresh), i32(0)), likely=False):
+        b.call("PyErr_Clear")
+        b.call("free", fresh)
+        r.branch(default)
+    create_end = r.block
+    r.branch(counted)
+
+    b.position(counted)
+    state = r.phi(PTR)
+    state.add_incoming(existing, read_end)
+    state.add_incoming(fresh, create_end)
     entry = r.load(b.addr(state, STATE_LAYOUT["entry"]), typ=PTR)
     jitted = b.block("jitted")
     not_jitted = b.block("not_jitted")
-    r.cbranch(b.is_null(entry), not_jitted, jitted, )
+    r.cbranch(b.is_null(entry), not_jitted, jitted)
     b.position(jitted)
     run_entry(entry)
     b.position(not_jitted)
     failed = r.load(b.addr(state, STATE_LAYOUT["failed"]), typ=I32)
-    count_it = b.block("count")
+    count_it = b.block("count_call")
     r.cbranch(r.icmp_signed("!=", failed, i32(0)), default, count_it)
     b.position(count_it)
     counter = b.addr(state, STATE_LAYOUT["run_count"])
     count = r.add(r.load(counter, typ=I64), i64(1))
     r.store(count, counter)
     hot = r.icmp_signed(">", count, r.load(globals_["pyjion_threshold"], typ=I64))
-    r.cbranch(hot, slow, default)
+    # Only one compilation at a time, and never of the compiler's own frames.
+    idle = r.icmp_unsigned("==", r.load(globals_["pyjion_compiling"], typ=PTR), NULL)
+    ask = b.block("compile")
+    r.cbranch(r.and_(hot, idle), ask, default)
 
-    # Slow path: first sight of this code object, or hot. Ask Python (one thread at a time).
-    b.position(slow)
-    busy = r.icmp_unsigned("!=", r.load(globals_["pyjion_compiling"], typ=PTR), NULL)
-    ask = b.block("ask")
-    r.cbranch(busy, default, ask)
     b.position(ask)
     r.store(ts, globals_["pyjion_compiling"])
     result = b.call("PyObject_CallOneArg", r.load(globals_["pyjion_on_hot"], typ=PTR), code)
@@ -111,7 +122,6 @@ def _emit_hook(module: ir.Module) -> None:
     with b.if_then(b.is_null(result), likely=False):
         r.ret(NULL)
     b.decref(result)
-    state = load_state(code, default)
     entry = r.load(b.addr(state, STATE_LAYOUT["entry"]), typ=PTR)
     now_jitted = b.block("now_jitted")
     r.cbranch(b.is_null(entry), default, now_jitted)

@@ -54,12 +54,9 @@ def hook() -> Hook:
 
 
 def on_hot(code: CodeType) -> None:
-    """Called by the hook on a code object's first call and when its run count passes the threshold."""
-    state = native_state(code)
-    if state is None:
-        state = native_state(code, create=True)
-        state.run_count = 1
-    if state.entry or state.failed or state.run_count <= settings.threshold:
+    """Called by the hook when a code object's run count passes the threshold: compile it."""
+    state = native_state(code, create=True)
+    if state.entry or state.failed:
         return None
     rec = record(code, create=True)
     try:

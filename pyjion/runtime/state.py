@@ -23,6 +23,7 @@ class NativeCodeState(ctypes.Structure):
 
 
 STATE_LAYOUT = {"run_count": 0, "entry": 8, "failed": 16}
+STATE_SIZE = ctypes.sizeof(NativeCodeState)
 assert all(getattr(NativeCodeState, k).offset == v for k, v in STATE_LAYOUT.items())
 
 _api = ctypes.pythonapi

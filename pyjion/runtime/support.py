@@ -26,6 +26,8 @@ SIGNATURES: dict[str, str] = {
     "pyjion_fetch_call_helper": "void(i64,ptr,ptr)",
     # libc
     "calloc": "ptr(i64,i64)",
+    "free": "void(ptr)",
+    "_PyCode_SetExtra": "i32(ptr,i64,ptr)",
     "pthread_getattr_np": "i32(i64,ptr)",
     "pthread_attr_getstack": "i32(ptr,ptr,ptr)",
     "pthread_attr_destroy": "i32(ptr)",

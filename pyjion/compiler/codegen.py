@@ -1,8 +1,9 @@
 """LLVM optimisation and machine-code generation for a lowered module.
 
-Levels (``config(level=...)``): 0 runs no IR passes and uses fast instruction selection; 1 runs LLVM's
-O1 pipeline; 2 runs O2 and full instruction selection. The costs per bytecode instruction measured on
-the development machine are in the README; level 1 is the default.
+Levels (``config(level=...)``): 0 runs no IR passes; 1 (the default) runs a short cleanup pipeline
+(CFG simplification and instruction combining); both use LLVM's fast instruction selection. 2 runs the
+full O2 pipeline and instruction selection, which costs about ten times as much per instruction
+(``tools/compile_cost.py``) and pays off only for long-running hot code.
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from llvmlite import ir
 
 from ..runtime import engine as engines
 
-CODEGEN_LEVEL = {0: 0, 1: 1, 2: 2}
+CODEGEN_LEVEL = {0: 0, 1: 0, 2: 2}
+CLEANUP_PASSES = ("simplify_cfg", "sroa", "instruction_combine", "simplify_cfg")
 
 
 @dataclass
@@ -46,9 +48,14 @@ def generate(module: ir.Module, function_name: str, level: int, lower_seconds: f
     missing = engines.unresolved(parsed)
     if missing:
         raise CodegenError(f"unresolved symbols: {', '.join(missing)}")
-    if level > 0:
-        tuning = llvm.create_pipeline_tuning_options(speed_level=level)
-        builder = llvm.create_pass_builder(engine.target_machine, tuning)
+    if level == 1:
+        builder = llvm.create_pass_builder(engine.target_machine, llvm.create_pipeline_tuning_options(0))
+        passes = llvm.create_new_module_pass_manager()
+        for name in CLEANUP_PASSES:
+            getattr(passes, f"add_{name}_pass")()
+        passes.run(parsed, builder)
+    elif level == 2:
+        builder = llvm.create_pass_builder(engine.target_machine, llvm.create_pipeline_tuning_options(2))
         builder.getModulePassManager().run(parsed, builder)
     engine.add(parsed)
     address = engine.function_address(function_name)

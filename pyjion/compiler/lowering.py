@@ -228,6 +228,18 @@ class Lowering:
         else:
             self.b.decref(entry.value)
 
+    def call_releasing(self, function: str, args: list[ir.Value], consumed: Iterable[Entry]) -> ir.Value:
+        """Call a C-API function, then release the stack entries it consumed (ceval's pattern)."""
+        result = self.b.call(function, *args)
+        for entry in consumed:
+            self.release(entry)
+        return result
+
+    def push_result(self, result: ir.Value) -> None:
+        """A new reference, or NULL with an exception set."""
+        self.error_if_null(result)
+        self.push(result)
+
     # ---- control flow ----------------------------------------------------------------------------------
     def jump(self, target: int, stack: list[Entry] | None = None) -> None:
         """Branch to the block starting at code unit ``target`` with ``stack`` (default: the current one)."""

@@ -100,11 +100,7 @@ def build_const_key_map(fx: Lowering, ins: Instruction) -> None:
 def build_slice(fx: Lowering, ins: Instruction) -> None:
     entries = fx.popn(ins.arg)
     step = entries[2].value if ins.arg == 3 else NULL
-    result = fx.b.call("PySlice_New", entries[0].value, entries[1].value, step)
-    for entry in entries:
-        fx.release(entry)
-    fx.error_if_null(result)
-    fx.push(result)
+    fx.push_result(fx.call_releasing("PySlice_New", [entries[0].value, entries[1].value, step], entries))
 
 
 def build_string(fx: Lowering, ins: Instruction) -> None:
@@ -114,11 +110,7 @@ def build_string(fx: Lowering, ins: Instruction) -> None:
     for k, entry in enumerate(entries):
         b.store_slot(parts, k, entry.value)
     empty = r.load(b.global_var(string_global("empty")), typ=PTR)
-    result = b.call("_PyUnicode_JoinArray", empty, parts, i64(ins.arg))
-    for entry in entries:
-        fx.release(entry)
-    fx.error_if_null(result)
-    fx.push(result)
+    fx.push_result(fx.call_releasing("_PyUnicode_JoinArray", [empty, parts, i64(ins.arg)], entries))
 
 
 _CONVERSIONS = {1: "PyObject_Str", 2: "PyObject_Repr", 3: "PyObject_ASCII"}
@@ -159,26 +151,18 @@ def format_value(fx: Lowering, ins: Instruction) -> None:
     fx.push(result)
 
 
-def list_append(fx: Lowering, ins: Instruction) -> None:
-    value = fx.pop()
-    status = fx.b.call("PyList_Append", fx.peek(ins.arg).value, value.value)
-    fx.release(value)
-    fx.error_if_negative(status)
-
-
-def set_add(fx: Lowering, ins: Instruction) -> None:
-    value = fx.pop()
-    status = fx.b.call("PySet_Add", fx.peek(ins.arg).value, value.value)
-    fx.release(value)
-    fx.error_if_negative(status)
+def _add_to_container(function: str):
+    """LIST_APPEND, SET_ADD, SET_UPDATE: ``function(PEEK(oparg), value)`` after popping the value."""
+    def emit(fx: Lowering, ins: Instruction) -> None:
+        value = fx.pop()
+        fx.error_if_negative(fx.call_releasing(function, [fx.peek(ins.arg).value, value.value], [value]))
+    return emit
 
 
 def map_add(fx: Lowering, ins: Instruction) -> None:
     key, value = fx.popn(2)
-    status = fx.b.call("PyDict_SetItem", fx.peek(ins.arg).value, key.value, value.value)
-    fx.release(key)
-    fx.release(value)
-    fx.error_if_negative(status)
+    fx.error_if_negative(fx.call_releasing("PyDict_SetItem", [fx.peek(ins.arg).value, key.value, value.value],
+                                           [key, value]))
 
 
 def _not_iterable(fx: Lowering, value) -> object:
@@ -203,13 +187,6 @@ def list_extend(fx: Lowering, ins: Instruction) -> None:
         fx.error([iterable])
     b.decref(none)
     fx.release(iterable)
-
-
-def set_update(fx: Lowering, ins: Instruction) -> None:
-    iterable = fx.pop()
-    status = fx.b.call("_PySet_Update", fx.peek(ins.arg).value, iterable.value)
-    fx.release(iterable)
-    fx.error_if_negative(status)
 
 
 def dict_update(fx: Lowering, ins: Instruction) -> None:
@@ -237,10 +214,7 @@ def dict_merge(fx: Lowering, ins: Instruction) -> None:
 
 def list_to_tuple(fx: Lowering, ins: Instruction) -> None:
     lst = fx.pop()
-    result = fx.b.call("PyList_AsTuple", lst.value)
-    fx.release(lst)
-    fx.error_if_null(result)
-    fx.push(result)
+    fx.push_result(fx.call_releasing("PyList_AsTuple", [lst.value], [lst]))
 
 
 def _unpack(fx: Lowering, ins: Instruction, before: int, after: int) -> None:
@@ -288,7 +262,8 @@ def unpack_ex(fx: Lowering, ins: Instruction) -> None:
 EMITTERS = {
     "BUILD_TUPLE": build_tuple, "BUILD_LIST": build_list, "BUILD_SET": build_set, "BUILD_MAP": build_map,
     "BUILD_CONST_KEY_MAP": build_const_key_map, "BUILD_SLICE": build_slice, "BUILD_STRING": build_string,
-    "FORMAT_VALUE": format_value, "LIST_APPEND": list_append, "SET_ADD": set_add, "MAP_ADD": map_add,
-    "LIST_EXTEND": list_extend, "SET_UPDATE": set_update, "DICT_UPDATE": dict_update, "DICT_MERGE": dict_merge,
+    "FORMAT_VALUE": format_value, "LIST_APPEND": _add_to_container("PyList_Append"),
+    "SET_ADD": _add_to_container("PySet_Add"), "MAP_ADD": map_add, "LIST_EXTEND": list_extend,
+    "SET_UPDATE": _add_to_container("_PySet_Update"), "DICT_UPDATE": dict_update, "DICT_MERGE": dict_merge,
     "LIST_TO_TUPLE": list_to_tuple, "UNPACK_SEQUENCE": unpack_sequence, "UNPACK_EX": unpack_ex,
 }

@@ -78,10 +78,7 @@ def jump_if_or_pop(fx: Lowering, ins: Instruction) -> None:
 
 def get_iter(fx: Lowering, ins: Instruction) -> None:
     iterable = fx.pop()
-    iterator = fx.b.call("PyObject_GetIter", iterable.value)
-    fx.release(iterable)
-    fx.error_if_null(iterator)
-    fx.push(iterator)
+    fx.push_result(fx.call_releasing("PyObject_GetIter", [iterable.value], [iterable]))
 
 
 def for_iter(fx: Lowering, ins: Instruction) -> None:

@@ -24,9 +24,7 @@ def load_global(fx: Lowering, ins: Instruction) -> None:
 
 def store_global(fx: Lowering, ins: Instruction) -> None:
     value = fx.pop()
-    status = fx.b.call("PyDict_SetItem", fx.globals(), fx.name(ins.arg), value.value)
-    fx.release(value)
-    fx.error_if_negative(status)
+    fx.error_if_negative(fx.call_releasing("PyDict_SetItem", [fx.globals(), fx.name(ins.arg), value.value], [value]))
 
 
 def delete_global(fx: Lowering, ins: Instruction) -> None:
@@ -87,25 +85,18 @@ def delete_name(fx: Lowering, ins: Instruction) -> None:
 
 def load_attr(fx: Lowering, ins: Instruction) -> None:
     owner = fx.pop()
-    value = fx.b.call("PyObject_GetAttr", owner.value, fx.name(ins.arg))
-    fx.release(owner)
-    fx.error_if_null(value)
-    fx.push(value)
+    fx.push_result(fx.call_releasing("PyObject_GetAttr", [owner.value, fx.name(ins.arg)], [owner]))
 
 
 def store_attr(fx: Lowering, ins: Instruction) -> None:
     value, owner = fx.popn(2)
-    status = fx.b.call("PyObject_SetAttr", owner.value, fx.name(ins.arg), value.value)
-    fx.release(value)
-    fx.release(owner)
-    fx.error_if_negative(status)
+    fx.error_if_negative(fx.call_releasing("PyObject_SetAttr", [owner.value, fx.name(ins.arg), value.value],
+                                           [value, owner]))
 
 
 def delete_attr(fx: Lowering, ins: Instruction) -> None:
     owner = fx.pop()
-    status = fx.b.call("PyObject_SetAttr", owner.value, fx.name(ins.arg), NULL)
-    fx.release(owner)
-    fx.error_if_negative(status)
+    fx.error_if_negative(fx.call_releasing("PyObject_SetAttr", [owner.value, fx.name(ins.arg), NULL], [owner]))
 
 
 def load_method(fx: Lowering, ins: Instruction) -> None:
@@ -124,11 +115,9 @@ def load_method(fx: Lowering, ins: Instruction) -> None:
 
 def import_name(fx: Lowering, ins: Instruction) -> None:
     level, fromlist = fx.popn(2)
-    module = fx.b.call("pyjion_import_name", fx.ts, fx.frame, fx.name(ins.arg), fromlist.value, level.value)
-    fx.release(level)
-    fx.release(fromlist)
-    fx.error_if_null(module)
-    fx.push(module)
+    fx.push_result(fx.call_releasing("pyjion_import_name",
+                                     [fx.ts, fx.frame, fx.name(ins.arg), fromlist.value, level.value],
+                                     [level, fromlist]))
 
 
 def import_from(fx: Lowering, ins: Instruction) -> None:

@@ -14,41 +14,27 @@ BINARY_FUNCTIONS = tuple(f"PyNumber_{n}" for n in _BINARY) + tuple(f"PyNumber_In
 def binary_op(fx: Lowering, ins: Instruction) -> None:
     left, right = fx.popn(2)
     function = BINARY_FUNCTIONS[ins.arg]
-    if function.endswith("Power"):  # _PyNumber_PowerNoMod
-        result = fx.b.call(function, left.value, right.value, fx.b.none())
-    else:
-        result = fx.b.call(function, left.value, right.value)
-    fx.release(left)
-    fx.release(right)
-    fx.error_if_null(result)
-    fx.push(result)
+    args = [left.value, right.value] + ([fx.b.none()] if function.endswith("Power") else [])  # _PyNumber_PowerNoMod
+    fx.push_result(fx.call_releasing(function, args, [left, right]))
 
 
 def _unary(function: str):
     def emit(fx: Lowering, ins: Instruction) -> None:
         value = fx.pop()
-        result = fx.b.call(function, value.value)
-        fx.release(value)
-        fx.error_if_null(result)
-        fx.push(result)
+        fx.push_result(fx.call_releasing(function, [value.value], [value]))
     return emit
 
 
 def unary_not(fx: Lowering, ins: Instruction) -> None:
     value = fx.pop()
-    truth = fx.b.call("PyObject_IsTrue", value.value)
-    fx.release(value)
+    truth = fx.call_releasing("PyObject_IsTrue", [value.value], [value])
     fx.error_if_negative(truth)
     fx.push(fx.bool_object(fx.r.icmp_signed("==", truth, i32(0))))
 
 
 def compare_op(fx: Lowering, ins: Instruction) -> None:
     left, right = fx.popn(2)
-    result = fx.b.call("PyObject_RichCompare", left.value, right.value, i32(ins.arg))
-    fx.release(left)
-    fx.release(right)
-    fx.error_if_null(result)
-    fx.push(result)
+    fx.push_result(fx.call_releasing("PyObject_RichCompare", [left.value, right.value, i32(ins.arg)], [left, right]))
 
 
 def is_op(fx: Lowering, ins: Instruction) -> None:
@@ -61,36 +47,25 @@ def is_op(fx: Lowering, ins: Instruction) -> None:
 
 def contains_op(fx: Lowering, ins: Instruction) -> None:
     left, right = fx.popn(2)
-    found = fx.b.call("PySequence_Contains", right.value, left.value)
-    fx.release(left)
-    fx.release(right)
+    found = fx.call_releasing("PySequence_Contains", [right.value, left.value], [left, right])
     fx.error_if_negative(found)
     fx.push(fx.bool_object(fx.r.icmp_signed("==" if ins.arg else "!=", found, i32(0))))
 
 
 def binary_subscr(fx: Lowering, ins: Instruction) -> None:
     container, sub = fx.popn(2)
-    result = fx.b.call("PyObject_GetItem", container.value, sub.value)
-    fx.release(container)
-    fx.release(sub)
-    fx.error_if_null(result)
-    fx.push(result)
+    fx.push_result(fx.call_releasing("PyObject_GetItem", [container.value, sub.value], [container, sub]))
 
 
 def store_subscr(fx: Lowering, ins: Instruction) -> None:
     value, container, sub = fx.popn(3)
-    status = fx.b.call("PyObject_SetItem", container.value, sub.value, value.value)
-    for entry in (value, container, sub):
-        fx.release(entry)
-    fx.error_if_negative(status)
+    fx.error_if_negative(fx.call_releasing("PyObject_SetItem", [container.value, sub.value, value.value],
+                                           [value, container, sub]))
 
 
 def delete_subscr(fx: Lowering, ins: Instruction) -> None:
     container, sub = fx.popn(2)
-    status = fx.b.call("PyObject_DelItem", container.value, sub.value)
-    fx.release(container)
-    fx.release(sub)
-    fx.error_if_negative(status)
+    fx.error_if_negative(fx.call_releasing("PyObject_DelItem", [container.value, sub.value], [container, sub]))
 
 
 EMITTERS = {

@@ -61,6 +61,8 @@ def decode(code: CodeType) -> list[Instruction]:
         index = ins.offset // 2
         if ins.starts_line is not None:
             line = ins.starts_line
+        if ins.positions is not None and ins.positions.lineno is not None:
+            line = ins.positions.lineno
         if ins.opname == "EXTENDED_ARG":
             if prefix_start is None:
                 prefix_start = index
@@ -69,6 +71,6 @@ def decode(code: CodeType) -> list[Instruction]:
         prefix_start = None
         target = ins.argval // 2 if ins.opname in JUMPS else None
         following = index + 1 + INLINE_CACHE_ENTRIES.get(ins.opname, 0)
-        instructions.append(Instruction(index, start, following, ins.opname, ins.arg, ins.argval,
-                                        ins.positions.lineno if ins.positions else line, target))
+        # Exception handlers have no line of their own in 3.11: they keep the last one seen.
+        instructions.append(Instruction(index, start, following, ins.opname, ins.arg, ins.argval, line, target))
     return instructions

@@ -650,8 +650,9 @@ def jit_stats() -> dict:
             continue
         codes: dict[int, types.CodeType] = {}
         seen_classes: set = set()
+        own = vars(module).get("__name__", name)  # _pydecimal calls itself "decimal"
         for member in vars(module).values():
-            _codes_of(member, seen_classes, codes, name)
+            _codes_of(member, seen_classes, codes, own)
         m_called = m_compiled = 0
         for key, code in codes.items():
             if key in seen:

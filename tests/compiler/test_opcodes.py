@@ -462,6 +462,37 @@ def make_class():
     return Local().m(), Local.__qualname__
 
 
+def name_check_decorator(method):
+    """importlib's _check_name; crashed an intermediate build (NULL co_extra read in the hook)."""
+    def wrapper(self, name=None, *args, **kwargs):
+        if name is None:
+            name = self.name
+        elif self.name != name:
+            raise ImportError("loader for %s cannot handle %s" % (self.name, name), name=name)
+        return method(self, name, *args, **kwargs)
+    return wrapper
+
+
+class Loader:
+    def __init__(self, name):
+        self.name = name
+
+    @name_check_decorator
+    def get(self, name):
+        return name
+
+
+def loader_calls():
+    name = "".join(["fr", "actions"])
+    out = [Loader(name).get("".join(["fr", "actions"])) for _ in range(3)]
+    out.append(Loader(name).get())
+    return out
+
+
+def loader_mismatch():
+    return Loader("fractions").get("other")
+
+
 CASES = [
     (fast_locals, (2,)), (fast_locals, (2, 5)), (unbound_local, (True,)), (unbound_local, (False,)),
     (delete_unbound, ()), (closures, (10,)), (unbound_free, ()), (delete_deref, ()), (cell_argument, (4,)),
@@ -476,7 +507,7 @@ CASES = [
     (unpacking, ([1, 2, 3],)), (unpacking, ((4, 5, 6),)), (unpacking, ("xyz",)), (unpack_custom, ()),
     (set_errors, ()), (dict_errors, ()), (list_extend_error, ()), (imports, ()), (import_missing, ()),
     (import_missing_module, ()), (raises, (0,)), (raises, (1,)), (raises, (2,)), (plain_assert, (5,)), (plain_assert, (50,)),
-    (make_class, ()),
+    (make_class, ()), (loader_calls, ()), (loader_mismatch, ()),
 ] + [(call_errors, (k,)) for k in range(7)] + [(unpack_errors, (k,)) for k in range(5)]
 
 

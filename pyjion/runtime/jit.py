@@ -29,21 +29,15 @@ class Settings:
 settings = Settings()
 _hook: Hook | None = None
 _hook_lock = threading.Lock()
-_abi_problems: list[str] | None = None
-
-
-def abi_problems() -> list[str]:
-    global _abi_problems
-    if _abi_problems is None:
-        _abi_problems = check_live()
-    return _abi_problems
+# Checked once, when pyjion is imported: a mismatch makes enable() refuse, the process carries on.
+abi_problems: list[str] = check_live()
 
 
 def hook() -> Hook:
     global _hook
     with _hook_lock:
         if _hook is None:
-            problems = abi_problems()
+            problems = abi_problems
             if problems:
                 raise RuntimeError("pyjion cannot run on this interpreter, its memory layout differs from "
                                    "the one pyjion was built for: " + "; ".join(problems))

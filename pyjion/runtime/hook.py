@@ -3,9 +3,9 @@
 On every Python frame the hook: guards the native stack; hands traced/profiled frames and
 ``throw()``-entries to the interpreter; jumps to the compiled entry point of the frame's code object
 if there is one; otherwise counts the call and, past the threshold, asks Python to compile the code
-(``on_hot``). The compiler is itself Python, so while it runs, ``pyjion_compiling`` names the thread
-doing it and every frame goes straight to the interpreter: on that thread to avoid compiling the
-compiler recursively, on the others because only one compilation runs at a time.
+(``on_hot``). ``on_hot`` and the compiler are Python code themselves, so frames of the compiler thread
+(``pyjion_compiler_thread``) and of a thread waiting in ``on_hot`` (listed in ``pyjion_waiting``) go
+straight to the interpreter; other threads keep running and compiling meanwhile.
 """
 from __future__ import annotations
 
@@ -24,14 +24,16 @@ from .state import STATE_LAYOUT, STATE_SIZE, extra_index
 from .support import HELPER_TABLE, SIGNATURES, STRING_GLOBALS, SupportModule, string_global
 
 HOOK_NAME = "pyjion_eval_frame"
+WAITING_SLOTS = 16  # threads that can be inside on_hot at once
 RUNTIME_CODEGEN_LEVEL = 2
 
 
 def _emit_hook(module: ir.Module) -> None:
     globals_ = {}
     for name, kind, init in (("pyjion_threshold", I64, 0), ("pyjion_extra_index", I64, 0),
-                             ("pyjion_compiling", PTR, None), ("pyjion_on_hot", PTR, None)):
+                             ("pyjion_compiler_thread", PTR, None), ("pyjion_on_hot", PTR, None)):
         globals_[name] = define_global(module, kind, name, init)
+    waiting = define_global(module, ir.ArrayType(PTR, WAITING_SLOTS), "pyjion_waiting")
     fn = ir.Function(module, FRAME_FUNCTION, HOOK_NAME)
     ts, fr, throwflag = fn.args
     b = Builder(fn, SIGNATURES)
@@ -109,15 +111,26 @@ def _emit_hook(module: ir.Module) -> None:
     count = r.add(r.load(counter, typ=I64), i64(1))
     r.store(count, counter)
     hot = r.icmp_signed(">", count, r.load(globals_["pyjion_threshold"], typ=I64))
-    # Only one compilation at a time, and never of the compiler's own frames.
-    idle = r.icmp_unsigned("==", r.load(globals_["pyjion_compiling"], typ=PTR), NULL)
+    compiler = r.icmp_unsigned("==", ts, r.load(globals_["pyjion_compiler_thread"], typ=PTR))
+    check_waiting = b.block("check_waiting")
+    r.cbranch(r.and_(hot, r.not_(compiler)), check_waiting, default)
+
+    # A thread already in on_hot runs its own frames (on_hot's) in the interpreter. Otherwise it takes a
+    # free slot for the duration of the call; with every slot taken, the frame is simply interpreted.
+    b.position(check_waiting)
+    free = ir.Constant(I64, -1)
+    for k in range(WAITING_SLOTS):
+        occupant = b.load_slot(waiting, k)
+        with b.if_then(r.icmp_unsigned("==", occupant, ts), likely=False):
+            r.branch(default)
+        free = r.select(r.icmp_unsigned("==", occupant, NULL), i64(k), free)
     ask = b.block("compile")
-    r.cbranch(r.and_(hot, idle), ask, default)
+    r.cbranch(r.icmp_signed("<", free, i64(0)), default, ask)
 
     b.position(ask)
-    r.store(ts, globals_["pyjion_compiling"])
+    b.store_slot(waiting, free, ts)
     result = b.call("PyObject_CallOneArg", r.load(globals_["pyjion_on_hot"], typ=PTR), code)
-    r.store(NULL, globals_["pyjion_compiling"])
+    b.store_slot(waiting, free, NULL)
     # on_hot raises only for KeyboardInterrupt and the like: propagate it from the call site.
     with b.if_then(b.is_null(result), likely=False):
         r.ret(NULL)
@@ -146,7 +159,8 @@ class Hook:
             engines.export_symbol(name, engine.function_address(name))
         self.address = engine.function_address(HOOK_NAME)
         self._globals = {name: engine.global_address(name) for name in (
-            "pyjion_threshold", "pyjion_extra_index", "pyjion_compiling", "pyjion_on_hot", HELPER_TABLE,
+            "pyjion_threshold", "pyjion_extra_index", "pyjion_compiler_thread", "pyjion_waiting",
+            "pyjion_on_hot", HELPER_TABLE,
             *(string_global(s) for s in STRING_GLOBALS))}
         for name in (HELPER_TABLE, *(string_global(s) for s in STRING_GLOBALS)):
             engines.export_symbol(name, self._globals[name])
@@ -166,6 +180,15 @@ class Hook:
         api._PyInterpreterState_GetEvalFrameFunc.argtypes = [ctypes.c_void_p]
         api._PyInterpreterState_GetEvalFrameFunc.restype = ctypes.c_void_p
         self._default = capi.symbol_address("_PyEval_EvalFrameDefault")
+
+    def exempt_compiler_thread(self, thread_state: int) -> None:
+        """Frames of this thread (the compiler's) always run in the interpreter."""
+        ctypes.c_void_p.from_address(self._globals["pyjion_compiler_thread"]).value = thread_state
+
+    def forget_threads(self) -> None:
+        """After fork(): the child has one thread, and no compiler thread yet."""
+        self.exempt_compiler_thread(0)
+        ctypes.memset(self._globals["pyjion_waiting"], 0, 8 * WAITING_SLOTS)
 
     def _set_pointer(self, name: str, obj: object) -> None:
         ctypes.c_void_p.from_address(self._globals[name]).value = id(obj)

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import atexit
+import os
+import queue
 import threading
 from dataclasses import dataclass
 from types import CodeType
 
 from ..abi import check_live
+from ..abi.cpython311 import thread_state_address
 from ..compiler import CompileFailure, compile_code
 from ..enums import CompilationResult
 from .hook import Hook
@@ -47,14 +50,108 @@ def hook() -> Hook:
         return _hook
 
 
+class CompilerThread:
+    """Runs the compiler on a thread of its own with a large stack.
+
+    The thread that finds a code object hot may be deep in a recursion or have a small stack; the compiler
+    (Python frames, each nesting C frames under the hook, then LLVM's C++) must not run on what is left of
+    it. The caller waits, with the GIL released, for the result.
+    """
+
+    STACK_SIZE = 64 * 1024 * 1024
+
+    def __init__(self, hook: Hook) -> None:
+        self._requests: queue.SimpleQueue = queue.SimpleQueue()
+        # Held while compiling: fork() waits for it, so no child inherits LLVM's locks mid-compile.
+        self.busy = threading.Lock()
+        started = threading.Event()
+        previous = threading.stack_size(self.STACK_SIZE)
+        try:
+            threading.Thread(target=self._serve, args=(hook, started), name="pyjion-compiler", daemon=True).start()
+        finally:
+            threading.stack_size(previous)
+        started.wait()
+
+    def _serve(self, hook: Hook, started: threading.Event) -> None:
+        hook.exempt_compiler_thread(thread_state_address())
+        started.set()
+        while True:
+            code, level, done, box = self._requests.get()
+            with self.busy:
+                try:
+                    box["result"] = compile_code(code, level)
+                except BaseException as exc:  # handed to the waiting thread
+                    box["error"] = exc
+            done.set()
+
+    def compile(self, code: CodeType, level: int):
+        done = threading.Event()
+        box: dict = {}
+        self._requests.put((code, level, done, box))
+        done.wait()
+        if "error" in box:
+            raise box["error"]
+        return box["result"]
+
+
+_compiler: CompilerThread | None = None
+_compiler_lock = threading.Lock()
+# on_hot does nothing while the compiler thread starts (threading's bootstrap frames reach it before the
+# thread can exempt itself) and from just before a fork() until the child has reset the state below.
+_paused = False
+_in_progress: set[CodeType] = set()  # being compiled for a thread that waits (another may call it meanwhile)
+
+
+def _compiler_thread() -> CompilerThread:
+    global _compiler, _paused
+    with _compiler_lock:
+        if _compiler is None:
+            _paused = True
+            try:
+                _compiler = CompilerThread(hook())
+            finally:
+                _paused = False
+        return _compiler
+
+
+def _before_fork() -> None:
+    global _paused
+    _paused = True
+    if _compiler is not None:
+        _compiler.busy.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    global _paused
+    if _compiler is not None:
+        _compiler.busy.release()
+    _paused = False
+
+
+def _after_fork_in_child() -> None:
+    """The child has only the forking thread: no compiler thread, nobody waiting in on_hot."""
+    global _compiler, _compiler_lock, _in_progress, _paused
+    _compiler, _compiler_lock, _in_progress = None, threading.Lock(), set()
+    if _hook is not None:
+        _hook.forget_threads()
+    _paused = False
+
+
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                    after_in_child=_after_fork_in_child)
+
+
 def on_hot(code: CodeType) -> None:
     """Called by the hook when a code object's run count passes the threshold: compile it."""
+    if _paused or code in _in_progress:
+        return None
     state = native_state(code, create=True)
     if state.entry or state.failed:
         return None
     rec = record(code, create=True)
+    _in_progress.add(code)
     try:
-        machine = compile_code(code, settings.level)
+        machine = _compiler_thread().compile(code, settings.level)
     except CompileFailure as failure:
         rec.compile_result, rec.reason = failure.result, failure.reason
         state.failed = 1
@@ -65,6 +162,8 @@ def on_hot(code: CodeType) -> None:
     else:
         rec.compile_result, rec.reason, rec.compiled = CompilationResult.Success, None, machine
         state.entry = machine.address
+    finally:
+        _in_progress.discard(code)
     return None
 
 

@@ -281,3 +281,26 @@ def test_settrace_from_compiled_code_deopts():
         traced()
     assert pyjion.info(traced).compiled
     assert events == plain_events
+
+
+def test_fork_children_use_compiled_code():
+    import os
+    script = textwrap.dedent("""
+        import os, pyjion
+        def work(n):
+            return sum(i * i for i in range(n)) + len([i for i in range(n)])
+        def child_only(n):
+            return n * 2
+        pyjion.config(threshold=0)
+        pyjion.enable()
+        print(work(10))
+        pid = os.fork()
+        if pid == 0:
+            ok = work(10) == 295 and child_only(4) == 8 and pyjion.info(child_only).compiled
+            os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+        print("child", os.waitstatus_to_exitcode(status), pyjion.info(work).compiled)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split("\n")[:2] == ["295", "child 0 True"]

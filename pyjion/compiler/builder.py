@@ -75,6 +75,14 @@ class Builder:
     def position(self, block: ir.Block) -> None:
         self.ir.position_at_end(block)
 
+    def merge(self, done: ir.Block, *arms: tuple[ir.Value, ir.Block]) -> ir.Value:
+        """Continue at ``done`` (every arm already branches there) with the value of the arm taken."""
+        self.position(done)
+        phi = self.ir.phi(arms[0][0].type)
+        for value, block in arms:
+            phi.add_incoming(value, block)
+        return phi
+
     @property
     def terminated(self) -> bool:
         return self.ir.block.is_terminated

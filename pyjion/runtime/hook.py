@@ -92,10 +92,7 @@ def _emit_hook(module: ir.Module) -> None:
     create_end = r.block
     r.branch(counted)
 
-    b.position(counted)
-    state = r.phi(PTR)
-    state.add_incoming(existing, read_end)
-    state.add_incoming(fresh, create_end)
+    state = b.merge(counted, (existing, read_end), (fresh, create_end))
     entry = r.load(b.addr(state, STATE_LAYOUT["entry"]), typ=PTR)
     jitted = b.block("jitted")
     not_jitted = b.block("not_jitted")

@@ -85,10 +85,7 @@ def _as_dict(fx: Lowering, func, kwargs, cleanup):
     fx.release(kwargs)
     copied = r.block
     r.branch(done)
-    b.position(done)
-    result = r.phi(new.type)
-    result.add_incoming(kwargs.value, start)
-    result.add_incoming(new, copied)
+    result = b.merge(done, (kwargs.value, start), (new, copied))
     return result
 
 
@@ -112,10 +109,7 @@ def _as_tuple(fx: Lowering, func, callargs, cleanup):
     fx.error_if_null(converted, cleanup=_entries(cleanup))
     converted_end = r.block
     r.branch(done)
-    b.position(done)
-    result = r.phi(converted.type)
-    result.add_incoming(callargs.value, start)
-    result.add_incoming(converted, converted_end)
+    result = b.merge(done, (callargs.value, start), (converted, converted_end))
     return result
 
 

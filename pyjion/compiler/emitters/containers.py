@@ -53,10 +53,7 @@ def _add_if_ok(fx: Lowering, failed, container, entry: Entry):
     status = b.call("PySet_Add", container, entry.value)
     add_end = r.block
     r.branch(done)
-    b.position(done)
-    merged = r.phi(status.type)
-    merged.add_incoming(failed, start)
-    merged.add_incoming(status, add_end)
+    merged = b.merge(done, (failed, start), (status, add_end))
     fx.release(entry)
     return merged
 
@@ -139,10 +136,7 @@ def format_value(fx: Lowering, ins: Instruction) -> None:
         fx.error_if_null(formatted)
         fmt_end = r.block
         r.branch(done)
-        b.position(done)
-        result = r.phi(PTR)
-        result.add_incoming(value.value, start)
-        result.add_incoming(formatted, fmt_end)
+        result = b.merge(done, (value.value, start), (formatted, fmt_end))
     else:
         result = b.call("PyObject_Format", value.value, spec.value)
         fx.release(value)

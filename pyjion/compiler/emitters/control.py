@@ -32,10 +32,7 @@ def truth(fx: Lowering, value) -> object:
     computed = b.call("PyObject_IsTrue", value)
     generic_end = r.block
     r.branch(done)
-    b.position(done)
-    result = r.phi(I32)
-    result.add_incoming(decided, known)
-    result.add_incoming(computed, generic_end)
+    result = b.merge(done, (decided, known), (computed, generic_end))
     return result
 
 

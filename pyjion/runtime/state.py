@@ -91,3 +91,13 @@ def record(code: CodeType, create: bool = False) -> CodeRecord | None:
     rec = CodeRecord()
     _records[key] = (weakref.ref(code, lambda _ref, key=key: _records.pop(key, None)), rec)
     return rec
+
+
+def records() -> list[tuple[CodeType, CodeRecord]]:
+    """Every live code object the JIT has considered for compilation, with its record."""
+    live = []
+    for ref, rec in list(_records.values()):
+        code = ref()
+        if code is not None:
+            live.append((code, rec))
+    return live

@@ -30,8 +30,21 @@ def outcome(func: Callable, *args: Any, **kwargs: Any) -> tuple:
         value = func(*args, **kwargs)
     except BaseException as exc:  # noqa: BLE001 - the exception is the outcome
         frames = [(f.name, f.lineno) for f in traceback.extract_tb(exc.__traceback__)][1:]
-        return ("raise", type(exc), str(exc), frames)
+        return ("raise", type(exc), str(exc), frames, _chain(exc))
     return ("return", value, repr(value))
+
+
+def _chain(exc: BaseException) -> list:
+    """Causes and contexts, as (link, type, message, traceback lines), down to the first exception."""
+    chain, seen = [], {id(exc)}
+    while True:
+        link, nxt = ("cause", exc.__cause__) if exc.__cause__ is not None else ("context", exc.__context__)
+        chain.append((link, exc.__suppress_context__))
+        if nxt is None or id(nxt) in seen:
+            return chain
+        seen.add(id(nxt))
+        chain.append((type(nxt), str(nxt), [f.lineno for f in traceback.extract_tb(nxt.__traceback__)]))
+        exc = nxt
 
 
 def check(func: Callable, *args: Any, compiled: bool = True, **kwargs: Any) -> tuple:

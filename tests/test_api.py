@@ -59,18 +59,26 @@ def test_threshold_counts_calls():
     assert pyjion.info(f).run_count == 4
 
 
-def test_unsupported_code_is_recorded_and_still_runs():
+def test_unsupported_code_is_recorded_and_still_runs(monkeypatch):
+    from pyjion.compiler import CompileFailure
+    from pyjion.runtime import jit as runtime
+
+    def refuse(code, level):
+        raise CompileFailure(pyjion.CompilationResult.IncompatibleOpcode_Unknown, f"refused {code.co_name}")
+
     def uses_try():
         try:
             return 1 / 0
         except ZeroDivisionError:
             return "caught"
+    monkeypatch.setattr(runtime, "compile_code", refuse)
     with jit():
+        assert uses_try() == "caught"
         assert uses_try() == "caught"
     info = pyjion.info(uses_try)
     assert not info.compiled and info.failed
-    assert info.compile_result == pyjion.CompilationResult.IncompatibleOpcode_WithExcept
-    assert "PUSH_EXC_INFO" in info.reason
+    assert info.compile_result == pyjion.CompilationResult.IncompatibleOpcode_Unknown
+    assert info.reason == "refused uses_try"
 
 
 def test_generators_are_recorded():

@@ -102,6 +102,12 @@ FUNCTIONS: dict[str, str] = {
     "PyException_SetCause": "void(ptr,ptr)",
     "_PyErr_GetTopmostException": "ptr(ptr)",
     "PyException_GetTraceback": "ptr(ptr)",
+    "PyException_SetTraceback": "i32(ptr,ptr)",
+    "PyTraceBack_Here": "i32(ptr)",
+    "PyErr_GetHandledException": "ptr()",
+    "PyErr_NoMemory": "ptr()",
+    "_PyObject_LookupSpecial": "ptr(ptr,ptr)",
+    "PyObject_CallNoArgs": "ptr(ptr)",
     # memory
     "PyMem_RawCalloc": "ptr(i64,i64)",
 }

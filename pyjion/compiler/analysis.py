@@ -14,7 +14,7 @@ from types import CodeType
 from typing import Callable, Sequence
 
 from .bytecode import Instruction
-from .flow import Block
+from .flow import Block, Handler
 
 
 class Kind(enum.Enum):
@@ -136,6 +136,15 @@ _FIXED: dict[str, tuple[int, Rule]] = {
     **{n: (2, _ONE) for n in ("BINARY_SUBSCR", "BINARY_OP", "COMPARE_OP", "IMPORT_NAME")},
     **{n: (2, _push(Kind.BOOL)) for n in ("IS_OP", "CONTAINS_OP")},
     "FOR_ITER": (1, lambda ins, popped, consts: [popped[0], Kind.ANY]),
+    # exceptions and with
+    "PUSH_EXC_INFO": (1, lambda ins, popped, consts: [Kind.ANY, popped[0]]),
+    "POP_EXCEPT": (1, _NOTHING),
+    "RERAISE": (1, _NOTHING),
+    "CHECK_EXC_MATCH": (2, lambda ins, popped, consts: [popped[0], Kind.BOOL]),
+    "CHECK_EG_MATCH": (2, _push(Kind.ANY, Kind.ANY)),
+    "PREP_RERAISE_STAR": (2, _ONE),
+    "BEFORE_WITH": (1, _push(Kind.ANY, Kind.ANY)),
+    "WITH_EXCEPT_START": (0, _ONE),
     "IMPORT_FROM": (1, lambda ins, popped, consts: [popped[0], Kind.ANY]),
 }
 
@@ -175,22 +184,36 @@ def apply(ins: Instruction, kinds: tuple[Kind, ...], consts: tuple, jump: bool =
     return kinds[:len(kinds) - pops] + tuple(rule(ins, popped, consts))
 
 
-def analyse(code: CodeType, blocks: dict[int, Block]) -> StackKinds:
-    """Forward data flow to a fixed point; kinds only move up the ANY/MAYBE_NULL lattice, so it ends."""
+def analyse(code: CodeType, blocks: dict[int, Block], handlers: dict[int, Handler] | None = None,
+            resumes: dict[int, int] | None = None) -> StackKinds:
+    """Forward data flow to a fixed point; kinds only move up the ANY/MAYBE_NULL lattice, so it ends.
+
+    A handler is entered with the raising instruction's stack cut to the handler's depth, then the
+    lasti int and the exception. A generator resumes with what it spilled when it suspended (the same
+    values the fall-through edge carries), so resume points get kinds from their ordinary edges only.
+    """
+    handlers = handlers or {}
     consts = code.co_consts
     entry: dict[int, tuple[Kind, ...]] = {next(iter(blocks)): ()}
     before: dict[int, tuple[Kind, ...]] = {}
     work = [next(iter(blocks))]
+    for start, depth in (resumes or {}).items():
+        if start not in entry:
+            entry[start] = (Kind.ANY,) * depth
+            work.append(start)
     while work:
         start = work.pop()
         block = blocks[start]
         kinds = entry[start]
+        edges = []
         for ins in block.instructions:
             before[ins.index] = kinds
+            handler = handlers.get(ins.index)
+            if handler is not None:
+                edges.append((handler.target, kinds[:handler.depth] + (Kind.INT,) * handler.lasti + (Kind.ANY,)))
             if ins is not block.last:
                 kinds = apply(ins, kinds, consts)
         last = block.last
-        edges = []
         if block.fallthrough is not None:
             edges.append((block.fallthrough, apply(last, kinds, consts)))
         if last.is_jump:

@@ -61,11 +61,12 @@ def compile_code(code: CodeType, level: int) -> codegen.MachineCode:
     instructions = bytecode.decode(code)
     check_supported(code, instructions)
     try:
-        blocks = flow.build_blocks(instructions)
-        kinds = analysis.analyse(code, blocks)
+        handlers = flow.exception_handlers(code, instructions)
+        blocks = flow.build_blocks(instructions, handlers)
+        kinds = analysis.analyse(code, blocks, handlers)
         name = symbol_name(code)
         module = ir.Module(name)
-        Lowering(code, blocks, kinds, module, name, EMITTERS).lower()
+        Lowering(code, blocks, kinds, module, name, EMITTERS, handlers).lower()
     except flow.StackEffectFault as fault:
         raise CompileFailure(CompilationResult.CompilationStackEffectFault, str(fault)) from fault
     lowered = time.perf_counter()

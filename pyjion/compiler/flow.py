@@ -3,12 +3,39 @@ from __future__ import annotations
 
 import dis
 from dataclasses import dataclass, field
+from types import CodeType
 
 from .bytecode import Instruction
 
 
 class StackEffectFault(Exception):
     """Stack depths disagree where control flow merges (or go negative)."""
+
+
+@dataclass(frozen=True)
+class Handler:
+    """Where an exception raised by an instruction goes (an exception-table entry, in code units)."""
+
+    target: int
+    depth: int  # the value stack is cut to this depth ...
+    lasti: bool  # ... then, if set, the raising instruction's index is pushed, then the exception
+
+    @property
+    def entry_depth(self) -> int:
+        return self.depth + self.lasti + 1
+
+
+def exception_handlers(code: CodeType, instructions: list[Instruction]) -> dict[int, Handler]:
+    """The handler of each instruction that has one, keyed by ``index`` (what the interpreter looks up)."""
+    found: dict[int, Handler] = {}
+    entries = dis._parse_exception_table(code)
+    for ins in instructions:
+        offset = ins.index * 2
+        for entry in entries:
+            if entry.start <= offset < entry.end:
+                found[ins.index] = Handler(entry.target // 2, entry.depth, bool(entry.lasti))
+                break
+    return found
 
 
 @dataclass
@@ -31,9 +58,16 @@ def depth_after(ins: Instruction, depth: int, jump: bool) -> int:
     return depth + effect
 
 
-def build_blocks(instructions: list[Instruction]) -> dict[int, Block]:
-    """Split into blocks and compute entry depths; blocks unreachable from the entry keep depth None."""
-    leaders = {instructions[0].start}
+def build_blocks(instructions: list[Instruction], handlers: dict[int, Handler] | None = None,
+                 resumes: dict[int, int] | None = None) -> dict[int, Block]:
+    """Split into blocks and compute entry depths; blocks unreachable from the entry keep depth None.
+
+    ``handlers`` adds an edge from each instruction to its exception handler; ``resumes`` (code unit ->
+    stack depth) names the places a suspended generator frame resumes at, entered from outside.
+    """
+    handlers = handlers or {}
+    resumes = resumes or {}
+    leaders = {instructions[0].start, *(h.target for h in handlers.values()), *resumes}
     for ins in instructions:
         if ins.is_jump:
             leaders.add(ins.target)
@@ -49,23 +83,32 @@ def build_blocks(instructions: list[Instruction]) -> dict[int, Block]:
     for position, start in enumerate(order):
         if blocks[start].last.falls_through and position + 1 < len(order):
             blocks[start].fallthrough = order[position + 1]
-    _compute_depths(blocks)
+    _compute_depths(blocks, handlers, resumes)
     return blocks
 
 
-def _compute_depths(blocks: dict[int, Block]) -> None:
+def _compute_depths(blocks: dict[int, Block], handlers: dict[int, Handler], resumes: dict[int, int]) -> None:
     entry = next(iter(blocks.values()))
     entry.depth = 0
     work = [entry]
+    for start, depth in resumes.items():
+        blocks[start].depth = depth
+        work.append(blocks[start])
     while work:
         block = work.pop()
         depth = block.depth
-        for ins in block.instructions[:-1]:
-            depth = depth_after(ins, depth, jump=False)
-            if depth < 0:
-                raise StackEffectFault(f"negative stack depth after {ins}")
-        last = block.last
         edges = []
+        for ins in block.instructions:
+            handler = handlers.get(ins.index)
+            if handler is not None:
+                if depth < handler.depth:
+                    raise StackEffectFault(f"depth {depth} below its handler's {handler.depth} at {ins}")
+                edges.append((handler.target, handler.entry_depth))
+            if ins is not block.last:
+                depth = depth_after(ins, depth, jump=False)
+                if depth < 0:
+                    raise StackEffectFault(f"negative stack depth after {ins}")
+        last = block.last
         if block.fallthrough is not None:
             edges.append((block.fallthrough, depth_after(last, depth, jump=False)))
         if last.is_jump:

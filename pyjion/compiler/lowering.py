@@ -3,11 +3,15 @@
 The function keeps the frame interpreter-compatible (``shared/cpython311-jit-notes.md`` §0): locals live
 in ``frame->localsplus``, ``prev_instr`` is stored before anything that can call out, and every exit
 restores the thread's C frame and recursion depth. The value stack is a list of SSA values; where
-control flow merges, each slot becomes a phi. Two exits hand the frame to the interpreter:
+control flow merges, each slot becomes a phi.
 
-* the error exit (exception set): spills the stack, points ``prev_instr`` at the failing instruction and
-  calls ``_PyEval_EvalFrameDefault(ts, frame, 1)``, which adds the traceback entry and unwinds exactly as
-  the interpreter would;
+An exception raised where the exception table has a handler is unwound natively, as ceval's
+``exception_unwind`` does: traceback entry, stack cut to the handler's depth, lasti and the exception
+pushed, jump to the handler block. Two exits hand the frame to the interpreter instead:
+
+* the error exit (exception set, no handler here, or tracing on): spills the stack, points
+  ``prev_instr`` at the failing instruction and calls ``_PyEval_EvalFrameDefault(ts, frame, 1)``, which
+  adds the traceback entry, reports the trace event and unwinds exactly as the interpreter would;
 * the deopt exit (no exception): spills the stack, points ``prev_instr`` just before the instruction to
   resume at, and lets the interpreter run the rest of the frame.
 """
@@ -23,7 +27,7 @@ from ..abi.cpython311 import CFRAME, CODE, FRAME, FUNCTION, INTERP, THREAD, TUPL
 from .analysis import Kind, StackKinds
 from .builder import FRAME_FUNCTION, I8, I16, I32, I64, NULL, PTR, Builder, i32, i64
 from .bytecode import Instruction
-from .flow import Block, StackEffectFault
+from .flow import Block, Handler, StackEffectFault
 
 # Instructions that cannot run other code (no call-out, no decref), so prev_instr need not be current.
 _NO_CALL_OUT = frozenset({"NOP", "LOAD_FAST", "LOAD_CONST", "PUSH_NULL", "COPY", "SWAP", "PRECALL", "KW_NAMES",
@@ -42,9 +46,11 @@ class Lowering:
     """Emission state for one code object; emitters (``emitters/``) drive it one instruction at a time."""
 
     def __init__(self, code: CodeType, blocks: dict[int, Block], kinds: StackKinds, module: ir.Module,
-                 name: str, emitters: dict[str, Callable[["Lowering", Instruction], None]]) -> None:
+                 name: str, emitters: dict[str, Callable[["Lowering", Instruction], None]],
+                 handlers: dict[int, Handler] | None = None) -> None:
         self.code = code
         self.blocks = blocks
+        self.handlers = handlers or {}
         self.kinds = kinds
         self.emitters = emitters
         self.nlocalsplus = code.co_nlocals + len(set(code.co_cellvars) - set(code.co_varnames)) + len(
@@ -168,9 +174,58 @@ class Lowering:
         return block, unit, depth
 
     def error(self, cleanup: Iterable[Entry] = ()) -> None:
-        """Jump to the error exit from here (an exception is set), releasing ``cleanup`` first."""
+        """Raise from here (an exception is set), releasing ``cleanup`` first: ceval's ``goto error``."""
         for entry in cleanup:
             self.release(entry)
+        handler = self.handlers.get(self.current.index)
+        if handler is None:
+            self._to_error_exit()
+            return
+        b, r = self.b, self.r
+        traced = b.block("traced_error")
+        native = b.block("unwind")
+        r.cbranch(self.tracing(), traced, native)
+        b.position(traced)
+        self._to_error_exit()
+        b.position(native)
+        self.set_lasti(self.current.index)
+        b.call("pyjion_traceback_here", self.frame)
+        self._unwind(handler, i64(self.current.index))
+
+    def reraise(self) -> None:
+        """Unwind the exception set without a new traceback entry: ceval's ``goto exception_unwind``.
+
+        Emitters call this only once tracing is known to be off (they deopt first otherwise).
+        """
+        handler = self.handlers.get(self.current.index)
+        if handler is None:
+            for entry in self.stack:
+                self.release(entry)
+            self.b.store(self.frame, FRAME.stacktop, i32(self.nlocalsplus))
+            self._leave()
+            self.r.ret(NULL)
+            return
+        self._unwind(handler, self.lasti())
+
+    def _unwind(self, handler: Handler, lasti: ir.Value) -> None:
+        b, r = self.b, self.r
+        for entry in self.stack[handler.depth:]:
+            self.release(entry)
+        stack = self.stack[:handler.depth]
+        if handler.lasti:
+            make = b.block("push_lasti")
+            r.branch(make)
+            b.position(make)
+            value = b.call("PyLong_FromSsize_t", lasti)
+            # As ceval: failing to box lasti unwinds again, now with the MemoryError.
+            made = b.block("lasti_made")
+            r.cbranch(b.is_null(value), make, made)
+            b.position(made)
+            stack.append(Entry(value, Kind.INT))
+        stack.append(Entry(b.call("pyjion_handler_exception")))
+        self.jump(handler.target, stack)
+
+    def _to_error_exit(self) -> None:
         if self._error_exit is None:
             self._error_exit, *phis = self._interpreter_exit("error_exit", 1)
             self._error_phis = tuple(phis)
@@ -263,8 +318,15 @@ class Lowering:
         self.r.position_at_end(rest)
 
     # ---- frame access -----------------------------------------------------------------------------------
-    def set_lasti(self, unit: int) -> None:
-        self.b.store(self.frame, FRAME.prev_instr, self.r.gep(self.code_units, [i64(unit)], source_etype=I16))
+    def set_lasti(self, unit: int | ir.Value) -> None:
+        unit = i64(unit) if isinstance(unit, int) else unit
+        self.b.store(self.frame, FRAME.prev_instr, self.r.gep(self.code_units, [unit], source_etype=I16))
+
+    def lasti(self) -> ir.Value:
+        """The code unit ``prev_instr`` names now (RERAISE may have moved it back to the original raise)."""
+        r = self.r
+        delta = r.sub(r.ptrtoint(self.b.load(self.frame, FRAME.prev_instr), I64), r.ptrtoint(self.code_units, I64))
+        return r.ashr(delta, i64(1))
 
     def const(self, index: int) -> ir.Value:
         return self.b.load_slot(self.consts, index)
@@ -307,11 +369,13 @@ class Lowering:
         with b.if_then(r.icmp_unsigned("!=", pending, i32(0)), likely=False):
             self.error_if_negative(b.call("pyjion_eval_breaker", self.ts))
 
+    def tracing(self) -> ir.Value:
+        """sys.settrace/setprofile is active for this frame (a call-out may have switched it on)."""
+        return self.r.icmp_unsigned("!=", self.b.load(self.cframe, CFRAME.use_tracing), ir.Constant(I8, 0))
+
     def deopt_if_tracing(self, resume_at: int) -> None:
-        """A call-out may have turned on sys.settrace/setprofile: let the interpreter trace the rest."""
-        b, r = self.b, self.r
-        tracing = r.icmp_unsigned("!=", b.load(self.cframe, CFRAME.use_tracing), ir.Constant(I8, 0))
-        with b.if_then(tracing, likely=False):
+        """Let the interpreter trace the rest of the frame, from ``resume_at``."""
+        with self.b.if_then(self.tracing(), likely=False):
             self.deopt(resume_at)
 
 

@@ -76,6 +76,48 @@ def args_not_iterable(func: object, args: object, _pending: object) -> tuple:
                            f"not {_tp_name(args)}")
 
 
+def _is_exception_class(obj: object) -> bool:
+    """``PyExceptionClass_Check`` (type flags, not ``__class__``)."""
+    return issubclass(type(obj), type) and issubclass(obj, BaseException)
+
+
+def _is_exception_instance(obj: object) -> bool:
+    """``PyExceptionInstance_Check``."""
+    return issubclass(type(obj), BaseException)
+
+
+def _call_class(cls: type) -> tuple:
+    """``cls()``, or the exception it raised with this helper's own traceback entry removed."""
+    try:
+        return cls(), None
+    except BaseException as error:
+        return None, error.with_traceback(error.__traceback__.tb_next)
+
+
+def raise_(exc: object, cause: object, has_cause: bool) -> tuple:
+    """RAISE_VARARGS 1 and 2 (ceval's ``do_raise``): always ``(None, exception to raise)``."""
+    if _is_exception_class(exc):
+        value, error = _call_class(exc)
+        if error is not None:
+            return None, error
+        if not _is_exception_instance(value):
+            return None, TypeError(f"calling {exc!r} should have returned an instance of BaseException, "
+                                   f"not {type(value)!r}")
+    elif _is_exception_instance(exc):
+        value = exc
+    else:
+        return None, TypeError("exceptions must derive from BaseException")
+    if has_cause:
+        if _is_exception_class(cause):
+            cause, error = _call_class(cause)
+            if error is not None:
+                return None, error
+        elif not (_is_exception_instance(cause) or cause is None):
+            return None, TypeError("exception causes must derive from BaseException")
+        value.__cause__ = cause  # also sets __suppress_context__, as PyException_SetCause does
+    return None, value
+
+
 # Index in this tuple = the helper number native code passes to pyjion_call_helper.
-HELPERS = (import_from, kwargs_error, args_not_iterable)
-HELPER_IMPORT_FROM, HELPER_KWARGS_ERROR, HELPER_ARGS_NOT_ITERABLE = range(3)
+HELPERS = (import_from, kwargs_error, args_not_iterable, raise_)
+HELPER_IMPORT_FROM, HELPER_KWARGS_ERROR, HELPER_ARGS_NOT_ITERABLE, HELPER_RAISE = range(4)

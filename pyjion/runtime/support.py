@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from ..abi.cpython311 import FRAME, INTERP, LIST, RUNTIME, THREAD, TUPLE, TYPE, VAROBJECT
+from ..abi.cpython311 import (FRAME, INTERP, LIST, RUNTIME, THREAD, TPFLAGS_BASE_EXC_SUBCLASS, TPFLAGS_TYPE_SUBCLASS,
+                              TUPLE, TYPE, VAROBJECT)
 from ..compiler.builder import I1, I8, I32, I64, NULL, PTR, Builder, define_global, i32, i64
 
 SIGNATURES: dict[str, str] = {
@@ -24,6 +25,10 @@ SIGNATURES: dict[str, str] = {
     "pyjion_iter_next": "i32(ptr,ptr)",
     "pyjion_call_helper": "ptr(i64,ptr,ptr,ptr)",
     "pyjion_fetch_call_helper": "void(i64,ptr,ptr)",
+    "pyjion_traceback_here": "void(ptr)",
+    "pyjion_handler_exception": "ptr()",
+    "pyjion_check_exc_match": "i32(ptr,ptr)",
+    "pyjion_lookup_special": "ptr(ptr,ptr,ptr)",
     # libc
     "calloc": "ptr(i64,i64)",
     "free": "void(ptr)",
@@ -34,13 +39,15 @@ SIGNATURES: dict[str, str] = {
 }
 
 # Strings the native code needs, in globals that Python fills in at start-up: symbol suffix -> text.
-STRING_GLOBALS = {"import": "__import__", "build_class": "__build_class__", "empty": ""}
+STRING_GLOBALS = {"import": "__import__", "build_class": "__build_class__", "empty": "",
+                  "enter": "__enter__", "exit": "__exit__", "aenter": "__aenter__", "aexit": "__aexit__"}
 HELPER_TABLE = "pyjion_helpers"
 HELPER_TABLE_SIZE = 8
 
 STACK_TABLE_SLOTS = 256  # threads whose native stack bounds are cached
 STACK_MARGIN = 256 * 1024  # bytes of C stack kept free below the deepest Python call
 
+CANNOT_CATCH_MSG = "catching classes that do not inherit from BaseException is not allowed"
 NAME_ERROR_MSG = "name '%.200s' is not defined"
 UNBOUNDLOCAL_ERROR_MSG = "cannot access local variable '%s' where it is not associated with a value"
 UNBOUNDFREE_ERROR_MSG = ("cannot access free variable '%s' where it is not associated with a value "
@@ -67,6 +74,8 @@ class SupportModule:
             ("pyjion_unpack_iterable", self.unpack_iterable), ("pyjion_import_name", self.import_name),
             ("pyjion_import_from", self.import_from), ("pyjion_iter_next", self.iter_next),
             ("pyjion_call_helper", self.call_helper), ("pyjion_fetch_call_helper", self.fetch_call_helper),
+            ("pyjion_traceback_here", self.traceback_here), ("pyjion_handler_exception", self.handler_exception),
+            ("pyjion_check_exc_match", self.check_exc_match), ("pyjion_lookup_special", self.lookup_special),
         ):
             b = self.define(name)
             emit(b, *b.function.args)
@@ -395,6 +404,86 @@ class SupportModule:
                 r.ret(i32(-1))
             b.call("PyErr_Clear")
         r.ret(i32(0))
+
+    # ---- exceptions ---------------------------------------------------------------------------------
+    def traceback_here(self, b: Builder, frame: ir.Value) -> None:
+        """ceval's ``PyTraceBack_Here(frame object)`` on the error path; ``frame`` is the current frame."""
+        r = b.ir
+        frame_object = b.load(frame, FRAME.frame_obj)
+        with b.if_then(b.is_null(frame_object), likely=False):
+            # PyEval_GetFrame makes the frame object of the current frame; on failure it clears the error.
+            made = b.call("PyEval_GetFrame")
+            with b.if_then(b.is_null(made), likely=False):
+                b.call("PyErr_NoMemory")
+                r.ret_void()
+        b.call("PyTraceBack_Here", b.load(frame, FRAME.frame_obj))
+        r.ret_void()
+
+    def handler_exception(self, b: Builder) -> None:
+        """The pending exception, normalised, with its traceback attached: what a handler finds on TOS."""
+        r = b.ir
+        slots = [b.alloca(PTR) for _ in range(3)]
+        b.call("PyErr_Fetch", *slots)
+        b.call("PyErr_NormalizeException", *slots)
+        t, v, tb = (r.load(s, typ=PTR) for s in slots)
+        b.call("PyException_SetTraceback", v, r.select(b.is_null(tb), b.none(), tb))
+        b.xdecref(tb)
+        b.xdecref(t)
+        r.ret(v)
+
+    def check_exc_match(self, b: Builder, left: ir.Value, right: ir.Value) -> None:
+        """CHECK_EXC_MATCH: 1/0 for a match, -1 with TypeError when ``right`` cannot be caught."""
+        r = b.ir
+        bad = b.block("bad")
+
+        def require_exception_class(obj: ir.Value) -> None:
+            flags = b.load(b.type_of(obj), TYPE.tp_flags)
+            is_type = r.icmp_unsigned("!=", r.and_(flags, i64(TPFLAGS_TYPE_SUBCLASS)), i64(0))
+            own_flags = b.load(obj, TYPE.tp_flags)
+            is_exc = r.icmp_unsigned("!=", r.and_(own_flags, i64(TPFLAGS_BASE_EXC_SUBCLASS)), i64(0))
+            ok = b.block("ok")
+            check = b.block("check_flags")
+            r.cbranch(is_type, check, bad)
+            b.position(check)
+            r.cbranch(is_exc, ok, bad)
+            b.position(ok)
+
+        is_tuple = b.is_type(right, "PyTuple_Type")
+        items_loop = b.block("tuple")
+        single = b.block("single")
+        matches = b.block("matches")
+        r.cbranch(is_tuple, items_loop, single)
+        b.position(items_loop)
+        size = b.load(right, VAROBJECT.ob_size)
+        start = r.block
+        head = b.block("head")
+        body = b.block("body")
+        r.branch(head)
+        b.position(head)
+        k = r.phi(I64)
+        k.add_incoming(i64(0), start)
+        r.cbranch(r.icmp_signed("<", k, size), body, matches)
+        b.position(body)
+        require_exception_class(b.load_slot(b.addr(right, TUPLE.ob_item), k))
+        k.add_incoming(r.add(k, i64(1)), r.block)
+        r.branch(head)
+        b.position(single)
+        require_exception_class(right)
+        r.branch(matches)
+        b.position(matches)
+        r.ret(b.call("PyErr_GivenExceptionMatches", left, right))
+        b.position(bad)
+        b.call("PyErr_SetString", b.exception("PyExc_TypeError"), b.cstring(CANNOT_CATCH_MSG))
+        r.ret(i32(-1))
+
+    def lookup_special(self, b: Builder, obj: ir.Value, name: ir.Value, message: ir.Value) -> None:
+        """``_PyObject_LookupSpecial``, with TypeError ``message % tp_name`` when missing (BEFORE_WITH)."""
+        r = b.ir
+        found = b.call("_PyObject_LookupSpecial", obj, name)
+        with b.if_then(b.is_null(found), likely=False):
+            with b.if_then(b.is_null(b.call("PyErr_Occurred"))):
+                b.call("PyErr_Format", b.exception("PyExc_TypeError"), message, b.load(b.type_of(obj), TYPE.tp_name))
+        r.ret(found)
 
     # ---- imports ----------------------------------------------------------------------------------
     def import_name(self, b: Builder, ts: ir.Value, frame: ir.Value, name: ir.Value, fromlist: ir.Value,

@@ -99,15 +99,10 @@ def return_value(fx: Lowering, ins: Instruction) -> None:
     fx.return_value(fx.pop().value)
 
 
-def raise_varargs(fx: Lowering, ins: Instruction) -> None:
-    """Leaves the frame anyway: let the interpreter run ``do_raise`` (static in ceval.c) from here."""
-    fx.deopt(ins.start)
-
-
 EMITTERS = {
     "JUMP_FORWARD": jump_forward, "JUMP_BACKWARD": jump_backward, "JUMP_BACKWARD_NO_INTERRUPT": jump_backward,
     **{f"POP_JUMP_{d}_IF_{c}": pop_jump_if for d in ("FORWARD", "BACKWARD")
        for c in ("TRUE", "FALSE", "NONE", "NOT_NONE")},
     "JUMP_IF_TRUE_OR_POP": jump_if_or_pop, "JUMP_IF_FALSE_OR_POP": jump_if_or_pop,
-    "GET_ITER": get_iter, "FOR_ITER": for_iter, "RETURN_VALUE": return_value, "RAISE_VARARGS": raise_varargs,
+    "GET_ITER": get_iter, "FOR_ITER": for_iter, "RETURN_VALUE": return_value,
 }

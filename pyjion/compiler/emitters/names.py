@@ -104,6 +104,7 @@ def load_method(fx: Lowering, ins: Instruction) -> None:
     b, r = fx.b, fx.r
     owner = fx.pop()
     out = b.alloca(PTR)
+    r.store(NULL, out)  # _PyObject_GetMethod leaves it unwritten when the lookup fails
     found = r.icmp_signed("!=", b.call("_PyObject_GetMethod", owner.value, fx.name(ins.arg), out), i32(0))
     method = r.load(out, typ=PTR)
     fx.error_if_null(method, cleanup=[owner])

@@ -76,6 +76,7 @@ FUNCTIONS: dict[str, str] = {
     "PySequence_Check": "i32(ptr)",
     "PySequence_List": "ptr(ptr)",
     "PyIter_Next": "ptr(ptr)",
+    "PyIter_Send": "i32(ptr,ptr,ptr)",
     "PySlice_New": "ptr(ptr,ptr,ptr)",
     "_PyUnicode_JoinArray": "ptr(ptr,ptr,i64)",
     "PyUnicode_FromString": "ptr(ptr)",
@@ -108,6 +109,8 @@ FUNCTIONS: dict[str, str] = {
     "PyErr_NoMemory": "ptr()",
     "_PyObject_LookupSpecial": "ptr(ptr,ptr)",
     "PyObject_CallNoArgs": "ptr(ptr)",
+    "_PyObject_GC_New": "ptr(ptr)",
+    "PyObject_GC_Track": "void(ptr)",
     # memory
     "PyMem_RawCalloc": "ptr(i64,i64)",
 }
@@ -117,13 +120,15 @@ OBJECTS = (
     "_Py_NoneStruct", "_Py_TrueStruct", "_Py_FalseStruct", "_Py_NotImplementedStruct", "_Py_EllipsisObject",
     "PyFloat_Type", "PyLong_Type", "PyBool_Type", "PyTuple_Type", "PyList_Type", "PyDict_Type",
     "PyUnicode_Type", "PySlice_Type", "PyFunction_Type", "PyMethod_Type", "PyCell_Type", "PyType_Type",
-    "PyRange_Type", "PyRangeIter_Type", "PyListIter_Type", "PyTupleIter_Type", "PyModule_Type",
+    "PyRange_Type", "PyRangeIter_Type", "PyGen_Type", "PyCoro_Type",
+    "_PyAsyncGenWrappedValue_Type", "PyListIter_Type", "PyTupleIter_Type", "PyModule_Type",
     "_PyRuntime",
 )
 EXCEPTION_POINTERS = (
     "PyExc_TypeError", "PyExc_ValueError", "PyExc_NameError", "PyExc_UnboundLocalError", "PyExc_KeyError",
     "PyExc_StopIteration", "PyExc_RecursionError", "PyExc_ImportError", "PyExc_RuntimeError",
     "PyExc_SystemError", "PyExc_AttributeError", "PyExc_BaseException", "PyExc_AssertionError",
+    "PyExc_StopAsyncIteration",
 )
 
 

@@ -78,11 +78,15 @@ FRAME = Struct(
     is_entry=(68, "i8"), owner=(69, "i8"), localsplus=(72, "ptr"),
 )
 FRAME_OBJECT = Struct("PyFrameObject", 56, f_back=(16, "ptr"), f_frame=(24, "ptr"), f_trace=(32, "ptr"))
+# PyGenObject (also coroutines and async generators): the frame is embedded at gi_iframe.
+GENERATOR = Struct("PyGenObject", 80, gi_frame_state=(75, "i8"), gi_iframe=(80, "ptr"))
+FRAME_SUSPENDED = -1
+FRAME_CREATED = -2
 CFRAME = Struct("_PyCFrame", 24, use_tracing=(0, "i8"), current_frame=(8, "ptr"), previous=(16, "ptr"))
 THREAD = Struct(
     "PyThreadState", 360,
     interp=(16, "ptr"), recursion_remaining=(32, "i32"), recursion_limit=(36, "i32"), cframe=(56, "ptr"),
-    curexc_type=(96, "ptr"), exc_info=(120, "ptr"), async_exc=(144, "ptr"), thread_id=(152, "i64"),
+    c_profilefunc=(64, "ptr"), c_tracefunc=(72, "ptr"), curexc_type=(96, "ptr"), exc_info=(120, "ptr"), async_exc=(144, "ptr"), thread_id=(152, "i64"),
 )
 INTERP = Struct(
     "PyInterpreterState", 1448,
@@ -203,11 +207,21 @@ def check_live() -> list[str]:
     prev = _read(gframe + FRAME.prev_instr.offset, "ptr")
     code_start = id(suspended.gi_code) + CODE.co_code_adaptive.offset
     expect("frame prev_instr", prev - code_start, suspended.gi_frame.f_lasti)
+    expect("gi_iframe", gframe, id(suspended) + GENERATOR.gi_iframe.offset)
+    expect("gi_frame_state", _at(suspended, GENERATOR.gi_frame_state), FRAME_SUSPENDED)
+    expect("gi_frame_state", _at((lambda: (yield))(), GENERATOR.gi_frame_state), FRAME_CREATED)
     ts = thread_state_address()
     cframe = _read(ts + THREAD.cframe.offset, "ptr")
     # Read inline: a helper call would make its own frame the current one.
     current = ctypes.c_void_p.from_address(cframe + CFRAME.current_frame.offset).value
     expect("cframe current_frame", current, iframe)
+    previous_trace = sys.gettrace()
+    sys.settrace(None)
+    expect("thread c_tracefunc", _read(ts + THREAD.c_tracefunc.offset, "ptr"), 0)
+    sys.settrace(lambda *args: None)
+    traced = _read(ts + THREAD.c_tracefunc.offset, "ptr")
+    sys.settrace(previous_trace)
+    expect("thread c_tracefunc set", traced != 0, True)
     expect("thread recursion_limit", _read(ts + THREAD.recursion_limit.offset, "i32"), sys.getrecursionlimit())
     expect("thread thread_id", _read(ts + THREAD.thread_id.offset, "i64") & 0xFFFFFFFFFFFFFFFF,
            threading.get_ident())

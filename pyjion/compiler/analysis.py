@@ -145,6 +145,17 @@ _FIXED: dict[str, tuple[int, Rule]] = {
     "PREP_RERAISE_STAR": (2, _ONE),
     "BEFORE_WITH": (1, _push(Kind.ANY, Kind.ANY)),
     "WITH_EXCEPT_START": (0, _ONE),
+    # generators and coroutines
+    "RETURN_GENERATOR": (0, _ONE),  # what a resumption pushes (dis.stack_effect counts 0)
+    "YIELD_VALUE": (1, _ONE),
+    "SEND": (2, lambda ins, popped, consts: [popped[0], Kind.ANY]),
+    "GET_YIELD_FROM_ITER": (1, _ONE),
+    "GET_AWAITABLE": (1, _ONE),
+    "GET_AITER": (1, _ONE),
+    "GET_ANEXT": (1, lambda ins, popped, consts: [popped[0], Kind.ANY]),
+    "END_ASYNC_FOR": (2, _NOTHING),
+    "ASYNC_GEN_WRAP": (1, _ONE),
+    "BEFORE_ASYNC_WITH": (1, _push(Kind.ANY, Kind.ANY)),
     "IMPORT_FROM": (1, lambda ins, popped, consts: [popped[0], Kind.ANY]),
 }
 
@@ -155,6 +166,8 @@ def jump_effect(ins: Instruction) -> tuple[int, Rule]:
         return 1, _passthrough
     if ins.opname == "FOR_ITER":
         return 1, _NOTHING
+    if ins.opname == "SEND":
+        return 2, _ONE
     return effect(ins)
 
 
@@ -184,23 +197,19 @@ def apply(ins: Instruction, kinds: tuple[Kind, ...], consts: tuple, jump: bool =
     return kinds[:len(kinds) - pops] + tuple(rule(ins, popped, consts))
 
 
-def analyse(code: CodeType, blocks: dict[int, Block], handlers: dict[int, Handler] | None = None,
-            resumes: dict[int, int] | None = None) -> StackKinds:
+def analyse(code: CodeType, blocks: dict[int, Block], handlers: dict[int, Handler] | None = None) -> StackKinds:
     """Forward data flow to a fixed point; kinds only move up the ANY/MAYBE_NULL lattice, so it ends.
 
     A handler is entered with the raising instruction's stack cut to the handler's depth, then the
-    lasti int and the exception. A generator resumes with what it spilled when it suspended (the same
-    values the fall-through edge carries), so resume points get kinds from their ordinary edges only.
+    lasti int and the exception. A generator resumes with the values it spilled when it suspended,
+    which are those its ordinary edge (YIELD_VALUE's or SEND's) carries, so resume points need no edge
+    of their own.
     """
     handlers = handlers or {}
     consts = code.co_consts
     entry: dict[int, tuple[Kind, ...]] = {next(iter(blocks)): ()}
     before: dict[int, tuple[Kind, ...]] = {}
     work = [next(iter(blocks))]
-    for start, depth in (resumes or {}).items():
-        if start not in entry:
-            entry[start] = (Kind.ANY,) * depth
-            work.append(start)
     while work:
         start = work.pop()
         block = blocks[start]

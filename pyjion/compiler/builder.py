@@ -12,7 +12,7 @@ from typing import Iterator
 from llvmlite import ir
 
 from ..abi import capi
-from ..abi.cpython311 import OBJECT, Field
+from ..abi.cpython311 import OBJECT, RUNTIME, SMALL_INT_SIZE, Field
 
 PTR = ir.PointerType()
 I64 = ir.IntType(64)
@@ -184,6 +184,13 @@ class Builder:
         return gv
 
     # ---- objects -----------------------------------------------------------------------------------
+    def small_int(self, value: int) -> ir.Value:
+        """Borrowed reference to one of the interpreter's preallocated ints (-5..256)."""
+        assert -5 <= value <= 256
+        base = self.object("_PyRuntime")
+        return self.ir.gep(base, [ir.Constant(I64, RUNTIME.small_ints.offset + (value + 5) * SMALL_INT_SIZE)],
+                           source_etype=I8)
+
     def none(self) -> ir.Value:
         return self.object("_Py_NoneStruct")
 

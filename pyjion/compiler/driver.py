@@ -16,6 +16,7 @@ from .emitters import EMITTERS
 from .lowering import Lowering
 
 log = logging.getLogger("pyjion.compiler")
+GENERATOR_FLAGS = CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR
 _serial = itertools.count()
 
 # Opcodes the compiler does not handle yet, and the result that names their family.
@@ -39,9 +40,6 @@ class CompileFailure(Exception):
 
 
 def check_supported(code: CodeType, instructions: list[bytecode.Instruction]) -> None:
-    if code.co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR):
-        raise CompileFailure(CompilationResult.IncompatibleCompilerFlags,
-                             "generators, coroutines and async generators are not compiled yet")
     for ins in instructions:
         if ins.opname in EMITTERS and analysis.supported(ins):
             continue
@@ -62,11 +60,12 @@ def compile_code(code: CodeType, level: int) -> codegen.MachineCode:
     check_supported(code, instructions)
     try:
         handlers = flow.exception_handlers(code, instructions)
-        blocks = flow.build_blocks(instructions, handlers)
+        resumes = flow.resume_points(instructions) if code.co_flags & GENERATOR_FLAGS else {}
+        blocks = flow.build_blocks(instructions, handlers, resumes.values())
         kinds = analysis.analyse(code, blocks, handlers)
         name = symbol_name(code)
         module = ir.Module(name)
-        Lowering(code, blocks, kinds, module, name, EMITTERS, handlers).lower()
+        Lowering(code, blocks, kinds, module, name, EMITTERS, handlers, resumes).lower()
     except flow.StackEffectFault as fault:
         raise CompileFailure(CompilationResult.CompilationStackEffectFault, str(fault)) from fault
     lowered = time.perf_counter()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dis
 from dataclasses import dataclass, field
 from types import CodeType
+from typing import Iterable
 
 from .bytecode import Instruction
 
@@ -53,20 +54,21 @@ class Block:
 
 
 def depth_after(ins: Instruction, depth: int, jump: bool) -> int:
+    if ins.opname == "RETURN_GENERATOR":
+        return depth + 1  # the generator resumes after it with the sent value (None) pushed
     opcode = dis.opmap[ins.opname]
     effect = dis.stack_effect(opcode, ins.arg if opcode >= dis.HAVE_ARGUMENT else None, jump=jump)
     return depth + effect
 
 
 def build_blocks(instructions: list[Instruction], handlers: dict[int, Handler] | None = None,
-                 resumes: dict[int, int] | None = None) -> dict[int, Block]:
+                 resumes: Iterable[int] = ()) -> dict[int, Block]:
     """Split into blocks and compute entry depths; blocks unreachable from the entry keep depth None.
 
-    ``handlers`` adds an edge from each instruction to its exception handler; ``resumes`` (code unit ->
-    stack depth) names the places a suspended generator frame resumes at, entered from outside.
+    ``handlers`` adds an edge from each instruction to its exception handler; ``resumes`` are the
+    places a suspended generator resumes at: they start blocks, entered from outside as well.
     """
     handlers = handlers or {}
-    resumes = resumes or {}
     leaders = {instructions[0].start, *(h.target for h in handlers.values()), *resumes}
     for ins in instructions:
         if ins.is_jump:
@@ -83,17 +85,29 @@ def build_blocks(instructions: list[Instruction], handlers: dict[int, Handler] |
     for position, start in enumerate(order):
         if blocks[start].last.falls_through and position + 1 < len(order):
             blocks[start].fallthrough = order[position + 1]
-    _compute_depths(blocks, handlers, resumes)
+    _compute_depths(blocks, handlers)
     return blocks
 
 
-def _compute_depths(blocks: dict[int, Block], handlers: dict[int, Handler], resumes: dict[int, int]) -> None:
+def resume_points(instructions: list[Instruction]) -> dict[int, int]:
+    """Generators: ``prev_instr`` of a suspended frame -> the code unit execution resumes at.
+
+    After RETURN_GENERATOR and each YIELD_VALUE, the next instruction; and the target of each SEND,
+    because ``_gen_throw`` rewinds ``prev_instr`` to just before it when a delegated iterator finishes.
+    """
+    points = {}
+    for ins in instructions:
+        if ins.opname in ("RETURN_GENERATOR", "YIELD_VALUE"):
+            points[ins.index] = ins.next
+        elif ins.opname == "SEND":
+            points[ins.target - 1] = ins.target
+    return points
+
+
+def _compute_depths(blocks: dict[int, Block], handlers: dict[int, Handler]) -> None:
     entry = next(iter(blocks.values()))
     entry.depth = 0
     work = [entry]
-    for start, depth in resumes.items():
-        blocks[start].depth = depth
-        work.append(blocks[start])
     while work:
         block = work.pop()
         depth = block.depth

@@ -23,7 +23,8 @@ from typing import Callable, Iterable
 
 from llvmlite import ir
 
-from ..abi.cpython311 import CFRAME, CODE, FRAME, FUNCTION, INTERP, THREAD, TUPLE
+from ..abi.cpython311 import (CFRAME, CODE, FRAME, FRAME_OWNED_BY_GENERATOR, FRAME_SUSPENDED, FUNCTION, GENERATOR,
+                              INTERP, THREAD, TUPLE)
 from .analysis import Kind, StackKinds
 from .builder import FRAME_FUNCTION, I8, I16, I32, I64, NULL, PTR, Builder, i32, i64
 from .bytecode import Instruction
@@ -47,10 +48,11 @@ class Lowering:
 
     def __init__(self, code: CodeType, blocks: dict[int, Block], kinds: StackKinds, module: ir.Module,
                  name: str, emitters: dict[str, Callable[["Lowering", Instruction], None]],
-                 handlers: dict[int, Handler] | None = None) -> None:
+                 handlers: dict[int, Handler] | None = None, resumes: dict[int, int] | None = None) -> None:
         self.code = code
         self.blocks = blocks
         self.handlers = handlers or {}
+        self.resumes = resumes or {}  # generators: prev_instr of a suspended frame -> block to resume at
         self.kinds = kinds
         self.emitters = emitters
         self.nlocalsplus = code.co_nlocals + len(set(code.co_cellvars) - set(code.co_varnames)) + len(
@@ -114,6 +116,16 @@ class Lowering:
     def _prologue(self) -> None:
         b, r = self.b, self.r
         b.position(b.block("entry"))
+        if self.resumes:
+            # The call that creates a generator runs RETURN_GENERATOR in the interpreter (it needs the
+            # hidden _Py_MakeCoro); every resumption of the generator's own frame then comes here.
+            created = b.block("create_generator")
+            run = b.block("run_generator")
+            owned = r.icmp_unsigned("==", b.load(self.frame, FRAME.owner), ir.Constant(I8, FRAME_OWNED_BY_GENERATOR))
+            r.cbranch(owned, run, created)
+            b.position(created)
+            r.ret(r.call(b.declare("_PyEval_EvalFrameDefault"), [self.ts, self.frame, self.throwflag], tail=True))
+            b.position(run)
         self.cframe = b.alloca(ir.ArrayType(I8, CFRAME.size), "cframe")
         caller_cframe = b.load(self.ts, THREAD.cframe)
         self.caller_cframe = caller_cframe
@@ -140,7 +152,28 @@ class Lowering:
                         r.sub(b.load(self.ts, THREAD.recursion_remaining), i32(1)))
                 self._leave()
                 r.ret(NULL)
-        r.branch(self._llvm_block(next(iter(self.blocks))))
+        if self.resumes:
+            self._dispatch_resumption()
+        else:
+            r.branch(self._llvm_block(next(iter(self.blocks))))
+
+    def _dispatch_resumption(self) -> None:
+        """Jump to where the suspended generator left off, its spilled value stack back in SSA values."""
+        b, r = self.b, self.r
+        unknown = b.block("resume_unknown")
+        switch = r.switch(self.lasti(), unknown)
+        for lasti, start in self.resumes.items():
+            entry = b.block(f"resume_{start * 2}")
+            switch.add_case(i64(lasti), entry)
+            b.position(entry)
+            depth = self.blocks[start].depth
+            stack = [Entry(self.local(self.nlocalsplus + k)) for k in range(depth)]
+            # While the frame runs, its stack lives in SSA values: GC must not see stale slots.
+            b.store(self.frame, FRAME.stacktop, i32(self.nlocalsplus))
+            self.jump(start, stack)
+        b.position(unknown)
+        self._leave()
+        r.ret(r.call(b.declare("_PyEval_EvalFrameDefault"), [self.ts, self.frame, self.throwflag], tail=True))
 
     def _leave(self) -> None:
         """Undo the entry: recursion depth, and the caller's C frame (copying use_tracing back)."""
@@ -148,6 +181,16 @@ class Lowering:
         b.store(self.ts, THREAD.recursion_remaining, r.add(b.load(self.ts, THREAD.recursion_remaining), i32(1)))
         b.store(self.ts, THREAD.cframe, self.caller_cframe)
         b.store(self.caller_cframe, CFRAME.use_tracing, b.load(self.cframe, CFRAME.use_tracing))
+
+    def suspend(self, value: ir.Value) -> None:
+        """YIELD_VALUE: spill the stack into the frame, mark the generator suspended, return ``value``."""
+        depth = self._spill(self.stack)
+        self.b.store(self.frame, FRAME.stacktop, i32(self.nlocalsplus + depth))
+        state = self.r.gep(self.frame, [i64(GENERATOR.gi_frame_state.offset - GENERATOR.gi_iframe.offset)],
+                           source_etype=I8)
+        self.r.store(ir.Constant(I8, FRAME_SUSPENDED), state)
+        self._leave()
+        self.r.ret(value)
 
     def return_value(self, value: ir.Value) -> None:
         self.b.store(self.frame, FRAME.stacktop, i32(self.nlocalsplus))

@@ -12,7 +12,7 @@ import ctypes
 import sys
 import types
 
-from ..abi.cpython311 import TYPE
+from ..abi.cpython311 import CO_ITERABLE_COROUTINE, TYPE
 
 KEEP = (None, None)
 _MISSING = object()
@@ -87,11 +87,11 @@ def _is_exception_instance(obj: object) -> bool:
 
 
 def _call_class(cls: type) -> tuple:
-    """``cls()``, or the exception it raised with this helper's own traceback entry removed."""
+    """``cls()``, or the exception it raised."""
     try:
         return cls(), None
     except BaseException as error:
-        return None, error.with_traceback(error.__traceback__.tb_next)
+        return None, _strip_own_frame(error)
 
 
 def raise_(exc: object, cause: object, has_cause: bool) -> tuple:
@@ -118,6 +118,88 @@ def raise_(exc: object, cause: object, has_cause: bool) -> tuple:
     return None, value
 
 
+def _strip_own_frame(error: BaseException) -> BaseException:
+    """An exception raised by code a helper called, as if that code had been called from native code."""
+    return error.with_traceback(error.__traceback__.tb_next)
+
+
+def _is_coroutine(obj: object) -> bool:
+    """``PyCoro_CheckExact(o) || gen_is_coroutine(o)``."""
+    kind = type(obj)
+    return kind is types.CoroutineType or (
+        kind is types.GeneratorType and bool(obj.gi_code.co_flags & CO_ITERABLE_COROUTINE))
+
+
+def _awaitable_iter(obj: object) -> tuple:
+    """``_PyCoro_GetAwaitableIter`` (hidden in libpython)."""
+    if _is_coroutine(obj):
+        return obj, None
+    await_ = getattr(type(obj), "__await__", None)
+    if await_ is None:
+        return None, TypeError(f"object {_tp_name(obj)[:100]} can't be used in 'await' expression")
+    try:
+        result = await_(obj)
+    except BaseException as error:
+        return None, _strip_own_frame(error)
+    if _is_coroutine(result):
+        return None, TypeError("__await__() returned a coroutine")
+    if not hasattr(type(result), "__next__"):
+        return None, TypeError(f"__await__() returned non-iterator of type '{_tp_name(result)[:100]}'")
+    return result, None
+
+
+def get_awaitable(obj: object, where: int, _unused: object) -> tuple:
+    """GET_AWAITABLE for anything but a coroutine (native code handles those)."""
+    result, error = _awaitable_iter(obj)
+    if error is not None:
+        if where in (1, 2) and getattr(type(obj), "__await__", None) is None:
+            method = "__aenter__" if where == 1 else "__aexit__"
+            error = TypeError(f"'async with' received an object from {method} that does not implement "
+                              f"__await__: {_tp_name(obj)[:100]}")
+        return None, error
+    if type(result) is types.CoroutineType and result.cr_await is not None:
+        return None, RuntimeError("coroutine is being awaited already")
+    return result, None
+
+
+def get_aiter(obj: object, _unused1: object, _unused2: object) -> tuple:
+    """GET_AITER."""
+    aiter_ = getattr(type(obj), "__aiter__", None)
+    if aiter_ is None:
+        return None, TypeError(f"'async for' requires an object with __aiter__ method, got {_tp_name(obj)[:100]}")
+    try:
+        result = aiter_(obj)
+    except BaseException as error:
+        return None, _strip_own_frame(error)
+    if getattr(type(result), "__anext__", None) is None:
+        return None, TypeError(f"'async for' received an object from __aiter__ that does not implement "
+                               f"__anext__: {_tp_name(result)[:100]}")
+    return result, None
+
+
+def get_anext(aiter_: object, _unused1: object, _unused2: object) -> tuple:
+    """GET_ANEXT: the awaitable for the next item of an ``async for``."""
+    anext_ = getattr(type(aiter_), "__anext__", None)
+    if anext_ is None:
+        return None, TypeError(f"'async for' requires an iterator with __anext__ method, got "
+                               f"{_tp_name(aiter_)[:100]}")
+    try:
+        result = anext_(aiter_)
+    except BaseException as error:
+        return None, _strip_own_frame(error)
+    if type(aiter_) is types.AsyncGeneratorType:
+        return result, None
+    awaitable, error = _awaitable_iter(result)
+    if error is not None:
+        # _PyErr_FormatFromCause: the new TypeError is caused by the original one.
+        new = TypeError(f"'async for' received an invalid object from __anext__: {_tp_name(result)[:100]}")
+        new.__cause__ = error
+        new.__context__ = error
+        return None, new
+    return awaitable, None
+
+
 # Index in this tuple = the helper number native code passes to pyjion_call_helper.
-HELPERS = (import_from, kwargs_error, args_not_iterable, raise_)
-HELPER_IMPORT_FROM, HELPER_KWARGS_ERROR, HELPER_ARGS_NOT_ITERABLE, HELPER_RAISE = range(4)
+HELPERS = (import_from, kwargs_error, args_not_iterable, raise_, get_awaitable, get_aiter, get_anext)
+(HELPER_IMPORT_FROM, HELPER_KWARGS_ERROR, HELPER_ARGS_NOT_ITERABLE, HELPER_RAISE, HELPER_GET_AWAITABLE,
+ HELPER_GET_AITER, HELPER_GET_ANEXT) = range(7)

@@ -42,7 +42,7 @@ SIGNATURES: dict[str, str] = {
 STRING_GLOBALS = {"import": "__import__", "build_class": "__build_class__", "empty": "",
                   "enter": "__enter__", "exit": "__exit__", "aenter": "__aenter__", "aexit": "__aexit__"}
 HELPER_TABLE = "pyjion_helpers"
-HELPER_TABLE_SIZE = 8
+HELPER_TABLE_SIZE = 16
 
 STACK_TABLE_SLOTS = 256  # threads whose native stack bounds are cached
 STACK_MARGIN = 256 * 1024  # bytes of C stack kept free below the deepest Python call

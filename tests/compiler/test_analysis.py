@@ -20,6 +20,9 @@ def _dis_effect(opname, arg, jump=False):
         return dis.stack_effect(dis.opmap["PRECALL"], arg) + dis.stack_effect(dis.opmap["CALL"], arg)
     if opname == "PRECALL":
         return 0
+    # dis counts the value a resumed generator finds pushed as part of the next instruction (POP_TOP).
+    if opname == "RETURN_GENERATOR":
+        return 1
     return dis.stack_effect(dis.opmap[opname], arg, jump=jump)
 
 

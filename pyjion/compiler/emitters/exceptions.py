@@ -18,7 +18,7 @@ from ..lowering import Entry, Lowering
 EXC_VALUE = 0
 
 
-def _restore(fx: Lowering, exc: Entry) -> None:
+def restore(fx: Lowering, exc: Entry) -> None:
     """PyErr_Restore(type(exc), exc, exc.__traceback__), consuming ``exc``."""
     b = fx.b
     exc_type = b.type_of(exc.value)
@@ -41,7 +41,7 @@ def raise_varargs(fx: Lowering, ins: Instruction) -> None:
             b.call("PyErr_SetString", b.exception("PyExc_RuntimeError"), b.cstring("No active exception to reraise"))
             fx.error()
         # A bare raise re-raises with the exception's own traceback, adding no entry for this frame.
-        _restore(fx, Entry(handled))
+        restore(fx, Entry(handled))
         fx.reraise()
         return
     entries = fx.popn(ins.arg)
@@ -59,7 +59,7 @@ def reraise(fx: Lowering, ins: Instruction) -> None:
     fx.deopt_if_tracing(ins.start)
     if ins.arg:
         fx.set_lasti(b.call("PyLong_AsSsize_t", fx.peek(ins.arg + 1).value))
-    _restore(fx, fx.pop())
+    restore(fx, fx.pop())
     fx.reraise()
 
 
@@ -100,24 +100,34 @@ def interpreter_runs_it(fx: Lowering, ins: Instruction) -> None:
     fx.deopt(ins.start)
 
 
-def before_with(fx: Lowering, ins: Instruction) -> None:
+def _before_with(fx: Lowering, enter_name: str, exit_name: str, protocol: str) -> None:
     """``[mgr] -> [mgr.__exit__, mgr.__enter__()]``, with ceval's messages for a non-manager."""
     b, r = fx.b, fx.r
     mgr = fx.peek(1)
-    message = "'%.200s' object does not support the context manager protocol"
-    enter = b.call("pyjion_lookup_special", mgr.value, r.load(b.global_var(string_global("enter")), typ=PTR),
-                   b.cstring(message))
-    fx.error_if_null(enter)
-    exit_ = b.call("pyjion_lookup_special", mgr.value, r.load(b.global_var(string_global("exit")), typ=PTR),
-                   b.cstring(message + " (missed __exit__ method)"))
-    with b.if_then(b.is_null(exit_), likely=False):
-        b.decref(enter)
-        fx.error()
+    message = f"'%.200s' object does not support the {protocol}"
+    methods = []
+    for name, missing in ((enter_name, message), (exit_name, f"{message} (missed __{exit_name}__ method)")):
+        method = b.call("pyjion_lookup_special", mgr.value, r.load(b.global_var(string_global(name)), typ=PTR),
+                        b.cstring(missing))
+        with b.if_then(b.is_null(method), likely=False):
+            for found in methods:
+                b.decref(found)
+            fx.error()
+        methods.append(method)
+    enter, exit_ = methods
     fx.release(fx.pop())
     fx.push(exit_)
     result = b.call("PyObject_CallNoArgs", enter)
     b.decref(enter)
     fx.push_result(result)
+
+
+def before_with(fx: Lowering, ins: Instruction) -> None:
+    _before_with(fx, "enter", "exit", "context manager protocol")
+
+
+def before_async_with(fx: Lowering, ins: Instruction) -> None:
+    _before_with(fx, "aenter", "aexit", "asynchronous context manager protocol")
 
 
 def with_except_start(fx: Lowering, ins: Instruction) -> None:
@@ -136,5 +146,6 @@ def with_except_start(fx: Lowering, ins: Instruction) -> None:
 EMITTERS = {
     "RAISE_VARARGS": raise_varargs, "RERAISE": reraise, "PUSH_EXC_INFO": push_exc_info, "POP_EXCEPT": pop_except,
     "CHECK_EXC_MATCH": check_exc_match, "CHECK_EG_MATCH": interpreter_runs_it,
-    "PREP_RERAISE_STAR": interpreter_runs_it, "BEFORE_WITH": before_with, "WITH_EXCEPT_START": with_except_start,
+    "PREP_RERAISE_STAR": interpreter_runs_it, "BEFORE_WITH": before_with,
+    "BEFORE_ASYNC_WITH": before_async_with, "WITH_EXCEPT_START": with_except_start,
 }

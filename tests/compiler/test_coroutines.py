@@ -1,0 +1,148 @@
+"""Coroutines and async generators: await, async for, async with, their error messages, under asyncio."""
+import asyncio
+import types
+
+import pytest
+
+import pyjion
+from differential import check, jit, outcome
+
+
+async def leaf(x):
+    await asyncio.sleep(0)
+    return x * 2
+
+
+async def ticker(n):
+    for i in range(n):
+        await asyncio.sleep(0)
+        yield i
+
+
+async def failing_ticker():
+    yield 1
+    raise KeyError("in async gen")
+
+
+class AsyncManager:
+    def __init__(self, log, suppress=False):
+        self.log, self.suppress = log, suppress
+
+    async def __aenter__(self):
+        self.log.append("enter")
+        return self
+
+    async def __aexit__(self, t, v, tb):
+        self.log.append(("exit", t and t.__name__))
+        return self.suppress
+
+
+class Awaitable:
+    def __await__(self):
+        yield from asyncio.sleep(0).__await__()
+        return "custom"
+
+
+class BadAwait:
+    def __await__(self):
+        return 42
+
+
+class NoANext:
+    def __aiter__(self):
+        return self
+
+
+class BadANext:
+    def __aiter__(self):
+        return self
+
+    def __anext__(self):
+        return 42
+
+
+@types.coroutine
+def legacy():
+    yield
+    return "legacy"
+
+
+async def awaits():
+    return [await leaf(4), await Awaitable(), await legacy(), await asyncio.gather(leaf(1), leaf(2)),
+            await asyncio.ensure_future(leaf(7))]
+
+
+async def async_fors():
+    out = [v async for v in ticker(3)]
+    async for v in ticker(5):
+        if v == 1:
+            continue
+        if v == 3:
+            break
+        out.append(v)
+    try:
+        async for v in failing_ticker():
+            out.append(v)
+    except KeyError as e:
+        out.append(repr(e))
+    return out
+
+
+async def async_withs():
+    log = []
+    async with AsyncManager(log) as m:
+        log.append(type(m).__name__)
+    async with AsyncManager(log, suppress=True):
+        raise ValueError("suppressed")
+    try:
+        async with AsyncManager(log):
+            raise ValueError("escapes")
+    except ValueError as e:
+        log.append(str(e))
+    return log
+
+
+async def await_errors(k):
+    if k == 0:
+        await 5
+    if k == 1:
+        await BadAwait()
+    if k == 2:
+        async with 5:
+            pass
+    if k == 3:
+        async for _ in 5:
+            pass
+    if k == 4:
+        async for _ in NoANext():
+            pass
+    if k == 5:
+        async for _ in BadANext():
+            pass
+    coro = leaf(1)
+    await coro
+    await coro  # cannot reuse
+
+
+def run(coroutine_function, *args):
+    return lambda: asyncio.run(coroutine_function(*args))
+
+
+CASES = [("awaits", run(awaits)), ("async_fors", run(async_fors)), ("async_withs", run(async_withs))] + [
+    (f"await_errors_{k}", run(await_errors, k)) for k in range(7)]
+COROUTINES = [leaf, ticker, failing_ticker, awaits, async_fors, async_withs, await_errors,
+              AsyncManager.__aenter__, AsyncManager.__aexit__]
+
+
+@pytest.mark.parametrize("name,driver", CASES, ids=[name for name, _ in CASES])
+def test_coroutines(name, driver):
+    check(driver, compiled=False)
+
+
+def test_coroutine_functions_compile():
+    for _, driver in CASES:
+        with jit():
+            outcome(driver)
+    for function in COROUTINES:
+        info = pyjion.info(function)
+        assert info.compiled, f"{function.__qualname__}: {info.compile_result!r} {info.reason}"

@@ -82,6 +82,9 @@ FUNCTIONS: dict[str, str] = {
     "PyUnicode_FromString": "ptr(ptr)",
     "PyUnicode_AsUTF8": "ptr(ptr)",
     "PyTuple_GetItem": "ptr(ptr,i64)",
+    "PyTuple_Pack": "ptr(i64,...)",
+    "PyObject_Size": "i64(ptr)",
+    "PySys_GetObject": "ptr(ptr)",
     # functions and cells
     "PyFunction_New": "ptr(ptr,ptr)",
     "PyCell_New": "ptr(ptr)",

@@ -156,6 +156,17 @@ _FIXED: dict[str, tuple[int, Rule]] = {
     "END_ASYNC_FOR": (2, _NOTHING),
     "ASYNC_GEN_WRAP": (1, _ONE),
     "BEFORE_ASYNC_WITH": (1, _push(Kind.ANY, Kind.ANY)),
+    # pattern matching
+    "MATCH_MAPPING": (1, lambda ins, popped, consts: [popped[0], Kind.BOOL]),
+    "MATCH_SEQUENCE": (1, lambda ins, popped, consts: [popped[0], Kind.BOOL]),
+    "GET_LEN": (1, lambda ins, popped, consts: [popped[0], Kind.INT]),
+    "MATCH_CLASS": (3, _ONE),
+    "MATCH_KEYS": (2, lambda ins, popped, consts: [*popped, Kind.ANY]),
+    # module and class bodies
+    "SETUP_ANNOTATIONS": (0, _NOTHING),
+    "IMPORT_STAR": (1, _NOTHING),
+    "LOAD_CLASSDEREF": (0, _ONE),
+    "PRINT_EXPR": (1, _NOTHING),
     "IMPORT_FROM": (1, lambda ins, popped, consts: [popped[0], Kind.ANY]),
 }
 

@@ -29,10 +29,15 @@ def _function_str(func: object) -> str:
     return f"{qualname}()"
 
 
+def _type_name(kind: type) -> str:
+    """``kind->tp_name`` (it includes the module for static types)."""
+    address = ctypes.c_void_p.from_address(id(kind) + TYPE.tp_name.offset).value
+    return ctypes.string_at(address).decode("utf-8", "replace")
+
+
 def _tp_name(obj: object) -> str:
-    """``%.200s`` of ``Py_TYPE(obj)->tp_name`` (it includes the module for static types)."""
-    address = ctypes.c_void_p.from_address(id(type(obj)) + TYPE.tp_name.offset).value
-    return ctypes.string_at(address)[:200].decode("utf-8", "replace")
+    """``%.200s`` of ``Py_TYPE(obj)->tp_name``."""
+    return _type_name(type(obj))[:200]
 
 
 def import_from(module: object, name: str, _exc: object) -> tuple:
@@ -199,7 +204,108 @@ def get_anext(aiter_: object, _unused1: object, _unused2: object) -> tuple:
     return awaitable, None
 
 
+def import_star(locals_: object, module: object, _unused: object) -> tuple:
+    """IMPORT_STAR (ceval's ``import_all_from``) into the frame's locals mapping."""
+    try:
+        try:
+            names = module.__all__
+            skip_private = False
+        except AttributeError:
+            try:
+                names = module.__dict__
+            except AttributeError:
+                return None, ImportError("from-import-* object has no __dict__ and no __all__")
+            names = names.keys()
+            skip_private = True
+        for name in names:
+            if type(name) is not str:
+                what = "Key in %s.__dict__" if skip_private else "Item in %s.__all__"
+                return None, TypeError(f"{what % module.__name__} must be str, not {_tp_name(name)[:100]}")
+            if skip_private and name.startswith("_"):
+                continue
+            locals_[name] = getattr(module, name)
+    except BaseException as error:
+        return None, _strip_own_frame(error)
+    return None, None
+
+
+_MATCH_SELF = 1 << 22  # _Py_TPFLAGS_MATCH_SELF: bool, int, str... match themselves positionally
+
+
+def _match_class_attr(subject: object, kind: type, name: str, seen: set) -> object:
+    if name in seen:
+        raise TypeError(f"{_type_name(kind)}() got multiple sub-patterns for attribute {name!r}")
+    seen.add(name)
+    return getattr(subject, name, _MISSING)
+
+
+def match_class(subject: object, kind: object, shape: tuple) -> tuple:
+    """MATCH_CLASS (ceval's ``match_class``): ``(attributes, None)``, ``(None, None)`` for no match."""
+    nargs, keywords = shape
+    try:
+        if not isinstance(kind, type):
+            return None, TypeError("called match pattern must be a type")
+        if not isinstance(subject, kind):
+            return None, None
+        seen: set = set()
+        attrs = []
+        if nargs:
+            match_self = False
+            try:
+                match_args = kind.__match_args__
+            except AttributeError:
+                match_args = ()
+                match_self = bool(kind.__flags__ & _MATCH_SELF)
+            if type(match_args) is not tuple:
+                return None, TypeError(f"{_type_name(kind)}.__match_args__ must be a tuple (got "
+                                       f"{_tp_name(match_args)})")
+            allowed = 1 if match_self else len(match_args)
+            if allowed < nargs:
+                plural = "" if allowed == 1 else "s"
+                return None, TypeError(f"{_type_name(kind)}() accepts {allowed} positional sub-pattern{plural} "
+                                       f"({nargs} given)")
+            if match_self:
+                attrs.append(subject)
+            else:
+                for name in match_args[:nargs]:
+                    if type(name) is not str:
+                        return None, TypeError(f"__match_args__ elements must be strings (got {_tp_name(name)})")
+                    attrs.append(_match_class_attr(subject, kind, name, seen))
+                    if attrs[-1] is _MISSING:
+                        return None, None
+        for name in keywords:
+            attrs.append(_match_class_attr(subject, kind, name, seen))
+            if attrs[-1] is _MISSING:
+                return None, None
+    except BaseException as error:
+        return None, _strip_own_frame(error)
+    return tuple(attrs), None
+
+
+def match_keys(subject: object, keys: tuple, _unused: object) -> tuple:
+    """MATCH_KEYS (ceval's ``match_keys``): the values for ``keys``, or None if one is missing."""
+    if not keys:
+        return (), None
+    try:
+        get = subject.get
+        seen: set = set()
+        missing = object()
+        values = []
+        for key in keys:
+            if key in seen:
+                return None, ValueError(f"mapping pattern checks duplicate key ({key!r})")
+            seen.add(key)
+            value = get(key, missing)
+            if value is missing:
+                return None, None
+            values.append(value)
+    except BaseException as error:
+        return None, _strip_own_frame(error)
+    return tuple(values), None
+
+
 # Index in this tuple = the helper number native code passes to pyjion_call_helper.
-HELPERS = (import_from, kwargs_error, args_not_iterable, raise_, get_awaitable, get_aiter, get_anext)
+HELPERS = (import_from, kwargs_error, args_not_iterable, raise_, get_awaitable, get_aiter, get_anext, import_star,
+           match_class, match_keys)
 (HELPER_IMPORT_FROM, HELPER_KWARGS_ERROR, HELPER_ARGS_NOT_ITERABLE, HELPER_RAISE, HELPER_GET_AWAITABLE,
- HELPER_GET_AITER, HELPER_GET_ANEXT) = range(7)
+ HELPER_GET_AITER, HELPER_GET_ANEXT, HELPER_IMPORT_STAR, HELPER_MATCH_CLASS, HELPER_MATCH_KEYS) = range(10)

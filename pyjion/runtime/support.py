@@ -40,7 +40,8 @@ SIGNATURES: dict[str, str] = {
 
 # Strings the native code needs, in globals that Python fills in at start-up: symbol suffix -> text.
 STRING_GLOBALS = {"import": "__import__", "build_class": "__build_class__", "empty": "",
-                  "enter": "__enter__", "exit": "__exit__", "aenter": "__aenter__", "aexit": "__aexit__"}
+                  "enter": "__enter__", "exit": "__exit__", "aenter": "__aenter__", "aexit": "__aexit__",
+                  "annotations": "__annotations__"}
 HELPER_TABLE = "pyjion_helpers"
 HELPER_TABLE_SIZE = 16
 

@@ -523,12 +523,15 @@ def test_every_emitted_opcode_is_exercised():
     import test_coroutines
     import test_exceptions
     import test_generators
+    import test_namespaces_and_patterns
     from pyjion.compiler.emitters import EMITTERS
 
     seen = set()
     generators = [(f, ()) for f in test_generators.GENERATORS + test_generators.DRIVERS + test_coroutines.COROUTINES]
-    for func, _ in CASES + test_exceptions.CASES + generators:
-        stack = [func.__code__]
+    roots = [func.__code__ for func, _ in CASES + test_exceptions.CASES + test_namespaces_and_patterns.CASES
+             + generators] + test_namespaces_and_patterns.SOURCE_CODE
+    for root in roots:
+        stack = [root]
         while stack:
             code = stack.pop()
             seen.update(i.opname for i in dis.get_instructions(code))

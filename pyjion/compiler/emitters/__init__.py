@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Callable
 
 from ..bytecode import Instruction
-from . import calls, containers, control, exceptions, generators, locals_, names, operators, stack
+from . import (calls, containers, control, exceptions, generators, locals_, names, operators, patterns,
+               stack)
 
 Emitter = Callable[..., None]
 
@@ -25,6 +26,6 @@ def _merge(*tables: dict[str, Emitter]) -> dict[str, Emitter]:
 
 EMITTERS: dict[str, Emitter] = _merge(stack.EMITTERS, locals_.EMITTERS, names.EMITTERS, operators.EMITTERS,
                                       control.EMITTERS, calls.EMITTERS, containers.EMITTERS, exceptions.EMITTERS,
-                                      generators.EMITTERS)
+                                      generators.EMITTERS, patterns.EMITTERS)
 
 __all__ = ["EMITTERS", "Instruction"]

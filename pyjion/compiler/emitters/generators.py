@@ -78,7 +78,7 @@ def get_yield_from_iter(fx: Lowering, ins: Instruction) -> None:
     fx.push(result)
 
 
-def _call_helper(fx: Lowering, helper: int, *args: ir.Value) -> ir.Value:
+def call_helper(fx: Lowering, helper: int, *args: ir.Value) -> ir.Value:
     """A Python helper from ``runtime.helpers``: new reference, or NULL with its exception set."""
     b = fx.b
     padded = [*args, *[b.none()] * (3 - len(args))]
@@ -97,7 +97,7 @@ def get_awaitable(fx: Lowering, ins: Instruction) -> None:
     r.cbranch(fresh, done, slow)
     b.position(slow)
     where = b.small_int(ins.arg)
-    awaitable = _call_helper(fx, HELPER_GET_AWAITABLE, iterable.value, where)
+    awaitable = call_helper(fx, HELPER_GET_AWAITABLE, iterable.value, where)
     fx.release(iterable)
     fx.error_if_null(awaitable)
     slow_end = r.block
@@ -107,13 +107,13 @@ def get_awaitable(fx: Lowering, ins: Instruction) -> None:
 
 def get_aiter(fx: Lowering, ins: Instruction) -> None:
     obj = fx.pop()
-    result = _call_helper(fx, HELPER_GET_AITER, obj.value)
+    result = call_helper(fx, HELPER_GET_AITER, obj.value)
     fx.release(obj)
     fx.push_result(result)
 
 
 def get_anext(fx: Lowering, ins: Instruction) -> None:
-    fx.push_result(_call_helper(fx, HELPER_GET_ANEXT, fx.peek(1).value))
+    fx.push_result(call_helper(fx, HELPER_GET_ANEXT, fx.peek(1).value))
 
 
 def end_async_for(fx: Lowering, ins: Instruction) -> None:

@@ -1,7 +1,7 @@
 """Constants, fast locals, cells and free variables."""
 from __future__ import annotations
 
-from ...abi.cpython311 import CELL, TUPLE
+from ...abi.cpython311 import CELL, FRAME, TUPLE
 from ...runtime.support import UNBOUNDFREE_ERROR_MSG, UNBOUNDLOCAL_ERROR_MSG
 from ..builder import NULL
 from ..bytecode import Instruction
@@ -76,6 +76,25 @@ def load_deref(fx: Lowering, ins: Instruction) -> None:
     fx.push(fx.b.new_ref(value))
 
 
+def load_classderef(fx: Lowering, ins: Instruction) -> None:
+    """A class body reading a free variable: the class namespace first, then the cell."""
+    b, r = fx.b, fx.r
+    found = b.call("pyjion_mapping_get", b.load(fx.frame, FRAME.f_locals), fx.local_name(ins.arg))
+    from_namespace = r.block
+    use_cell = b.block("classderef_cell")
+    done = b.block("classderef_done")
+    r.cbranch(b.is_null(found), use_cell, done)
+    b.position(use_cell)
+    fx.error_if(r.icmp_unsigned("!=", b.call("PyErr_Occurred"), NULL))
+    value = b.load(fx.local(ins.arg), CELL.ob_ref)
+    with b.if_then(b.is_null(value), likely=False):
+        _unbound_cell(fx, ins.arg)
+    b.incref(value)
+    from_cell = r.block
+    r.branch(done)
+    fx.push(b.merge(done, (found, from_namespace), (value, from_cell)))
+
+
 def _unbound_cell(fx: Lowering, index: int) -> None:
     """ceval's ``format_exc_unbound``: it leaves an exception that is already set alone."""
     with fx.b.if_then(fx.b.is_null(fx.b.call("PyErr_Occurred"))):
@@ -103,4 +122,5 @@ EMITTERS = {
     "LOAD_CONST": load_const, "LOAD_FAST": load_fast, "STORE_FAST": store_fast, "DELETE_FAST": delete_fast,
     "MAKE_CELL": make_cell, "COPY_FREE_VARS": copy_free_vars, "LOAD_CLOSURE": load_closure,
     "LOAD_DEREF": load_deref, "STORE_DEREF": store_deref, "DELETE_DEREF": delete_deref,
+    "LOAD_CLASSDEREF": load_classderef,
 }

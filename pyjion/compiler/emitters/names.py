@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from ...abi.cpython311 import FRAME
+from ...runtime.helpers import HELPER_IMPORT_STAR
 from ...runtime.support import NAME_ERROR_MSG, string_global
 from ..analysis import Kind
-from ..builder import NULL, PTR, i32
+from ..builder import NULL, PTR, i32, i64
 from ..bytecode import Instruction
 from ..lowering import Lowering
 
@@ -38,12 +39,15 @@ def delete_global(fx: Lowering, ins: Instruction) -> None:
         fx.error()
 
 
-def _locals_or_error(fx: Lowering, message: str, name, cleanup=()) -> object:
+def _locals_or_error(fx: Lowering, message: str, name=None, cleanup=()) -> object:
     """``LOCALS()``, raising ceval's SystemError when the frame has no locals mapping."""
     b = fx.b
     namespace = b.load(fx.frame, FRAME.f_locals)
     with b.if_then(b.is_null(namespace), likely=False):
-        b.call("PyErr_Format", b.exception("PyExc_SystemError"), b.cstring(message), name)
+        if name is None:
+            b.call("PyErr_SetString", b.exception("PyExc_SystemError"), b.cstring(message))
+        else:
+            b.call("PyErr_Format", b.exception("PyExc_SystemError"), b.cstring(message), name)
         fx.error(cleanup)
     return namespace
 
@@ -142,10 +146,60 @@ def load_assertion_error(fx: Lowering, ins: Instruction) -> None:
     fx.push(fx.b.new_ref(fx.b.exception("PyExc_AssertionError")))
 
 
+def setup_annotations(fx: Lowering, ins: Instruction) -> None:
+    """Create ``__annotations__`` in the namespace unless it is there already."""
+    b, r = fx.b, fx.r
+    name = r.load(b.global_var(string_global("annotations")), typ=PTR)
+    namespace = _locals_or_error(fx, "no locals found when setting up annotations")
+    found = b.call("pyjion_mapping_get", namespace, name)
+    present = b.block("annotations_present")
+    absent = b.block("annotations_absent")
+    done = b.block("annotations_done")
+    r.cbranch(b.is_null(found), absent, present)
+    b.position(present)
+    b.decref(found)
+    r.branch(done)
+    b.position(absent)
+    with b.if_then(r.icmp_unsigned("!=", b.call("PyErr_Occurred"), NULL), likely=False):
+        fx.error()
+    fresh = b.call("PyDict_New")
+    fx.error_if_null(fresh)
+    status = b.call("PyObject_SetItem", namespace, name, fresh)
+    b.decref(fresh)
+    fx.error_if_negative(status)
+    r.branch(done)
+    b.position(done)
+
+
+def import_star(fx: Lowering, ins: Instruction) -> None:
+    """Only at module level, where there are no fast locals to synchronise."""
+    b = fx.b
+    module = fx.pop()
+    namespace = _locals_or_error(fx, "no locals found during 'import *'", cleanup=[module])
+    result = b.call("pyjion_call_helper", i64(HELPER_IMPORT_STAR), namespace, module.value, b.none())
+    fx.release(module)
+    fx.error_if_null(result)
+    b.decref(result)
+
+
+def print_expr(fx: Lowering, ins: Instruction) -> None:
+    """The interactive interpreter's expression statement: ``sys.displayhook(value)``."""
+    b = fx.b
+    value = fx.pop()
+    hook = b.call("PySys_GetObject", b.cstring("displayhook"))
+    with b.if_then(b.is_null(hook), likely=False):
+        b.call("PyErr_SetString", b.exception("PyExc_RuntimeError"), b.cstring("lost sys.displayhook"))
+        fx.error(cleanup=[value])
+    result = fx.call_releasing("PyObject_CallOneArg", [hook, value.value], [value])
+    fx.error_if_null(result)
+    b.decref(result)
+
+
 EMITTERS = {
     "LOAD_GLOBAL": load_global, "STORE_GLOBAL": store_global, "DELETE_GLOBAL": delete_global,
     "LOAD_NAME": load_name, "STORE_NAME": store_name, "DELETE_NAME": delete_name,
     "LOAD_ATTR": load_attr, "STORE_ATTR": store_attr, "DELETE_ATTR": delete_attr, "LOAD_METHOD": load_method,
     "IMPORT_NAME": import_name, "IMPORT_FROM": import_from, "LOAD_BUILD_CLASS": load_build_class,
-    "LOAD_ASSERTION_ERROR": load_assertion_error,
+    "LOAD_ASSERTION_ERROR": load_assertion_error, "SETUP_ANNOTATIONS": setup_annotations,
+    "IMPORT_STAR": import_star, "PRINT_EXPR": print_expr,
 }

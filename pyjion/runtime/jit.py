@@ -97,44 +97,44 @@ class CompilerThread:
 _compiler: CompilerThread | None = None
 _compiler_lock = threading.Lock()
 # on_hot does nothing while the compiler thread starts (threading's bootstrap frames reach it before the
-# thread can exempt itself) and from just before a fork() until the child has reset the state below.
-_paused = False
+# thread can exempt itself), and while any thread is between fork()'s before and after hooks: that thread
+# holds the compiler's busy lock. A list of the forking threads, as several may fork at once.
+_starting = False
+_forking: list[int] = []
 _in_progress: set[CodeType] = set()  # being compiled for a thread that waits (another may call it meanwhile)
 
 
 def _compiler_thread() -> CompilerThread:
-    global _compiler, _paused
+    global _compiler, _starting
     with _compiler_lock:
         if _compiler is None:
-            _paused = True
+            _starting = True
             try:
                 _compiler = CompilerThread(hook())
             finally:
-                _paused = False
+                _starting = False
         return _compiler
 
 
 def _before_fork() -> None:
-    global _paused
-    _paused = True
+    _forking.append(threading.get_ident())
     if _compiler is not None:
         _compiler.busy.acquire()
 
 
 def _after_fork_in_parent() -> None:
-    global _paused
     if _compiler is not None:
         _compiler.busy.release()
-    _paused = False
+    _forking.remove(threading.get_ident())
 
 
 def _after_fork_in_child() -> None:
     """The child has only the forking thread: no compiler thread, nobody waiting in on_hot."""
-    global _compiler, _compiler_lock, _in_progress, _paused
+    global _compiler, _compiler_lock, _in_progress
     _compiler, _compiler_lock, _in_progress = None, threading.Lock(), set()
     if _hook is not None:
         _hook.forget_threads()
-    _paused = False
+    _forking.clear()
 
 
 os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
@@ -143,7 +143,7 @@ os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
 
 def on_hot(code: CodeType) -> None:
     """Called by the hook when a code object's run count passes the threshold: compile it."""
-    if _paused or code in _in_progress:
+    if _starting or _forking or code in _in_progress:
         return None
     state = native_state(code, create=True)
     if state.entry or state.failed:

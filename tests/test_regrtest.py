@@ -1,0 +1,107 @@
+"""CPython's own regression suite under the JIT: the fast tier of ``python -m pyjion.regrtest``.
+
+The tier's modules run in fresh interpreters plainly and with the JIT at threshold 0; every module that
+passes plainly must pass under the JIT unless ``pyjion/regrtest_exclusions.txt`` lists it with a
+reason, and the JIT must actually have compiled code (a JIT that silently compiled nothing would make
+the comparison vacuous). The tier run is long (about 10 minutes on 2 cores) and opt-in for now: set
+``PYJION_REGRTEST=1`` to run it;
+``PYJION_REGRTEST_JOBS`` sets the number of parallel children (default: one per CPU).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from pyjion import regrtest
+from pyjion.regrtest import CRASH, ENV, FAIL, PASS, SKIP, TIMEOUT, Run
+
+# Whole-tier budget: measured ~10 min with 2 jobs (see the README); generous for slow CI machines.
+TIER_TIMEOUT = 3600
+
+
+# --- the runner's own logic -------------------------------------------------------------------------
+
+def test_parse_exclusions() -> None:
+    text = "# header\n\ntest_a   # needs no PEP 523 hook\ntest_b#reason two\n"
+    assert regrtest.parse_exclusions(text) == {"test_a": "needs no PEP 523 hook", "test_b": "reason two"}
+    with pytest.raises(ValueError, match="no '# reason'"):
+        regrtest.parse_exclusions("test_a\n")
+    with pytest.raises(ValueError, match="twice"):
+        regrtest.parse_exclusions("test_a # x\ntest_a # y\n")
+
+
+def test_checked_in_exclusions_are_valid_and_few() -> None:
+    exclusions = regrtest.load_exclusions()
+    assert len(exclusions) <= 10
+    known = set(regrtest.full_tier())
+    assert set(exclusions) <= known, set(exclusions) - known
+
+
+def test_fast_tier_modules_exist() -> None:
+    known = set(regrtest.full_tier())
+    tier = regrtest.expand(regrtest.EXTENDED_TIER)
+    assert set(tier) <= known, set(tier) - known
+    assert "test_inspect.test_inspect" in tier  # packages are split the way regrtest splits them
+
+
+@pytest.mark.parametrize("payload, rc, timed_out, log, expected", [
+    ({"state": "PASSED"}, 0, False, "", PASS),
+    ({"state": "ENV_CHANGED"}, 0, False, "", ENV),
+    ({"state": "RESOURCE_DENIED"}, 0, False, "", SKIP),
+    ({"state": "FAILED"}, 0, False, "", FAIL),
+    ({"state": "UNCAUGHT_EXC"}, 0, False, "", FAIL),
+    ({"state": "PASSED"}, -11, False, "", CRASH),  # tests passed, then a crash at exit
+    (None, -11, False, "Fatal Python error: Segmentation fault", CRASH),
+    (None, 1, False, "Timeout (0:09:30)!\nThread 0x...", TIMEOUT),
+    (None, -9, True, "", TIMEOUT),
+])
+def test_classify(payload, rc, timed_out, log, expected) -> None:
+    assert regrtest.classify(payload, rc, timed_out, log)[0] == expected
+
+
+def test_regressed_and_leaks() -> None:
+    def run(status, failed=()):
+        return Run("test_x", "plain", status=status, failed_tests=[[f, ""] for f in failed])
+    assert regrtest.regressed(run(PASS), run(FAIL))
+    assert regrtest.regressed(run(ENV), run(CRASH))
+    assert regrtest.regressed(run(PASS), run(SKIP))
+    assert regrtest.regressed(run(SKIP), run(TIMEOUT))
+    assert not regrtest.regressed(run(FAIL), run(FAIL))
+    assert not regrtest.regressed(run(PASS), run(ENV))
+    assert regrtest.jit_only_failures(run(FAIL, ["a", "b"]), run(FAIL, ["b", "c"])) == ["c"]
+    assert regrtest.leaked([3, 1, 5]) and not regrtest.leaked([3, 0, 5]) and not regrtest.leaked([])
+
+
+def test_report_exit_status_honours_exclusions() -> None:
+    runs = {("test_a", "plain"): Run("test_a", "plain", status=PASS),
+            ("test_a", "jit"): Run("test_a", "jit", status=FAIL)}
+    assert regrtest.Report(["test_a"], runs, {}).failing() == ["test_a"]
+    assert regrtest.Report(["test_a"], runs, {"test_a": "reason"}).failing() == []
+    assert "REGRESSION" in regrtest.Report(["test_a"], runs, {}).format()
+
+
+# --- the fast tier ----------------------------------------------------------------------------------
+
+@pytest.mark.skipif(not os.environ.get("PYJION_REGRTEST"), reason="the fast tier runs with PYJION_REGRTEST=1")
+def test_fast_tier(tmp_path) -> None:
+    out = tmp_path / "report.json"
+    jobs = os.environ.get("PYJION_REGRTEST_JOBS") or str(os.cpu_count() or 1)
+    cmd = [sys.executable, "-m", "pyjion.regrtest", "--tier", "fast", "--jobs", jobs, "--json", str(out),
+           "--log-dir", str(tmp_path / "logs")]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIER_TIMEOUT)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"the fast tier took over {TIER_TIMEOUT}s; progress:\n{exc.stderr}")
+    assert out.exists(), f"no report (exit {proc.returncode})\n{proc.stderr[-5000:]}"
+    report = json.loads(out.read_text())
+    assert report["failing"] == [], f"regressions under the JIT:\n{proc.stdout}"
+    assert proc.returncode == 0, f"exit status {proc.returncode}\n{proc.stdout}\n{proc.stderr[-3000:]}"
+    plain_ok = [r for r in report["runs"] if r["mode"] == "plain" and r["status"] in (PASS, ENV)]
+    assert len(plain_ok) >= len(report["modules"]) // 2, f"most of the tier should pass plainly:\n{proc.stdout}"
+    jit = report["jit"]
+    assert jit["compiled"] > 0, f"the JIT compiled nothing:\n{proc.stdout}"
+    assert jit["fraction"] >= 0.9, f"only {jit['fraction']:.0%} of code objects compiled:\n{proc.stdout}"

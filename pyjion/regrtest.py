@@ -46,45 +46,35 @@ DEFAULT_TIMEOUT = 600.0
 DEFAULT_LEAK_RUNS = (3, 3)  # warmups, measured runs: regrtest -R 3:3
 
 # The modules closest to the compiler: syntax and control flow, exceptions, generators and coroutines,
-# frames and tracing, calls and unpacking. Run in CI (tests/test_regrtest.py), so sized to ~12 minutes
-# on 2 cores: with the JIT at threshold 0 every module costs ~30 s of compilation before its first test.
+# frames and tracing, calls and unpacking, threads, and pure-Python-heavy library modules. Run in CI
+# (tests/test_regrtest.py), so sized to ~11 minutes on 2 cores: with the JIT at threshold 0 each module
+# costs 15-30 s of compilation before its first test.
 FAST_TIER = (
     "test_grammar", "test_opcodes", "test_exceptions", "test_raise", "test_except_star",
     "test_exception_group", "test_generators", "test_yield_from", "test_coroutines", "test_asyncgen",
     "test_with", "test_contextlib", "test_scope", "test_class", "test_super", "test_listcomps",
-    "test_setcomps", "test_dictcomps", "test_patma", "test_sys_settrace", "test_frame", "test_unpack",
-    "test_unpack_ex", "test_keywordonlyarg", "test_positional_only_arg", "test_extcall",
-    "test_named_expressions", "test_decorators",
+    "test_setcomps", "test_dictcomps", "test_patma", "test_sys_settrace", "test_frame", "test_traceback",
+    "test_unpack", "test_unpack_ex", "test_keywordonlyarg", "test_positional_only_arg", "test_extcall",
+    "test_named_expressions", "test_decorators", "test_functools", "test_itertools", "test_json",
+    "test_re", "test_fractions", "test_statistics", "test_math", "test_format", "test_threading",
 )
-# The rest of the ~45 modules closest to the compiler (--tier extended; ~35 minutes on 2 cores):
-# pure-Python-heavy library modules, dropped from the CI tier for time (JIT-mode time on 2 busy cores).
+# Dropped from the CI tier for time (JIT-mode seconds on 2 busy cores, 2026-11-24); --tier extended.
 EXTENDED_EXTRA = (
-    "test_genexps",          # 53 s, one doctest, covered by test_generators
-    "test_traceback",        # 86 s
-    "test_contextlib_async",  # 94 s
-    "test_math",             # 79 s
-    "test_fractions",        # 68 s
-    "test_format",           # 44 s
-    "test_json",             # 102 s
-    "test_itertools",        # 105 s
-    "test_re",               # 127 s
-    "test_functools",        # 141 s
-    "test_enum",             # 151 s
-    "test_pickle",           # 161 s
-    "test_inspect",          # 192 s
-    "test_dataclasses",      # 275 s
-    "test_statistics",       # 40-110 s
-    "test_fstring",          # 600 s+
-    "test_threading",        # 200 s+ plain 17 s
+    "test_genexps",           # 26 s, one doctest, covered by test_generators
+    "test_contextlib_async",  # 48 s
+    "test_enum",              # 71 s
+    "test_pickle",            # 106 s
+    "test_inspect",           # 112 s
+    "test_dataclasses",       # 114 s
+    "test_fstring",           # 369 s
 )
 EXTENDED_TIER = FAST_TIER + EXTENDED_EXTRA
 
-# Modules known to take longest, started first so that parallel runs finish together.
-SLOW_FIRST = ("test_fstring", "test_threading", "test_dataclasses", "test_inspect.test_inspect",
-              "test_pickle", "test_enum", "test_functools", "test_re", "test_itertools", "test_json",
-              "test_contextlib_async", "test_exceptions", "test_coroutines", "test_traceback",
-              "test_sys_settrace", "test_math", "test_generators", "test_contextlib", "test_fractions",
-              "test_asyncgen", "test_grammar")
+# Modules known to take longest under the JIT, started first so that parallel runs finish together.
+SLOW_FIRST = ("test_fstring", "test_dataclasses", "test_inspect.test_inspect", "test_pickle",
+              "test_threading", "test_enum", "test_statistics", "test_functools", "test_coroutines",
+              "test_re", "test_json", "test_exceptions", "test_traceback", "test_contextlib_async",
+              "test_itertools", "test_sys_settrace", "test_asyncgen", "test_math", "test_generators")
 
 PASS, ENV, SKIP, FAIL, CRASH, TIMEOUT, MISSING = "pass", "env", "skip", "FAIL", "CRASH", "TIMEOUT", "-"
 OK_STATUSES = (PASS, ENV)
@@ -505,6 +495,7 @@ def _tail(path: str, size: int = 6000) -> str:
         return ""
 
 
+KEEP_PYTHON_ENV = ("PYTHONPATH", "PYTHONHASHSEED")
 _stop = threading.Event()  # set on Ctrl-C or when --max-time has passed: start no more children
 _running: dict[int, subprocess.Popen] = {}
 
@@ -537,8 +528,10 @@ def run_child(module: str, mode: str, opts) -> Run | None:
         cmd += ["--match", pattern]
     if opts.verbose:
         cmd += ["--verbose", str(opts.verbose)]
-    env = dict(os.environ, TMPDIR=jobdir, TEMP=jobdir, TMP=jobdir)
-    env.pop("PYTHONSTARTUP", None)
+    # No PYTHON* variables but these two: PYTHONUNBUFFERED, PYTHONDONTWRITEBYTECODE and the like make
+    # tests that check interpreter defaults fail in both modes (test_cmd_line, test_compileall...).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON") or k in KEEP_PYTHON_ENV}
+    env.update(TMPDIR=jobdir, TEMP=jobdir, TMP=jobdir)
     start = time.perf_counter()
     timed_out = False
     with open(log, "w", encoding="utf-8", errors="replace") as fp:
@@ -587,6 +580,8 @@ def run_child(module: str, mode: str, opts) -> Run | None:
 
 
 def regressed(plain: Run, jit: Run) -> bool:
+    if jit.status == MISSING:  # not run (--mode plain, interrupted)
+        return False
     if plain.status in OK_STATUSES:
         return jit.status not in OK_STATUSES
     if plain.status == SKIP:

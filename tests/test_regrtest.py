@@ -3,8 +3,7 @@
 The tier's modules run in fresh interpreters plainly and with the JIT at threshold 0; every module that
 passes plainly must pass under the JIT unless ``pyjion/regrtest_exclusions.txt`` lists it with a
 reason, and the JIT must actually have compiled code (a JIT that silently compiled nothing would make
-the comparison vacuous). The tier run is long (about 10 minutes on 2 cores) and opt-in for now: set
-``PYJION_REGRTEST=1`` to run it;
+the comparison vacuous). The tier run takes about 10 minutes on 2 cores; set ``PYJION_SKIP_REGRTEST=1`` to skip it;
 ``PYJION_REGRTEST_JOBS`` sets the number of parallel children (default: one per CPU).
 """
 from __future__ import annotations
@@ -69,6 +68,7 @@ def test_regressed_and_leaks() -> None:
     assert regrtest.regressed(run(PASS), run(FAIL))
     assert regrtest.regressed(run(ENV), run(CRASH))
     assert regrtest.regressed(run(PASS), run(SKIP))
+    assert not regrtest.regressed(run(PASS), run(regrtest.MISSING))  # --mode plain
     assert regrtest.regressed(run(SKIP), run(TIMEOUT))
     assert not regrtest.regressed(run(FAIL), run(FAIL))
     assert not regrtest.regressed(run(PASS), run(ENV))
@@ -86,7 +86,7 @@ def test_report_exit_status_honours_exclusions() -> None:
 
 # --- the fast tier ----------------------------------------------------------------------------------
 
-@pytest.mark.skipif(not os.environ.get("PYJION_REGRTEST"), reason="the fast tier runs with PYJION_REGRTEST=1")
+@pytest.mark.skipif(bool(os.environ.get("PYJION_SKIP_REGRTEST")), reason="PYJION_SKIP_REGRTEST is set")
 def test_fast_tier(tmp_path) -> None:
     out = tmp_path / "report.json"
     jobs = os.environ.get("PYJION_REGRTEST_JOBS") or str(os.cpu_count() or 1)

@@ -27,15 +27,19 @@ class Handler:
 
 
 def exception_handlers(code: CodeType, instructions: list[Instruction]) -> dict[int, Handler]:
-    """The handler of each instruction that has one, keyed by ``index`` (what the interpreter looks up)."""
+    """The handler of each instruction that has one, keyed by ``index`` (what the interpreter looks up).
+
+    Table entries are sorted and disjoint, like the instructions: one pass over both.
+    """
     found: dict[int, Handler] = {}
-    entries = dis._parse_exception_table(code)
+    entries = iter(dis._parse_exception_table(code))
+    entry = next(entries, None)
     for ins in instructions:
         offset = ins.index * 2
-        for entry in entries:
-            if entry.start <= offset < entry.end:
-                found[ins.index] = Handler(entry.target // 2, entry.depth, bool(entry.lasti))
-                break
+        while entry is not None and entry.end <= offset:
+            entry = next(entries, None)
+        if entry is not None and entry.start <= offset:
+            found[ins.index] = Handler(entry.target // 2, entry.depth, bool(entry.lasti))
     return found
 
 

@@ -29,6 +29,7 @@ from .analysis import Kind, StackKinds
 from .builder import FRAME_FUNCTION, I8, I16, I32, I64, NULL, PTR, Builder, i32, i64
 from .bytecode import Instruction
 from .flow import Block, Handler, StackEffectFault
+from ..runtime.support import SIGNATURES
 
 # Instructions that cannot run other code (no call-out, no decref), so prev_instr need not be current.
 _NO_CALL_OUT = frozenset({"NOP", "LOAD_FAST", "LOAD_CONST", "PUSH_NULL", "COPY", "SWAP", "PRECALL", "KW_NAMES",
@@ -58,7 +59,7 @@ class Lowering:
         self.nlocalsplus = code.co_nlocals + len(set(code.co_cellvars) - set(code.co_varnames)) + len(
             code.co_freevars)
         self.function = ir.Function(module, FRAME_FUNCTION, name)
-        self.b = Builder(self.function, _support_signatures())
+        self.b = Builder(self.function, SIGNATURES)
         self.r = self.b.ir
         self.ts, self.frame, self.throwflag = self.function.args
         self.stack: list[Entry] = []
@@ -124,7 +125,7 @@ class Lowering:
             owned = r.icmp_unsigned("==", b.load(self.frame, FRAME.owner), ir.Constant(I8, FRAME_OWNED_BY_GENERATOR))
             r.cbranch(owned, run, created)
             b.position(created)
-            r.ret(r.call(b.declare("_PyEval_EvalFrameDefault"), [self.ts, self.frame, self.throwflag], tail=True))
+            self._interpret(self.throwflag)
             b.position(run)
         self.cframe = b.alloca(ir.ArrayType(I8, CFRAME.size), "cframe")
         caller_cframe = b.load(self.ts, THREAD.cframe)
@@ -173,7 +174,12 @@ class Lowering:
             self.jump(start, stack)
         b.position(unknown)
         self._leave()
-        r.ret(r.call(b.declare("_PyEval_EvalFrameDefault"), [self.ts, self.frame, self.throwflag], tail=True))
+        self._interpret(self.throwflag)
+
+    def _interpret(self, throwflag: ir.Value) -> None:
+        """Return what the interpreter makes of the frame from here (a tail call)."""
+        b = self.b
+        self.r.ret(self.r.call(b.declare("_PyEval_EvalFrameDefault"), [self.ts, self.frame, throwflag], tail=True))
 
     def _leave(self) -> None:
         """Undo the entry: recursion depth, and the caller's C frame (copying use_tracing back)."""
@@ -212,8 +218,7 @@ class Lowering:
             b.store(self.frame, FRAME.prev_instr, r.gep(self.code_units, [unit], source_etype=I16))
             b.store(self.frame, FRAME.stacktop, r.add(depth, i32(self.nlocalsplus)))
             self._leave()
-            r.ret(r.call(b.declare("_PyEval_EvalFrameDefault"), [self.ts, self.frame, i32(throwflag)],
-                         tail=True))
+            self._interpret(i32(throwflag))
         return block, unit, depth
 
     def error(self, cleanup: Iterable[Entry] = ()) -> None:
@@ -333,6 +338,12 @@ class Lowering:
             self.release(entry)
         return result
 
+    def call_helper(self, helper: int, *args: ir.Value) -> ir.Value:
+        """A Python helper of ``runtime.helpers`` (up to three arguments): a new reference, or NULL with
+        the helper's exception set."""
+        padded = [*args, *[self.b.none()] * (3 - len(args))]
+        return self.b.call("pyjion_call_helper", i64(helper), *padded)
+
     def push_result(self, result: ir.Value) -> None:
         """A new reference, or NULL with an exception set."""
         self.error_if_null(result)
@@ -421,8 +432,3 @@ class Lowering:
         with self.b.if_then(self.tracing(), likely=False):
             self.deopt(resume_at)
 
-
-def _support_signatures() -> dict[str, str]:
-    from ..runtime.support import SIGNATURES
-
-    return SIGNATURES

@@ -102,7 +102,7 @@ def _as_tuple(fx: Lowering, func, callargs, cleanup):
                           r.icmp_signed("==", b.call("PySequence_Check", callargs.value), i32(0)))
     with b.if_then(not_iterable, likely=False):
         b.call("PyErr_Clear")
-        b.call("pyjion_call_helper", i64(HELPER_ARGS_NOT_ITERABLE), func.value, callargs.value, b.none())
+        fx.call_helper(HELPER_ARGS_NOT_ITERABLE, func.value, callargs.value)
         fx.error([callargs, *_entries(cleanup)])
     converted = b.call("PySequence_Tuple", callargs.value)
     fx.release(callargs)

@@ -49,7 +49,7 @@ def raise_varargs(fx: Lowering, ins: Instruction) -> None:
     cause = entries[1].value if ins.arg == 2 else b.none()
     has_cause = b.object("_Py_TrueStruct" if ins.arg == 2 else "_Py_FalseStruct")
     # The helper returns NULL with the exception to raise set (do_raise's own errors included).
-    b.call("pyjion_call_helper", i64(HELPER_RAISE), exc, cause, has_cause)
+    fx.call_helper(HELPER_RAISE, exc, cause, has_cause)
     fx.error(entries)
 
 

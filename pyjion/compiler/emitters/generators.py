@@ -78,13 +78,6 @@ def get_yield_from_iter(fx: Lowering, ins: Instruction) -> None:
     fx.push(result)
 
 
-def call_helper(fx: Lowering, helper: int, *args: ir.Value) -> ir.Value:
-    """A Python helper from ``runtime.helpers``: new reference, or NULL with its exception set."""
-    b = fx.b
-    padded = [*args, *[b.none()] * (3 - len(args))]
-    return b.call("pyjion_call_helper", i64(helper), *padded)
-
-
 def get_awaitable(fx: Lowering, ins: Instruction) -> None:
     """``await x``: a coroutine not yet started is its own awaitable; anything else goes to the helper."""
     b, r = fx.b, fx.r
@@ -97,7 +90,7 @@ def get_awaitable(fx: Lowering, ins: Instruction) -> None:
     r.cbranch(fresh, done, slow)
     b.position(slow)
     where = b.small_int(ins.arg)
-    awaitable = call_helper(fx, HELPER_GET_AWAITABLE, iterable.value, where)
+    awaitable = fx.call_helper(HELPER_GET_AWAITABLE, iterable.value, where)
     fx.release(iterable)
     fx.error_if_null(awaitable)
     slow_end = r.block
@@ -107,13 +100,13 @@ def get_awaitable(fx: Lowering, ins: Instruction) -> None:
 
 def get_aiter(fx: Lowering, ins: Instruction) -> None:
     obj = fx.pop()
-    result = call_helper(fx, HELPER_GET_AITER, obj.value)
+    result = fx.call_helper(HELPER_GET_AITER, obj.value)
     fx.release(obj)
     fx.push_result(result)
 
 
 def get_anext(fx: Lowering, ins: Instruction) -> None:
-    fx.push_result(call_helper(fx, HELPER_GET_ANEXT, fx.peek(1).value))
+    fx.push_result(fx.call_helper(HELPER_GET_ANEXT, fx.peek(1).value))
 
 
 def end_async_for(fx: Lowering, ins: Instruction) -> None:

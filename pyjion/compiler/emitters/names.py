@@ -5,7 +5,7 @@ from ...abi.cpython311 import FRAME
 from ...runtime.helpers import HELPER_IMPORT_STAR
 from ...runtime.support import NAME_ERROR_MSG, string_global
 from ..analysis import Kind
-from ..builder import NULL, PTR, i32, i64
+from ..builder import NULL, PTR, i32
 from ..bytecode import Instruction
 from ..lowering import Lowering
 
@@ -176,7 +176,7 @@ def import_star(fx: Lowering, ins: Instruction) -> None:
     b = fx.b
     module = fx.pop()
     namespace = _locals_or_error(fx, "no locals found during 'import *'", cleanup=[module])
-    result = b.call("pyjion_call_helper", i64(HELPER_IMPORT_STAR), namespace, module.value, b.none())
+    result = fx.call_helper(HELPER_IMPORT_STAR, namespace, module.value)
     fx.release(module)
     fx.error_if_null(result)
     b.decref(result)

@@ -11,7 +11,6 @@ from ..analysis import Kind
 from ..builder import i64
 from ..bytecode import Instruction
 from ..lowering import Lowering
-from .generators import call_helper
 
 TPFLAGS_SEQUENCE = 1 << 5
 TPFLAGS_MAPPING = 1 << 6
@@ -42,7 +41,7 @@ def match_class(fx: Lowering, ins: Instruction) -> None:
     kind = fx.pop()
     shape = b.call("PyTuple_Pack", i64(2), b.small_int(ins.arg), names.value)
     fx.error_if_null(shape, cleanup=[names, kind])
-    attrs = call_helper(fx, HELPER_MATCH_CLASS, fx.peek(1).value, kind.value, shape)
+    attrs = fx.call_helper(HELPER_MATCH_CLASS, fx.peek(1).value, kind.value, shape)
     b.decref(shape)
     fx.release(names)
     fx.release(kind)
@@ -53,7 +52,7 @@ def match_class(fx: Lowering, ins: Instruction) -> None:
 
 def match_keys(fx: Lowering, ins: Instruction) -> None:
     """``[subject, keys] -> [subject, keys, values or None]``."""
-    fx.push_result(call_helper(fx, HELPER_MATCH_KEYS, fx.peek(2).value, fx.peek(1).value))
+    fx.push_result(fx.call_helper(HELPER_MATCH_KEYS, fx.peek(2).value, fx.peek(1).value))
 
 
 EMITTERS = {

@@ -17,6 +17,8 @@ FUNCTIONS: dict[str, str] = {
     "PyEval_SaveThread": "ptr()",
     "PyEval_RestoreThread": "void(ptr)",
     "PyEval_GetFrame": "ptr()",
+    "PyThreadState_EnterTracing": "void(ptr)",
+    "PyThreadState_LeaveTracing": "void(ptr)",
     # objects and refcounts
     "_Py_Dealloc": "void(ptr)",
     "PyObject_IsTrue": "i32(ptr)",

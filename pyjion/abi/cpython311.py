@@ -85,8 +85,9 @@ FRAME_CREATED = -2
 CFRAME = Struct("_PyCFrame", 24, use_tracing=(0, "i8"), current_frame=(8, "ptr"), previous=(16, "ptr"))
 THREAD = Struct(
     "PyThreadState", 360,
-    interp=(16, "ptr"), recursion_remaining=(32, "i32"), recursion_limit=(36, "i32"), cframe=(56, "ptr"),
-    c_profilefunc=(64, "ptr"), c_tracefunc=(72, "ptr"), curexc_type=(96, "ptr"), exc_info=(120, "ptr"), async_exc=(144, "ptr"), thread_id=(152, "i64"),
+    interp=(16, "ptr"), recursion_remaining=(32, "i32"), recursion_limit=(36, "i32"), tracing=(44, "i32"),
+    tracing_what=(48, "i32"), cframe=(56, "ptr"), c_profilefunc=(64, "ptr"), c_tracefunc=(72, "ptr"),
+    c_profileobj=(80, "ptr"), c_traceobj=(88, "ptr"), curexc_type=(96, "ptr"), exc_info=(120, "ptr"), async_exc=(144, "ptr"), thread_id=(152, "i64"),
 )
 INTERP = Struct(
     "PyInterpreterState", 1448,
@@ -215,13 +216,30 @@ def check_live() -> list[str]:
     # Read inline: a helper call would make its own frame the current one.
     current = ctypes.c_void_p.from_address(cframe + CFRAME.current_frame.offset).value
     expect("cframe current_frame", current, iframe)
-    previous_trace = sys.gettrace()
+    previous_trace, previous_profile = sys.gettrace(), sys.getprofile()
     sys.settrace(None)
+    sys.setprofile(None)
     expect("thread c_tracefunc", _read(ts + THREAD.c_tracefunc.offset, "ptr"), 0)
-    sys.settrace(lambda *args: None)
+    expect("thread c_profilefunc", _read(ts + THREAD.c_profilefunc.offset, "ptr"), 0)
+    seen = {}
+
+    def tracer(frame, event, arg):
+        # Inside a trace call: tstate->tracing is 1 and tracing_what the event.
+        seen.setdefault("tracing", _read(ts + THREAD.tracing.offset, "i32"))
+        seen.setdefault("what", _read(ts + THREAD.tracing_what.offset, "i32"))
+
+    sys.settrace(tracer)
     traced = _read(ts + THREAD.c_tracefunc.offset, "ptr")
+    trace_object = _read(ts + THREAD.c_traceobj.offset, "ptr")
     sys.settrace(previous_trace)
+    sys.setprofile(tracer)
+    profile_object = _read(ts + THREAD.c_profileobj.offset, "ptr")
+    sys.setprofile(previous_profile)
     expect("thread c_tracefunc set", traced != 0, True)
+    expect("thread c_traceobj", trace_object, id(tracer))
+    expect("thread c_profileobj", profile_object, id(tracer))
+    expect("thread tracing", seen.get("tracing"), 1)
+    expect("thread tracing_what", seen.get("what"), 0)  # PyTrace_CALL: the first event is _read being called
     expect("thread recursion_limit", _read(ts + THREAD.recursion_limit.offset, "i32"), sys.getrecursionlimit())
     expect("thread thread_id", _read(ts + THREAD.thread_id.offset, "i64") & 0xFFFFFFFFFFFFFFFF,
            threading.get_ident())

@@ -76,11 +76,14 @@ class Lowering:
     # ---- driver -------------------------------------------------------------------------------------
     def lower(self) -> ir.Function:
         self._prologue()
+        handler_targets = {handler.target for handler in self.handlers.values()}
         for start, block in self.blocks.items():
             if block.depth is None:
                 continue  # unreachable
             self.r.position_at_end(self._llvm_block(start))
             self.stack = [Entry(phi, kind) for phi, kind in zip(self._phis[start], self.kinds.entry[start])]
+            if start in handler_targets:
+                self.deopt_if_tracing(start)  # a profiler is on: see error()
             for ins in block.instructions:
                 self._emit(ins)
                 if self.b.terminated:
@@ -217,9 +220,31 @@ class Lowering:
             depth = r.phi(I32)
             b.store(self.frame, FRAME.prev_instr, r.gep(self.code_units, [unit], source_etype=I16))
             b.store(self.frame, FRAME.stacktop, r.add(depth, i32(self.nlocalsplus)))
+            if throwflag:
+                self._untraced_entry()
             self._leave()
             self._interpret(i32(throwflag))
         return block, unit, depth
+
+    def _untraced_entry(self) -> None:
+        """Keep the interpreter, entered with an exception, from reporting a 'call' event for this frame.
+
+        With a trace function set, the interpreter is entered with tracing off: its ``error`` path still
+        reports the 'exception' event (it checks the trace function, not the flag), and that call turns
+        tracing back on, so the handler's line events and the 'return' event are the interpreter's own.
+        With only a profiler set, nothing would turn it back on: the frame is unwound here instead.
+        """
+        b, r = self.b, self.r
+        with b.if_then(self.tracing(), likely=False):
+            profiled = b.block("profile_unwind")
+            traced = b.block("trace_unwind")
+            r.cbranch(b.is_null(b.load(self.ts, THREAD.c_tracefunc)), profiled, traced)
+            b.position(profiled)
+            b.call("pyjion_profile_unwind", self.ts, self.frame)
+            self._leave()
+            r.ret(NULL)
+            b.position(traced)
+            b.store(self.cframe, CFRAME.use_tracing, ir.Constant(I8, 0))
 
     def error(self, cleanup: Iterable[Entry] = ()) -> None:
         """Raise from here (an exception is set), releasing ``cleanup`` first: ceval's ``goto error``."""
@@ -232,8 +257,13 @@ class Lowering:
         b, r = self.b, self.r
         traced = b.block("traced_error")
         native = b.block("unwind")
+        # Only a trace function sees the unwinding (the 'exception' event, the handler's line events);
+        # under a profiler alone the handler block hands the frame to the interpreter itself.
         r.cbranch(self.tracing(), traced, native)
         b.position(traced)
+        trace_function = b.block("trace_function")
+        r.cbranch(b.is_null(b.load(self.ts, THREAD.c_tracefunc)), native, trace_function)
+        b.position(trace_function)
         self._to_error_exit()
         b.position(native)
         self.set_lasti(self.current.index)

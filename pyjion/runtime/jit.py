@@ -76,13 +76,16 @@ class CompilerThread:
         hook.exempt_compiler_thread(thread_state_address())
         started.set()
         while True:
-            code, level, done, box = self._requests.get()
-            with self.busy:
-                try:
-                    box["result"] = compile_code(code, level)
-                except BaseException as exc:  # handed to the waiting thread
-                    box["error"] = exc
-            done.set()
+            # In a call of its own: a local of this loop would keep the last code object compiled alive.
+            self._compile_one(*self._requests.get())
+
+    def _compile_one(self, code: CodeType, level: int, done: threading.Event, box: dict) -> None:
+        with self.busy:
+            try:
+                box["result"] = compile_code(code, level)
+            except BaseException as exc:  # handed to the waiting thread
+                box["error"] = exc
+        done.set()
 
     def compile(self, code: CodeType, level: int):
         done = threading.Event()

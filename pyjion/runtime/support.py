@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from ..abi.cpython311 import (FRAME, INTERP, LIST, RUNTIME, THREAD, TPFLAGS_BASE_EXC_SUBCLASS, TPFLAGS_TYPE_SUBCLASS,
-                              TUPLE, TYPE, VAROBJECT)
+from ..abi.cpython311 import (CODE, FRAME, INTERP, LIST, RUNTIME, THREAD, TPFLAGS_BASE_EXC_SUBCLASS,
+                              TPFLAGS_TYPE_SUBCLASS, TUPLE, TYPE, VAROBJECT)
 from ..compiler.builder import I1, I8, I32, I64, NULL, PTR, Builder, define_global, i32, i64
 
 SIGNATURES: dict[str, str] = {
@@ -27,6 +27,7 @@ SIGNATURES: dict[str, str] = {
     "pyjion_fetch_call_helper": "void(i64,ptr,ptr)",
     "pyjion_traceback_here": "void(ptr)",
     "pyjion_handler_exception": "ptr()",
+    "pyjion_profile_unwind": "void(ptr,ptr)",
     "pyjion_check_exc_match": "i32(ptr,ptr)",
     "pyjion_lookup_special": "ptr(ptr,ptr,ptr)",
     # libc
@@ -47,6 +48,9 @@ HELPER_TABLE_SIZE = 16
 
 STACK_TABLE_SLOTS = 256  # threads whose native stack bounds are cached
 STACK_MARGIN = 256 * 1024  # bytes of C stack kept free below the deepest Python call
+
+PYTRACE_RETURN = 3
+TRACE_FUNCTION = ir.FunctionType(I32, [PTR, PTR, I32, PTR])  # Py_tracefunc
 
 CANNOT_CATCH_MSG = "catching classes that do not inherit from BaseException is not allowed"
 NAME_ERROR_MSG = "name '%.200s' is not defined"
@@ -76,6 +80,7 @@ class SupportModule:
             ("pyjion_import_from", self.import_from), ("pyjion_iter_next", self.iter_next),
             ("pyjion_call_helper", self.call_helper), ("pyjion_fetch_call_helper", self.fetch_call_helper),
             ("pyjion_traceback_here", self.traceback_here), ("pyjion_handler_exception", self.handler_exception),
+            ("pyjion_profile_unwind", self.profile_unwind),
             ("pyjion_check_exc_match", self.check_exc_match), ("pyjion_lookup_special", self.lookup_special),
         ):
             b = self.define(name)
@@ -418,6 +423,37 @@ class SupportModule:
                 b.call("PyErr_NoMemory")
                 r.ret_void()
         b.call("PyTraceBack_Here", b.load(frame, FRAME.frame_obj))
+        r.ret_void()
+
+    def profile_unwind(self, b: Builder, ts: ir.Value, frame: ir.Value) -> None:
+        """An exception leaves the current frame while only a profiler is set: ceval's ``error`` path
+        without a trace function, then ``exception_unwind`` with no handler (traceback entry, the
+        frame's spilled stack popped, the profiler's 'return' event with a NULL result)."""
+        r = b.ir
+        b.call("pyjion_traceback_here", frame)
+        nlocalsplus = b.load(b.load(frame, FRAME.f_code), CODE.co_nlocalsplus)
+        depth = r.sub(b.load(frame, FRAME.stacktop), nlocalsplus)
+        self._release_all(b, b.slot(b.addr(frame, FRAME.localsplus), r.sext(nlocalsplus, I64)), depth)
+        b.store(frame, FRAME.stacktop, nlocalsplus)
+        frame_object = b.load(frame, FRAME.frame_obj)
+        quiet = r.or_(b.is_null(frame_object), r.icmp_signed("!=", b.load(ts, THREAD.tracing), i32(0)))
+        with b.if_then(quiet, likely=False):
+            r.ret_void()
+        # call_trace_protected: the exception survives unless the profiler raises its own.
+        saved = [b.alloca(PTR) for _ in range(3)]
+        b.call("PyErr_Fetch", *saved)
+        what = b.load(ts, THREAD.tracing_what)
+        b.store(ts, THREAD.tracing_what, i32(PYTRACE_RETURN))
+        b.call("PyThreadState_EnterTracing", ts)
+        failed = b.call_pointer(b.load(ts, THREAD.c_profilefunc), TRACE_FUNCTION,
+                                [b.load(ts, THREAD.c_profileobj), frame_object, i32(PYTRACE_RETURN), NULL])
+        b.call("PyThreadState_LeaveTracing", ts)
+        b.store(ts, THREAD.tracing_what, what)
+        with b.if_then(r.icmp_signed("==", failed, i32(0))):
+            b.call("PyErr_Restore", *(r.load(s, typ=PTR) for s in saved))
+            r.ret_void()
+        for s in saved:
+            b.xdecref(r.load(s, typ=PTR))
         r.ret_void()
 
     def handler_exception(self, b: Builder) -> None:

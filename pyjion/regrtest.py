@@ -5,6 +5,7 @@
     python -m pyjion.regrtest --tier full          # every module libregrtest would run
     python -m pyjion.regrtest --leaks test_json    # repeat-and-measure leak check (like regrtest -R 3:3)
     python -m pyjion.regrtest test_grammar test_re --jobs 2 --json out.json
+    python -m pyjion.regrtest --tier full --json full.json --resume   # continue a run cut short
 
 Every module runs in its own fresh interpreter once per mode. The child is a tiny ``-c`` bootstrap
 that loads this file *by path* (so a plain child never imports the ``pyjion`` package), imports the
@@ -741,7 +742,8 @@ def run_all(modules: list[str], opts, progress=sys.stderr) -> Report:
     for m in ordered:
         for mode in opts.modes:
             jobs.append((m, mode))
-    runs: dict[tuple[str, str], Run] = {}
+    runs: dict[tuple[str, str], Run] = dict(opts.resumed)
+    jobs = [job for job in jobs if job not in runs]
     start = time.perf_counter()
     done = 0
     opts.interrupted = False
@@ -765,6 +767,8 @@ def run_all(modules: list[str], opts, progress=sys.stderr) -> Report:
                 continue
             runs[(m, mode)] = run
             done += 1
+            if opts.json:  # kept current, so that a long run cut short can be resumed
+                _write_report(_report(modules, runs, opts, time.perf_counter() - start), opts.json)
             if progress:
                 elapsed = time.perf_counter() - start
                 print(f"{elapsed:7.0f}s [{done:>4}/{len(jobs)}] {m} {mode}: {run.status} "
@@ -780,12 +784,37 @@ def run_all(modules: list[str], opts, progress=sys.stderr) -> Report:
             _kill(proc)
         print("\ninterrupted: reporting the modules that finished", file=sys.stderr, flush=True)
     pool.shutdown(wait=True, cancel_futures=True)
+    return _report(modules, runs, opts, time.perf_counter() - start)
+
+
+def _report(modules: list[str], runs: dict[tuple[str, str], Run], opts, wall: float) -> Report:
     complete = [m for m in modules if all((m, mode) in runs for mode in opts.modes)]
     report = Report(complete, runs, opts.exclusions,
                     leak_warmups=int(opts.leaks.split(":")[0]) if opts.leaks else None)
     report.not_run = [m for m in modules if m not in complete]
-    report.wall = time.perf_counter() - start
+    report.wall = opts.resumed_wall + wall
+    report.source = opts.source
     return report
+
+
+def _write_report(report: Report, path: str) -> None:
+    with open(path + ".tmp", "w", encoding="utf-8") as fp:
+        json.dump(report.as_dict(), fp, indent=1)
+    os.replace(path + ".tmp", path)
+
+
+def _resume(path: str, opts) -> tuple[dict[tuple[str, str], Run], float]:
+    """The runs of an earlier report at ``path`` made from the same sources and options, and its wall time."""
+    with open(path, encoding="utf-8") as fp:
+        data = json.load(fp)
+    if data.get("source") != opts.source:
+        raise ValueError(f"{path} was made from other sources ({data.get('source')}, now {opts.source})")
+    runs = {}
+    for fields in data["runs"]:
+        run = Run(**fields)
+        if run.mode in opts.modes and run.status != MISSING:
+            runs[(run.module, run.mode)] = run
+    return runs, data.get("wall", 0.0)
 
 
 def main(argv=None) -> int:
@@ -795,7 +824,10 @@ def main(argv=None) -> int:
     ap.add_argument("--tier", choices=("fast", "extended", "full"), default="fast",
                     help="fast: the CI tier (FAST_TIER); extended: + EXTENDED_EXTRA; full: every module")
     ap.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--json", help="write the full report (every run, failures, JIT stats) here")
+    ap.add_argument("--json", help="write the full report (every run, failures, JIT stats) here, "
+                                   "updated as each child finishes")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the runs already in the --json report (same sources) and run the rest")
     ap.add_argument("--leaks", action="store_true",
                     help="repeat each module in one process and watch sys.getallocatedblocks() and the "
                          "open file descriptors after each run, like regrtest -R")
@@ -846,7 +878,17 @@ def main(argv=None) -> int:
     print(f"pyjion.regrtest: {len(modules)} modules x {len(opts.modes)} modes, {opts.jobs} jobs, "
           f"timeout {opts.timeout:.0f}s{', leak check ' + opts.leaks if opts.leaks else ''}; "
           f"logs in {opts.log_dir}", file=sys.stderr, flush=True)
-    source = source_fingerprint()
+    opts.source = source_fingerprint()
+    opts.resumed, opts.resumed_wall = {}, 0.0
+    if opts.resume:
+        if not opts.json:
+            ap.error("--resume needs --json")
+        if os.path.exists(opts.json):
+            try:
+                opts.resumed, opts.resumed_wall = _resume(opts.json, opts)
+            except (ValueError, KeyError, TypeError) as exc:
+                ap.error(f"cannot resume: {exc}")
+            print(f"resuming: {len(opts.resumed)} runs from {opts.json}", file=sys.stderr, flush=True)
 
     def on_sigterm(signum, frame):
         raise KeyboardInterrupt
@@ -854,11 +896,9 @@ def main(argv=None) -> int:
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # started in the background by a shell
         signal.signal(signal.SIGINT, signal.default_int_handler)
     report = run_all(modules, opts)
-    report.source = source
     print(report.format())
     if opts.json:
-        with open(opts.json, "w", encoding="utf-8") as fp:
-            json.dump(report.as_dict(), fp, indent=1)
+        _write_report(report, opts.json)
     if opts.mode != "both":
         return 0 if all(r.status not in BAD_STATUSES for r in report.runs.values()) else 1
     return 1 if report.failing() else 0

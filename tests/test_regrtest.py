@@ -84,6 +84,23 @@ def test_report_exit_status_honours_exclusions() -> None:
     assert "REGRESSION" in regrtest.Report(["test_a"], runs, {}).format()
 
 
+def test_resume_keeps_finished_runs(tmp_path) -> None:
+    out = tmp_path / "report.json"
+    cmd = [sys.executable, "-m", "pyjion.regrtest", "--mode", "plain", "--json", str(out), "--resume",
+           "--log-dir", str(tmp_path / "logs"), "test_unpack"]
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    before = json.loads(out.read_text())
+    assert [(r["module"], r["status"]) for r in before["runs"]] == [("test_unpack", PASS)]
+    second = subprocess.run(cmd + ["test_keywordonlyarg"], capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr
+    assert "resuming: 1 runs" in second.stderr
+    assert "test_unpack plain" not in second.stderr and "test_keywordonlyarg plain: pass" in second.stderr
+    after = json.loads(out.read_text())
+    assert after["modules"] == ["test_unpack", "test_keywordonlyarg"]
+    assert after["runs"][0] == before["runs"][0]
+
+
 # --- the fast tier ----------------------------------------------------------------------------------
 
 @pytest.mark.skipif(bool(os.environ.get("PYJION_SKIP_REGRTEST")), reason="PYJION_SKIP_REGRTEST is set")

@@ -59,4 +59,6 @@ def generate(module: ir.Module, function_name: str, level: int, lower_seconds: f
         builder.getModulePassManager().run(parsed, builder)
     engine.add(parsed)
     address = engine.function_address(function_name)
+    if not address:
+        raise CodegenError(f"{function_name} has no address after code generation")
     return MachineCode(function_name, address, text, lower_seconds, time.perf_counter() - start)

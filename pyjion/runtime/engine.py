@@ -60,9 +60,15 @@ class Engine:
         return str(self.target_machine.target_data)
 
     def add(self, module: llvm.ModuleRef) -> None:
-        """Generate machine code for ``module`` and make its symbols callable."""
+        """Generate machine code for ``module`` and make its symbols callable.
+
+        The IR module is then dropped: MCJIT would keep it (and llvmlite a Python wrapper for it) for
+        the life of the engine, though the machine code and its symbols outlive the module's removal.
+        """
         self._mcjit.add_module(module)
         self._mcjit.finalize_object()
+        self._mcjit.remove_module(module)
+        module.close()
 
     def function_address(self, name: str) -> int:
         return self._mcjit.get_function_address(name)

@@ -11,9 +11,10 @@ if sys.implementation.name != "cpython" or sys.version_info[:2] != (3, 11):
 if platform.machine() not in ("x86_64", "AMD64") or sys.maxsize != 2**63 - 1 or sys.platform != "linux":
     raise ImportError(f"pyjion supports x86-64 Linux only; this is {sys.platform} {platform.machine()}")
 
-from .api import JitInfo, PyjionUnboxingError, config, disable, enable, il, info  # noqa: E402
+from .api import (JitInfo, PyjionUnboxingError, config, disable, enable, graph, il, info, native,  # noqa: E402
+                  offsets, symbols)
 from .enums import CompilationResult, CompileMode, OptimizationFlags, PgcStatus  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["enable", "disable", "config", "info", "il", "JitInfo", "PyjionUnboxingError", "CompilationResult",
+__all__ = ["enable", "disable", "config", "info", "il", "native", "offsets", "symbols", "graph", "JitInfo", "PyjionUnboxingError", "CompilationResult",
            "CompileMode", "OptimizationFlags", "PgcStatus"]

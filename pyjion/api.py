@@ -1,10 +1,16 @@
-"""Pyjion 2.0's public functions: enable, disable, config, info, il."""
+"""Pyjion 2.0's public functions: enable, disable, config, info, and what a compiled function looks like."""
 from __future__ import annotations
 
+import ctypes
+import dis
+import os
 import types
 from dataclasses import dataclass
 
+import llvmlite.binding as llvm
+
 from .enums import CompilationResult, CompileMode, OptimizationFlags, PgcStatus
+from .compiler.codegen import MachineCode
 from .runtime import jit
 from .runtime.state import native_state, record
 
@@ -55,8 +61,12 @@ def _require_int(name: str, value: object, low: int, high: int) -> int:
 
 
 def config(*, pgc: bool | None = None, level: int | None = None, debug: bool | int | None = None,
-           graph: bool | None = None, threshold: int | None = None) -> dict:
-    """Set any of the given options (all validated before any is applied); return all of them."""
+           graph: bool | None = None, threshold: int | None = None, cache: bool | None = None,
+           cache_dir: str | os.PathLike | None = None) -> dict:
+    """Set any of the given options (all validated before any is applied); return all of them.
+
+    ``cache``/``cache_dir``: the on-disk code cache (on by default, in ``$XDG_CACHE_HOME/pyjion``).
+    """
     s = jit.settings
     updates = {}
     if pgc is not None:
@@ -69,13 +79,19 @@ def config(*, pgc: bool | None = None, level: int | None = None, debug: bool | i
         updates["graph"] = _require_bool("graph", graph)
     if threshold is not None:
         updates["threshold"] = _require_int("threshold", threshold, 0, MAX_THRESHOLD)
+    if cache is not None:
+        updates["cache"] = _require_bool("cache", cache)
+    if cache_dir is not None:
+        if not isinstance(cache_dir, (str, os.PathLike)) or not os.fspath(cache_dir):
+            raise TypeError(f"config() argument 'cache_dir' must be a non-empty path, not {cache_dir!r}")
+        updates["cache_dir"] = os.fspath(cache_dir)
     for key, value in updates.items():
         if key == "threshold":
             jit.set_threshold(value)
         else:
             setattr(s, key, value)
     return {"pgc": s.pgc, "level": s.level, "debug": CompileMode(s.debug), "graph": s.graph,
-            "threshold": s.threshold}
+            "threshold": s.threshold, "cache": s.cache, "cache_dir": s.cache_dir}
 
 
 def _code_of(f: object) -> types.CodeType:
@@ -106,7 +122,53 @@ def info(f: object) -> JitInfo:
     )
 
 
+def _machine_code(f: object) -> MachineCode | None:
+    rec = record(_code_of(f))
+    return rec.compiled if rec else None
+
+
 def il(f: object) -> str | None:
     """The LLVM IR of the compiled function as text (Pyjion returned CIL bytes), or None."""
-    rec = record(_code_of(f))
-    return rec.compiled.ir if rec and rec.compiled else None
+    machine = _machine_code(f)
+    return machine.ir if machine else None
+
+
+def native(f: object) -> tuple[bytes, int, int] | None:
+    """The compiled function's machine code: (code bytes, length, address), or None."""
+    machine = _machine_code(f)
+    if machine is None:
+        return None
+    return ctypes.string_at(machine.address, machine.size), machine.size, machine.address
+
+
+def offsets(f: object) -> tuple[tuple[int, int, str], ...] | None:
+    """(bytecode offset, offset into the machine code, opcode name) for each instruction, in
+    machine-code order; None when not compiled."""
+    machine = _machine_code(f)
+    if machine is None:
+        return None
+    code = _code_of(f)
+    names = {ins.offset: ins.opname for ins in dis.get_instructions(code)}
+    return tuple((bytecode, native_offset, names.get(bytecode, "?")) for bytecode, native_offset in machine.offsets)
+
+
+def symbols(f: object) -> dict[int, str] | None:
+    """{address: name} of the functions and data the compiled code refers to (C API, pyjion's runtime)."""
+    machine = _machine_code(f)
+    if machine is None:
+        return None
+    return {address: name for name in machine.external_symbols
+            if (address := llvm.address_of_symbol(name))}
+
+
+def graph(f: object) -> str | None:
+    """Graphviz DOT of the compiled function's instruction graph with the value kinds on its stack.
+
+    Recorded only for code compiled while ``config(graph=True)``: ValueError otherwise.
+    """
+    machine = _machine_code(f)
+    if machine is None:
+        return None
+    if machine.graph is None:
+        raise ValueError(f"no graph for {_code_of(f).co_qualname}: compile it with pyjion.config(graph=True)")
+    return machine.graph

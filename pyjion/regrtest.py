@@ -533,6 +533,7 @@ def run_child(module: str, mode: str, opts) -> Run | None:
     # tests that check interpreter defaults fail in both modes (test_cmd_line, test_compileall...).
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON") or k in KEEP_PYTHON_ENV}
     env.update(TMPDIR=jobdir, TEMP=jobdir, TMP=jobdir)
+    env.setdefault("PYJION_CACHE", "0")  # the suite tests the compiler: compile, do not load from the cache
     start = time.perf_counter()
     timed_out = False
     with open(log, "w", encoding="utf-8", errors="replace") as fp:

@@ -19,7 +19,8 @@ def test_enable_disable_return_values():
     ({"level": "1"}, TypeError), ({"level": 3}, ValueError), ({"level": -1}, ValueError),
     ({"level": True}, TypeError), ({"threshold": -1}, ValueError), ({"threshold": 1.5}, TypeError),
     ({"pgc": 1}, TypeError), ({"graph": "yes"}, TypeError), ({"debug": 3}, ValueError),
-    ({"debug": "x"}, TypeError),
+    ({"debug": "x"}, TypeError), ({"cache": 1}, TypeError), ({"cache_dir": 3}, TypeError),
+    ({"cache_dir": ""}, TypeError),
 ])
 def test_config_rejects_bad_arguments(kwargs, error):
     before = pyjion.config()
@@ -37,8 +38,10 @@ def test_config_rejects_positional():
 def test_config_round_trip():
     before = pyjion.config()
     try:
-        out = pyjion.config(level=2, threshold=7, pgc=False, graph=True, debug=True)
-        assert out == {"level": 2, "threshold": 7, "pgc": False, "graph": True, "debug": pyjion.CompileMode.Debug}
+        out = pyjion.config(level=2, threshold=7, pgc=False, graph=True, debug=True, cache=False,
+                            cache_dir="/nonexistent/cache")
+        assert out == {"level": 2, "threshold": 7, "pgc": False, "graph": True, "debug": pyjion.CompileMode.Debug,
+                       "cache": False, "cache_dir": "/nonexistent/cache"}
     finally:
         pyjion.config(**{k: v for k, v in before.items()})
 
@@ -63,7 +66,7 @@ def test_unsupported_code_is_recorded_and_still_runs(monkeypatch):
     from pyjion.compiler import CompileFailure
     from pyjion.runtime import jit as runtime
 
-    def refuse(code, level):
+    def refuse(code, level, cache, graph):
         raise CompileFailure(pyjion.CompilationResult.IncompatibleOpcode_Unknown, f"refused {code.co_name}")
 
     def uses_try():
@@ -109,3 +112,59 @@ def test_unsupported_python_version_message():
               "try:\n    import pyjion\nexcept ImportError as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True).stdout
     assert "CPython 3.11 only" in out
+
+
+def scaled_sum(values, k):
+    total = 0
+    for v in values:
+        try:
+            total += v * k
+        except TypeError:
+            total = None
+    return total
+
+
+def test_introspection_of_a_compiled_function():
+    import ctypes
+    import dis
+    before = pyjion.config()
+    pyjion.config(graph=True)
+    try:
+        with jit():
+            assert scaled_sum([1, 2], 3) == 9
+    finally:
+        pyjion.config(graph=before["graph"])
+    code, length, address = pyjion.native(scaled_sum)
+    assert length == len(code) > 100 and code == ctypes.string_at(address, length)
+    offsets = pyjion.offsets(scaled_sum)
+    instructions = {ins.offset: ins.opname for ins in dis.get_instructions(scaled_sum)}
+    assert {bytecode for bytecode, _, _ in offsets} == set(instructions)
+    assert all(0 <= native < length and instructions[bytecode] == kind for bytecode, native, kind in offsets)
+    assert [native for _, native, _ in offsets] == sorted(native for _, native, _ in offsets)
+    symbols = pyjion.symbols(scaled_sum)
+    multiply = ctypes.cast(ctypes.pythonapi.PyNumber_Multiply, ctypes.c_void_p).value
+    assert symbols[multiply] == "PyNumber_Multiply"
+    assert "pyjion_traceback_here" in symbols.values()  # the runtime's own support functions too
+    dot = pyjion.graph(scaled_sum)
+    assert dot.startswith('digraph "scaled_sum"') and dot.count(" -> ") >= 4 and "except" in dot
+    assert "FOR_ITER" in dot and "[int]" in dot
+    assert "define" in pyjion.il(scaled_sum)
+
+
+def test_introspection_of_a_function_not_compiled():
+    def never_called(x):
+        return x
+
+    for view in (pyjion.il, pyjion.native, pyjion.offsets, pyjion.symbols, pyjion.graph):
+        assert view(never_called) is None
+
+
+def test_graph_needs_the_graph_option():
+    def compiled_without_graph(x):
+        return x * 2
+
+    with jit():
+        compiled_without_graph(2)
+    assert pyjion.info(compiled_without_graph).compiled
+    with pytest.raises(ValueError, match="graph=True"):
+        pyjion.graph(compiled_without_graph)

@@ -7,6 +7,8 @@ full O2 pipeline and instruction selection, which costs about ten times as much 
 """
 from __future__ import annotations
 
+import functools
+import re
 import time
 from dataclasses import dataclass
 
@@ -14,20 +16,42 @@ import llvmlite.binding as llvm
 from llvmlite import ir
 
 from ..runtime import engine as engines
+from . import objectcode
 
 CODEGEN_LEVEL = {0: 0, 1: 0, 2: 2}
+_DECLARATION = re.compile(r'^declare [^@]*@"?([\w.$]+)"?\(', re.MULTILINE)
 CLEANUP_PASSES = ("simplify_cfg", "sroa", "instruction_combine", "simplify_cfg")
 
 
 @dataclass
 class MachineCode:
-    """A compiled function: its entry address, the IR that produced it, and where the time went."""
+    """A compiled function: its entry address, the IR and object file that produced it, and where the
+    time went (``from_cache``: loaded from the code cache instead of compiled)."""
 
     name: str
     address: int
     ir: str
+    object: bytes
     lower_seconds: float
     llvm_seconds: float
+    from_cache: bool = False
+    graph: str | None = None  # Graphviz DOT of the instruction graph, when asked for
+
+    @functools.cached_property
+    def size(self) -> int:
+        """Bytes of machine code (the object's text section: the function is all it holds)."""
+        return objectcode.text_size(self.object)
+
+    @functools.cached_property
+    def offsets(self) -> list[tuple[int, int]]:
+        """(bytecode offset, offset into the machine code) for each instruction, in code order."""
+        return sorted(((ident, offset) for ident, offset in objectcode.stackmap_offsets(self.object)),
+                      key=lambda pair: (pair[1], pair[0]))
+
+    @functools.cached_property
+    def external_symbols(self) -> list[str]:
+        """The functions and data the machine code refers to by name (the module's declarations)."""
+        return sorted(set(_DECLARATION.findall(self.ir)) - {"llvm.experimental.stackmap"})
 
 
 class CodegenError(Exception):
@@ -57,8 +81,19 @@ def generate(module: ir.Module, function_name: str, level: int, lower_seconds: f
     elif level == 2:
         builder = llvm.create_pass_builder(engine.target_machine, llvm.create_pipeline_tuning_options(2))
         builder.getModulePassManager().run(parsed, builder)
-    engine.add(parsed)
+    obj = engine.add(parsed)
     address = engine.function_address(function_name)
     if not address:
         raise CodegenError(f"{function_name} has no address after code generation")
-    return MachineCode(function_name, address, text, lower_seconds, time.perf_counter() - start)
+    return MachineCode(function_name, address, text, obj, lower_seconds, time.perf_counter() - start)
+
+
+def load(obj: bytes, ir_text: str, function_name: str, level: int) -> MachineCode:
+    """Machine code from an object file :func:`generate` made, in this process or another."""
+    engine = engines.engine(CODEGEN_LEVEL[level])
+    start = time.perf_counter()
+    engine.load(obj)
+    address = engine.function_address(function_name)
+    if not address:
+        raise CodegenError(f"{function_name} has no address after loading its object file")
+    return MachineCode(function_name, address, ir_text, obj, 0.0, time.perf_counter() - start, from_cache=True)

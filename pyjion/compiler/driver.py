@@ -11,13 +11,15 @@ from llvmlite import ir
 
 from ..abi.cpython311 import CO_ASYNC_GENERATOR, CO_COROUTINE, CO_GENERATOR
 from ..enums import CompilationResult
-from . import analysis, bytecode, codegen, flow
+from . import analysis, bytecode, cache, codegen, flow
 from .emitters import EMITTERS
+from .graph import to_dot
 from .lowering import Lowering
 
 log = logging.getLogger("pyjion.compiler")
 GENERATOR_FLAGS = CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR
 _serial = itertools.count()
+
 
 class CompileFailure(Exception):
     """The code object cannot be compiled; ``result`` says why in Pyjion's terms, ``reason`` in words."""
@@ -33,16 +35,35 @@ def check_supported(code: CodeType, instructions: list[bytecode.Instruction]) ->
         if ins.opname in EMITTERS and analysis.supported(ins):
             continue
         # Every 3.11 opcode has an emitter; this guards against bytecode the table does not know.
-        raise CompileFailure(CompilationResult.IncompatibleOpcode_Unknown, f"unsupported opcode {ins.opname} at offset {ins.index * 2} "
-                                     f"(line {ins.line})")
+        raise CompileFailure(CompilationResult.IncompatibleOpcode_Unknown,
+                             f"unsupported opcode {ins.opname} at offset {ins.index * 2} (line {ins.line})")
 
 
-def symbol_name(code: CodeType) -> str:
-    return f"pyjion_{next(_serial)}_{re.sub(r'[^A-Za-z0-9_]', '_', code.co_qualname)}"
+def symbol_name(code: CodeType, key: str | None) -> str:
+    """Unique in the process; the same in every process for code with the same cache key."""
+    return f"pyjion_{key[:16] if key else next(_serial)}_{re.sub(r'[^A-Za-z0-9_]', '_', code.co_qualname)}"
 
 
-def compile_code(code: CodeType, level: int) -> codegen.MachineCode:
-    """Compile ``code``; raises :class:`CompileFailure` when it cannot be."""
+def compile_code(code: CodeType, level: int, code_cache: cache.CodeCache | None = None,
+                 graph: bool = False) -> codegen.MachineCode:
+    """Compile ``code``, or load it from ``code_cache``; raises :class:`CompileFailure` when it cannot be.
+
+    ``graph``: record the instruction graph (``MachineCode.graph``); the cache, which does not keep
+    graphs, is then bypassed.
+    """
+    key = cache.key(code, level) if code_cache is not None and not graph else None
+    name = symbol_name(code, key)
+    if key is not None:
+        cached = code_cache.get(key, name, level)
+        if cached is not None:
+            return cached
+    machine = _compile(code, level, name, graph)
+    if key is not None:
+        code_cache.put(key, machine)
+    return machine
+
+
+def _compile(code: CodeType, level: int, name: str, graph: bool) -> codegen.MachineCode:
     start = time.perf_counter()
     instructions = bytecode.decode(code)
     check_supported(code, instructions)
@@ -51,7 +72,6 @@ def compile_code(code: CodeType, level: int) -> codegen.MachineCode:
         resumes = flow.resume_points(instructions) if code.co_flags & GENERATOR_FLAGS else {}
         blocks = flow.build_blocks(instructions, handlers, resumes.values())
         kinds = analysis.analyse(code, blocks, handlers)
-        name = symbol_name(code)
         module = ir.Module(name)
         Lowering(code, blocks, kinds, module, name, EMITTERS, handlers, resumes).lower()
     except flow.StackEffectFault as fault:
@@ -61,6 +81,8 @@ def compile_code(code: CodeType, level: int) -> codegen.MachineCode:
         machine = codegen.generate(module, name, level, lowered - start)
     except codegen.CodegenError as exc:
         raise CompileFailure(CompilationResult.CompilationJitFailure, str(exc)) from exc
+    if graph:
+        machine.graph = to_dot(code.co_qualname, blocks, kinds, handlers)
     log.debug("compiled %s: %d instructions, lower %.1f ms, llvm %.1f ms", code.co_qualname, len(instructions),
               1e3 * machine.lower_seconds, 1e3 * machine.llvm_seconds)
     return machine

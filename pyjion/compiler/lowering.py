@@ -72,6 +72,8 @@ class Lowering:
         self._deopt_exit: ir.Block | None = None
         self._deopt_phis: tuple[ir.PhiInstr, ir.PhiInstr] | None = None
         self.instruction_blocks: list[tuple[Instruction, ir.Block]] = []
+        self._stackmap = ir.Function(module, ir.FunctionType(ir.VoidType(), [I64, I32], var_arg=True),
+                                     "llvm.experimental.stackmap")
 
     # ---- driver -------------------------------------------------------------------------------------
     def lower(self) -> ir.Function:
@@ -98,6 +100,8 @@ class Lowering:
         self.r.branch(marker)
         self.r.position_at_end(marker)
         self.instruction_blocks.append((ins, marker))
+        # Records where the instruction's machine code starts (objectcode.stackmap_offsets).
+        self.r.call(self._stackmap, [i64(ins.index * 2), i32(0)])
         if ins.opname not in _NO_CALL_OUT:
             self.set_lasti(ins.index)
         self.emitters[ins.opname](self, ins)

@@ -48,6 +48,8 @@ class Engine:
         empty = llvm.parse_assembly("")
         empty.triple = self.target_machine.triple
         self._mcjit = llvm.create_mcjit_compiler(empty, self.target_machine)
+        self._objects: dict[int, bytes] = {}  # id(module) -> its object file, while add() runs
+        self._mcjit.set_object_cache(self._object_made)
         # Immortal: see the module docstring.
         ctypes.pythonapi.Py_IncRef(ctypes.py_object(self))
 
@@ -59,8 +61,11 @@ class Engine:
     def data_layout(self) -> str:
         return str(self.target_machine.target_data)
 
-    def add(self, module: llvm.ModuleRef) -> None:
-        """Generate machine code for ``module`` and make its symbols callable.
+    def _object_made(self, module: llvm.ModuleRef, obj: bytes) -> None:
+        self._objects[id(module)] = obj
+
+    def add(self, module: llvm.ModuleRef) -> bytes:
+        """Generate machine code for ``module``, make its symbols callable, return the object file.
 
         The IR module is then dropped: MCJIT would keep it (and llvmlite a Python wrapper for it) for
         the life of the engine, though the machine code and its symbols outlive the module's removal.
@@ -68,7 +73,14 @@ class Engine:
         self._mcjit.add_module(module)
         self._mcjit.finalize_object()
         self._mcjit.remove_module(module)
+        obj = self._objects.pop(id(module))
         module.close()
+        return obj
+
+    def load(self, obj: bytes) -> None:
+        """Make the symbols of an object file made by :meth:`add` (in any process) callable."""
+        self._mcjit.add_object_file(llvm.ObjectFileRef.from_data(obj))
+        self._mcjit.finalize_object()
 
     def function_address(self, name: str) -> int:
         return self._mcjit.get_function_address(name)

@@ -5,12 +5,15 @@ import atexit
 import os
 import queue
 import threading
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
 from types import CodeType
 
 from ..abi import check_live
 from ..abi.cpython311 import thread_state_address
 from ..compiler import CompileFailure, compile_code
+from ..compiler.cache import CodeCache
 from ..enums import CompilationResult
 from .hook import Hook
 from .state import native_state, record
@@ -20,6 +23,10 @@ from .state import native_state, record
 DEFAULT_THRESHOLD = 100
 
 
+def default_cache_dir() -> str:
+    return os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pyjion")
+
+
 @dataclass
 class Settings:
     level: int = 1
@@ -27,9 +34,57 @@ class Settings:
     pgc: bool = True
     debug: int = 0
     graph: bool = False
+    cache: bool = True  # the on-disk code cache (compiler/cache.py)
+    cache_dir: str = field(default_factory=default_cache_dir)
 
 
-settings = Settings()
+_TRUE, _FALSE = {"1", "true", "on", "yes"}, {"0", "false", "off", "no"}
+
+
+def settings_from_environment(environ: dict[str, str]) -> Settings:
+    """Settings with PYJION_LEVEL, PYJION_THRESHOLD, PYJION_PGC, PYJION_CACHE and PYJION_CACHE_DIR
+    applied; a value that does not parse is ignored with a RuntimeWarning naming it."""
+    found = Settings()
+
+    def bad(name: str, expected: str) -> None:
+        warnings.warn(f"pyjion: ignoring {name}={environ[name]!r}: expected {expected}", RuntimeWarning,
+                      stacklevel=3)
+
+    for name, attribute, low, high in (("PYJION_LEVEL", "level", 0, 2),
+                                       ("PYJION_THRESHOLD", "threshold", 0, 2**31 - 1)):
+        if name in environ:
+            try:
+                value = int(environ[name].strip())
+            except ValueError:
+                value = None
+            if value is None or not low <= value <= high:
+                bad(name, f"an integer from {low} to {high}")
+            else:
+                setattr(found, attribute, value)
+    for name, attribute in (("PYJION_PGC", "pgc"), ("PYJION_CACHE", "cache")):
+        if name in environ:
+            text = environ[name].strip().lower()
+            if text in _TRUE | _FALSE:
+                setattr(found, attribute, text in _TRUE)
+            else:
+                bad(name, "one of 1, 0, true, false, on, off, yes, no")
+    if environ.get("PYJION_CACHE_DIR"):
+        found.cache_dir = environ["PYJION_CACHE_DIR"]
+    return found
+
+
+settings = settings_from_environment(os.environ)
+_code_cache: CodeCache | None = None
+
+
+def code_cache() -> CodeCache | None:
+    """The code cache for the current settings (None when caching is off)."""
+    global _code_cache
+    if not settings.cache:
+        return None
+    if _code_cache is None or _code_cache.directory != Path(settings.cache_dir):
+        _code_cache = CodeCache(settings.cache_dir)
+    return _code_cache
 _hook: Hook | None = None
 _hook_lock = threading.Lock()
 # Checked once, when pyjion is imported: a mismatch makes enable() refuse, the process carries on.
@@ -79,18 +134,19 @@ class CompilerThread:
             # In a call of its own: a local of this loop would keep the last code object compiled alive.
             self._compile_one(*self._requests.get())
 
-    def _compile_one(self, code: CodeType, level: int, done: threading.Event, box: dict) -> None:
+    def _compile_one(self, code: CodeType, level: int, cache: CodeCache | None, graph: bool,
+                     done: threading.Event, box: dict) -> None:
         with self.busy:
             try:
-                box["result"] = compile_code(code, level)
+                box["result"] = compile_code(code, level, cache, graph)
             except BaseException as exc:  # handed to the waiting thread
                 box["error"] = exc
         done.set()
 
-    def compile(self, code: CodeType, level: int):
+    def compile(self, code: CodeType, level: int, cache: CodeCache | None, graph: bool):
         done = threading.Event()
         box: dict = {}
-        self._requests.put((code, level, done, box))
+        self._requests.put((code, level, cache, graph, done, box))
         done.wait()
         if "error" in box:
             raise box["error"]
@@ -154,7 +210,7 @@ def on_hot(code: CodeType) -> None:
     rec = record(code, create=True)
     _in_progress.add(code)
     try:
-        machine = _compiler_thread().compile(code, settings.level)
+        machine = _compiler_thread().compile(code, settings.level, code_cache(), settings.graph)
     except CompileFailure as failure:
         rec.compile_result, rec.reason = failure.result, failure.reason
         state.failed = 1

@@ -2,6 +2,8 @@
 import gc
 import weakref
 
+import pytest
+
 import pyjion
 from differential import jit
 from pyjion.runtime import state
@@ -33,3 +35,18 @@ def test_records_do_not_grow_with_dead_code():
             assert make_lambda(n)() == n
         gc.collect()
         assert len(state.records()) <= before + 2
+
+
+def test_environment_settings():
+    from pyjion.runtime.jit import settings_from_environment
+    parsed = settings_from_environment({"PYJION_LEVEL": "2", "PYJION_THRESHOLD": " 7 ", "PYJION_PGC": "off",
+                                        "PYJION_CACHE": "0", "PYJION_CACHE_DIR": "/tmp/x"})
+    assert (parsed.level, parsed.threshold, parsed.pgc, parsed.cache, parsed.cache_dir) == (2, 7, False, False, "/tmp/x")
+    for text, expected in (("false", False), ("0", False), ("no", False), ("TRUE", True), ("1", True), ("on", True)):
+        assert settings_from_environment({"PYJION_PGC": text}).pgc is expected
+    defaults = settings_from_environment({})
+    for name, value in (("PYJION_LEVEL", "3"), ("PYJION_THRESHOLD", "-1"), ("PYJION_THRESHOLD", "ten"),
+                        ("PYJION_PGC", "maybe")):
+        with pytest.warns(RuntimeWarning, match=name):
+            ignored = settings_from_environment({name: value})
+        assert ignored == defaults

@@ -1,0 +1,124 @@
+"""The code cache: machine code by the content of the code object it was compiled from.
+
+Compiled code refers to every object and symbol by name or through the frame (``frame->f_code``,
+``co_consts``, ...), never by address, so the object file made for one code object serves any code
+object with the same content, in this process or another. The key covers everything the machine code
+depends on: the marshalled code object, the optimisation level, CPython's version, pyjion's own sources,
+LLVM's version and the CPU. In memory, a key maps to the loaded code (so identical code objects, such as
+the functions of a template ``exec``-ed twice, share it); on disk, to a file holding the object file and
+its IR, checked by a SHA-256 of its contents before LLVM sees it: a damaged or foreign entry is skipped
+and compiled afresh.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import marshal
+import os
+import sys
+import tempfile
+import zlib
+from pathlib import Path
+from types import CodeType
+
+import llvmlite
+import llvmlite.binding as llvm
+
+from .codegen import CodegenError, MachineCode, load
+
+log = logging.getLogger("pyjion.cache")
+MAGIC = b"PYJION-CODE-CACHE 1\n"
+SUFFIX = ".pjc"
+
+
+@functools.cache
+def _environment() -> bytes:
+    package = Path(__file__).resolve().parent.parent
+    sources = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        sources.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return "\0".join([sys.version, sources.hexdigest(), llvmlite.__version__,
+                      ".".join(map(str, llvm.llvm_version_info)), llvm.get_host_cpu_name(),
+                      llvm.get_host_cpu_features().flatten()]).encode()
+
+
+def key(code: CodeType, level: int) -> str | None:
+    """The cache key of ``code`` compiled at ``level``; None when it cannot be marshalled."""
+    try:
+        body = marshal.dumps(code)
+    except ValueError:
+        return None
+    digest = hashlib.sha256(_environment())
+    digest.update(bytes([level]))
+    digest.update(body)
+    return digest.hexdigest()[:40]
+
+
+class CodeCache:
+    """Loaded machine code by key, backed by ``directory`` (None: memory only)."""
+
+    def __init__(self, directory: str | os.PathLike | None = None) -> None:
+        self.directory = Path(directory) if directory else None
+        self._loaded: dict[str, MachineCode] = {}
+
+    def get(self, key: str, function_name: str, level: int) -> MachineCode | None:
+        found = self._loaded.get(key)
+        if found is not None or self.directory is None:
+            return found
+        entry = self._read(key)
+        if entry is None:
+            return None
+        obj, ir_text = entry
+        try:
+            machine = load(obj, ir_text, function_name, level)
+        except (CodegenError, RuntimeError) as exc:
+            log.warning("code cache entry %s not loaded: %s", key, exc)
+            return None
+        self._loaded[key] = machine
+        return machine
+
+    def put(self, key: str, machine: MachineCode) -> None:
+        self._loaded[key] = machine
+        if self.directory is not None:
+            self._write(key, machine)
+
+    def path(self, key: str) -> Path:
+        return self.directory / key[:2] / (key + SUFFIX)
+
+    def _read(self, key: str) -> tuple[bytes, str] | None:
+        try:
+            data = self.path(key).read_bytes()
+        except OSError:
+            return None
+        try:
+            if not data.startswith(MAGIC):
+                raise ValueError("not a pyjion code cache entry")
+            end = data.index(b"\n", len(MAGIC))
+            header = json.loads(data[len(MAGIC):end])
+            body = data[end + 1:]
+            obj, packed_ir = body[:header["object_size"]], body[header["object_size"]:]
+            if header["key"] != key or hashlib.sha256(obj).hexdigest() != header["object_sha256"]:
+                raise ValueError("contents do not match their checksum")
+            return obj, zlib.decompress(packed_ir).decode()
+        except (ValueError, KeyError, TypeError, zlib.error, UnicodeDecodeError) as exc:
+            log.warning("code cache entry %s ignored: %s", key, exc)
+            return None
+
+    def _write(self, key: str, machine: MachineCode) -> None:
+        header = json.dumps({"key": key, "name": machine.name, "object_size": len(machine.object),
+                             "object_sha256": hashlib.sha256(machine.object).hexdigest()}).encode()
+        target = self.path(key)
+        temporary = None
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # Written aside and renamed: a reader in another process sees the whole entry or none.
+            fd, temporary = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+            with os.fdopen(fd, "wb") as out:
+                out.write(MAGIC + header + b"\n" + machine.object + zlib.compress(machine.ir.encode(), 1))
+            os.replace(temporary, target)
+        except OSError as exc:
+            log.warning("code cache entry %s not written: %s", key, exc)
+            if temporary is not None:
+                Path(temporary).unlink(missing_ok=True)

@@ -1,0 +1,115 @@
+"""The code cache: keys, a second process loading instead of compiling, damaged entries, sharing."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pyjion
+from differential import jit
+from pyjion.compiler import cache
+
+PROGRAM = textwrap.dedent("""
+    import fractions, json, sys, textwrap
+    import pyjion
+    pyjion.config(threshold=0)
+    pyjion.enable()
+    diff = textwrap.wrap("the quick brown fox jumps over the lazy dog " * 12, 25)
+    total = sum(fractions.Fraction(1, n) for n in range(1, 30))
+    pyjion.disable()
+    from pyjion.runtime import state
+    machines = [r.compiled for c, r in state.records() if r.compiled]
+    print(json.dumps({"result": [diff, str(total)], "compiled": len(machines),
+                      "from_cache": sum(m.from_cache for m in machines)}))
+""")
+
+
+def run(tmp_path: Path, cache_dir: Path) -> dict:
+    script = tmp_path / "program.py"
+    script.write_text(PROGRAM)
+    env = dict(os.environ, PYJION_CACHE_DIR=str(cache_dir))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def entries(cache_dir: Path) -> list[Path]:
+    return sorted(cache_dir.rglob("*" + cache.SUFFIX))
+
+
+def test_key_depends_on_content_and_level():
+    def f(x):
+        return x + 1
+
+    def g(x):
+        return x + 2
+
+    assert cache.key(f.__code__, 1) == cache.key(f.__code__, 1)
+    assert cache.key(f.__code__, 1) != cache.key(f.__code__, 2)
+    assert cache.key(f.__code__, 1) != cache.key(g.__code__, 1)
+    assert cache.key(f.__code__.replace(co_consts=(None, object())), 1) is None  # cannot be marshalled
+
+
+def test_second_run_loads_instead_of_compiling(tmp_path):
+    cache_dir = tmp_path / "cache"
+    cold = run(tmp_path, cache_dir)
+    assert cold["from_cache"] == 0 and cold["compiled"] >= 15
+    assert len(entries(cache_dir)) >= cold["compiled"] - 2
+    warm = run(tmp_path, cache_dir)
+    assert warm["result"] == cold["result"]
+    assert abs(warm["compiled"] - cold["compiled"]) <= 2  # short-lived code objects may be gone already
+    assert warm["from_cache"] >= cold["compiled"] - 2  # code made afresh each run (exec'd source) misses
+
+
+def test_damaged_entries_are_compiled_afresh(tmp_path):
+    cache_dir = tmp_path / "cache"
+    cold = run(tmp_path, cache_dir)
+    files = entries(cache_dir)
+    for n, path in enumerate(files):
+        data = path.read_bytes()
+        if n % 4 == 0:
+            path.write_bytes(data[:len(data) // 2])  # truncated
+        elif n % 4 == 1:
+            middle = len(data) // 2
+            path.write_bytes(data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1:])  # a flipped byte
+        elif n % 4 == 2:
+            path.write_bytes(os.urandom(len(data)))  # garbage
+        else:
+            path.write_bytes(data.replace(cache.MAGIC, b"PYJION-CODE-CACHE 0\n"))  # another format version
+    damaged = run(tmp_path, cache_dir)
+    assert damaged["result"] == cold["result"]
+    assert damaged["from_cache"] == 0
+    repaired = run(tmp_path, cache_dir)
+    assert repaired["from_cache"] >= cold["compiled"] - 2
+
+
+def test_identical_code_objects_share_machine_code(tmp_path):
+    source = "def area(w, h):\n    return w * h + 0.5\n"
+    before = pyjion.config()
+    pyjion.config(cache_dir=str(tmp_path))
+    try:
+        spaces = [{}, {}]
+        with jit():
+            for space in spaces:
+                exec(source, space)
+                assert space["area"](3, 4) == 12.5
+        first, second = (pyjion.native(space["area"]) for space in spaces)
+        assert first is not None and first[2] == second[2]  # one copy of the machine code
+        assert spaces[0]["area"].__code__ is not spaces[1]["area"].__code__
+    finally:
+        pyjion.config(cache_dir=before["cache_dir"])
+
+
+def test_cache_off_writes_nothing(tmp_path):
+    before = pyjion.config()
+    pyjion.config(cache=False, cache_dir=str(tmp_path))
+    try:
+        namespace = {}
+        with jit():
+            exec("def volume(a, b, c):\n    return a * b * c\n", namespace)
+            assert namespace["volume"](2, 3, 4) == 24
+        assert pyjion.info(namespace["volume"]).compiled
+        assert entries(tmp_path) == []
+    finally:
+        pyjion.config(cache=before["cache"], cache_dir=before["cache_dir"])

@@ -62,10 +62,11 @@ def _require_int(name: str, value: object, low: int, high: int) -> int:
 
 def config(*, pgc: bool | None = None, level: int | None = None, debug: bool | int | None = None,
            graph: bool | None = None, threshold: int | None = None, cache: bool | None = None,
-           cache_dir: str | os.PathLike | None = None) -> dict:
+           cache_dir: str | os.PathLike | None = None, perf_map: bool | None = None) -> dict:
     """Set any of the given options (all validated before any is applied); return all of them.
 
     ``cache``/``cache_dir``: the on-disk code cache (on by default, in ``$XDG_CACHE_HOME/pyjion``).
+    ``perf_map``: list each function compiled from now on in ``/tmp/perf-<pid>.map`` for Linux perf.
     """
     s = jit.settings
     updates = {}
@@ -81,6 +82,8 @@ def config(*, pgc: bool | None = None, level: int | None = None, debug: bool | i
         updates["threshold"] = _require_int("threshold", threshold, 0, MAX_THRESHOLD)
     if cache is not None:
         updates["cache"] = _require_bool("cache", cache)
+    if perf_map is not None:
+        updates["perf_map"] = _require_bool("perf_map", perf_map)
     if cache_dir is not None:
         if not isinstance(cache_dir, (str, os.PathLike)) or not os.fspath(cache_dir):
             raise TypeError(f"config() argument 'cache_dir' must be a non-empty path, not {cache_dir!r}")
@@ -91,7 +94,7 @@ def config(*, pgc: bool | None = None, level: int | None = None, debug: bool | i
         else:
             setattr(s, key, value)
     return {"pgc": s.pgc, "level": s.level, "debug": CompileMode(s.debug), "graph": s.graph,
-            "threshold": s.threshold, "cache": s.cache, "cache_dir": s.cache_dir}
+            "threshold": s.threshold, "cache": s.cache, "cache_dir": s.cache_dir, "perf_map": s.perf_map}
 
 
 def _code_of(f: object) -> types.CodeType:

@@ -60,6 +60,7 @@ class CodeCache:
     """Loaded machine code by key, backed by ``directory`` (None: memory only)."""
 
     def __init__(self, directory: str | os.PathLike | None = None) -> None:
+        self.directory_name = os.fspath(directory) if directory else None
         self.directory = Path(directory) if directory else None
         self._loaded: dict[str, MachineCode] = {}
 

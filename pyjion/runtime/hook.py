@@ -59,7 +59,8 @@ def _emit_hook(module: ir.Module) -> None:
     lookup = b.block("lookup")
     cframe = b.load(ts, THREAD.cframe)
     tracing = r.icmp_unsigned("!=", b.load(cframe, CFRAME.use_tracing), ir.Constant(ir.IntType(8), 0))
-    r.cbranch(r.or_(tracing, r.icmp_unsigned("!=", throwflag, i32(0))), default, lookup)
+    compiler = r.icmp_unsigned("==", ts, r.load(globals_["pyjion_compiler_thread"], typ=PTR))
+    r.cbranch(r.or_(r.or_(tracing, compiler), r.icmp_unsigned("!=", throwflag, i32(0))), default, lookup)
 
     b.position(default)
     interpret()
@@ -93,6 +94,10 @@ def _emit_hook(module: ir.Module) -> None:
     r.branch(counted)
 
     state = b.merge(counted, (existing, read_end), (fresh, create_end))
+    # Every call is counted (the GIL is held): info(f).run_count, and the CLI's --stats.
+    counter = b.addr(state, STATE_LAYOUT["run_count"])
+    count = r.add(r.load(counter, typ=I64), i64(1))
+    r.store(count, counter)
     entry = r.load(b.addr(state, STATE_LAYOUT["entry"]), typ=PTR)
     jitted = b.block("jitted")
     not_jitted = b.block("not_jitted")
@@ -104,13 +109,9 @@ def _emit_hook(module: ir.Module) -> None:
     count_it = b.block("count_call")
     r.cbranch(r.icmp_signed("!=", failed, i32(0)), default, count_it)
     b.position(count_it)
-    counter = b.addr(state, STATE_LAYOUT["run_count"])
-    count = r.add(r.load(counter, typ=I64), i64(1))
-    r.store(count, counter)
     hot = r.icmp_signed(">", count, r.load(globals_["pyjion_threshold"], typ=I64))
-    compiler = r.icmp_unsigned("==", ts, r.load(globals_["pyjion_compiler_thread"], typ=PTR))
     check_waiting = b.block("check_waiting")
-    r.cbranch(r.and_(hot, r.not_(compiler)), check_waiting, default)
+    r.cbranch(hot, check_waiting, default)
 
     # A thread already in on_hot runs its own frames (on_hot's) in the interpreter. Otherwise it takes a
     # free slot for the duration of the call; with every slot taken, the frame is simply interpreted.

@@ -6,8 +6,8 @@ import os
 import queue
 import threading
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import CodeType
 
 from ..abi import check_live
@@ -15,6 +15,7 @@ from ..abi.cpython311 import thread_state_address
 from ..compiler import CompileFailure, compile_code
 from ..compiler.cache import CodeCache
 from ..enums import CompilationResult
+from . import perfmap
 from .hook import Hook
 from .state import native_state, record
 
@@ -36,14 +37,29 @@ class Settings:
     graph: bool = False
     cache: bool = True  # the on-disk code cache (compiler/cache.py)
     cache_dir: str = field(default_factory=default_cache_dir)
+    perf_map: bool = False  # write /tmp/perf-<pid>.map (perfmap.py)
+
+
+@dataclass
+class Statistics:
+    """What the JIT has done in this process (``python -m pyjion --stats`` prints it)."""
+
+    compiled: int = 0
+    from_cache: int = 0
+    failed: Counter = field(default_factory=Counter)  # (CompilationResult name, reason) -> count
+    lower_seconds: float = 0.0
+    llvm_seconds: float = 0.0
+
+
+statistics = Statistics()
 
 
 _TRUE, _FALSE = {"1", "true", "on", "yes"}, {"0", "false", "off", "no"}
 
 
 def settings_from_environment(environ: dict[str, str]) -> Settings:
-    """Settings with PYJION_LEVEL, PYJION_THRESHOLD, PYJION_PGC, PYJION_CACHE and PYJION_CACHE_DIR
-    applied; a value that does not parse is ignored with a RuntimeWarning naming it."""
+    """Settings with PYJION_LEVEL, PYJION_THRESHOLD, PYJION_PGC, PYJION_CACHE, PYJION_CACHE_DIR and
+    PYJION_PERF_MAP applied; a value that does not parse is ignored with a RuntimeWarning naming it."""
     found = Settings()
 
     def bad(name: str, expected: str) -> None:
@@ -61,7 +77,7 @@ def settings_from_environment(environ: dict[str, str]) -> Settings:
                 bad(name, f"an integer from {low} to {high}")
             else:
                 setattr(found, attribute, value)
-    for name, attribute in (("PYJION_PGC", "pgc"), ("PYJION_CACHE", "cache")):
+    for name, attribute in (("PYJION_PGC", "pgc"), ("PYJION_CACHE", "cache"), ("PYJION_PERF_MAP", "perf_map")):
         if name in environ:
             text = environ[name].strip().lower()
             if text in _TRUE | _FALSE:
@@ -82,7 +98,7 @@ def code_cache() -> CodeCache | None:
     global _code_cache
     if not settings.cache:
         return None
-    if _code_cache is None or _code_cache.directory != Path(settings.cache_dir):
+    if _code_cache is None or _code_cache.directory_name != settings.cache_dir:
         _code_cache = CodeCache(settings.cache_dir)
     return _code_cache
 _hook: Hook | None = None
@@ -220,9 +236,17 @@ def on_hot(code: CodeType) -> None:
         state.failed = 1
     else:
         rec.compile_result, rec.reason, rec.compiled = CompilationResult.Success, None, machine
+        if settings.perf_map:
+            perfmap.write(machine.address, machine.size, code)
         state.entry = machine.address
+        statistics.compiled += 1
+        statistics.from_cache += machine.from_cache
+        statistics.lower_seconds += machine.lower_seconds
+        statistics.llvm_seconds += machine.llvm_seconds
     finally:
         _in_progress.discard(code)
+    if state.failed:
+        statistics.failed[(CompilationResult(rec.compile_result).name, rec.reason)] += 1
     return None
 
 

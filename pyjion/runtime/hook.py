@@ -31,7 +31,8 @@ RUNTIME_CODEGEN_LEVEL = 2
 def _emit_hook(module: ir.Module) -> None:
     globals_ = {}
     for name, kind, init in (("pyjion_threshold", I64, 0), ("pyjion_extra_index", I64, 0),
-                             ("pyjion_compiler_thread", PTR, None), ("pyjion_on_hot", PTR, None)):
+                             ("pyjion_compiler_thread", PTR, None), ("pyjion_on_hot", PTR, None),
+                             ("pyjion_waiting_count", I64, 0)):
         globals_[name] = define_global(module, kind, name, init)
     waiting = define_global(module, ir.ArrayType(PTR, WAITING_SLOTS), "pyjion_waiting")
     fn = ir.Function(module, FRAME_FUNCTION, HOOK_NAME)
@@ -65,7 +66,14 @@ def _emit_hook(module: ir.Module) -> None:
     b.position(default)
     interpret()
 
+    # A thread inside on_hot runs its own frames (on_hot's, the compiler queue's) in the interpreter,
+    # uncounted. The slots are scanned only while some thread is in on_hot.
     b.position(lookup)
+    waiting_count = globals_["pyjion_waiting_count"]
+    with b.if_then(r.icmp_unsigned("!=", r.load(waiting_count, typ=I64), i64(0)), likely=False):
+        for k in range(WAITING_SLOTS):
+            with b.if_then(r.icmp_unsigned("==", b.load_slot(waiting, k), ts), likely=False):
+                r.branch(default)
     code = b.load(fr, FRAME.f_code)
     index = r.load(globals_["pyjion_extra_index"], typ=I64)
     extra = b.load(code, CODE.co_extra)
@@ -113,22 +121,21 @@ def _emit_hook(module: ir.Module) -> None:
     check_waiting = b.block("check_waiting")
     r.cbranch(hot, check_waiting, default)
 
-    # A thread already in on_hot runs its own frames (on_hot's) in the interpreter. Otherwise it takes a
-    # free slot for the duration of the call; with every slot taken, the frame is simply interpreted.
+    # The thread takes a free slot for the duration of on_hot; with every slot taken, the frame is
+    # simply interpreted.
     b.position(check_waiting)
     free = ir.Constant(I64, -1)
     for k in range(WAITING_SLOTS):
-        occupant = b.load_slot(waiting, k)
-        with b.if_then(r.icmp_unsigned("==", occupant, ts), likely=False):
-            r.branch(default)
-        free = r.select(r.icmp_unsigned("==", occupant, NULL), i64(k), free)
+        free = r.select(r.icmp_unsigned("==", b.load_slot(waiting, k), NULL), i64(k), free)
     ask = b.block("compile")
     r.cbranch(r.icmp_signed("<", free, i64(0)), default, ask)
 
     b.position(ask)
     b.store_slot(waiting, free, ts)
+    r.store(r.add(r.load(waiting_count, typ=I64), i64(1)), waiting_count)
     result = b.call("PyObject_CallOneArg", r.load(globals_["pyjion_on_hot"], typ=PTR), code)
     b.store_slot(waiting, free, NULL)
+    r.store(r.sub(r.load(waiting_count, typ=I64), i64(1)), waiting_count)
     # on_hot raises only for KeyboardInterrupt and the like: propagate it from the call site.
     with b.if_then(b.is_null(result), likely=False):
         r.ret(NULL)
@@ -158,6 +165,7 @@ class Hook:
         self.address = engine.function_address(HOOK_NAME)
         self._globals = {name: engine.global_address(name) for name in (
             "pyjion_threshold", "pyjion_extra_index", "pyjion_compiler_thread", "pyjion_waiting",
+            "pyjion_waiting_count",
             "pyjion_on_hot", HELPER_TABLE,
             *(string_global(s) for s in STRING_GLOBALS))}
         for name in (HELPER_TABLE, *(string_global(s) for s in STRING_GLOBALS)):
@@ -187,6 +195,7 @@ class Hook:
         """After fork(): the child has one thread, and no compiler thread yet."""
         self.exempt_compiler_thread(0)
         ctypes.memset(self._globals["pyjion_waiting"], 0, 8 * WAITING_SLOTS)
+        ctypes.c_int64.from_address(self._globals["pyjion_waiting_count"]).value = 0
 
     def _set_pointer(self, name: str, obj: object) -> None:
         ctypes.c_void_p.from_address(self._globals[name]).value = id(obj)

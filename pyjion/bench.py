@@ -1,0 +1,267 @@
+"""Benchmark runner: pyperformance's benchmarks, plain CPython against pyjion, side by side.
+
+    python -m pyjion.bench                          # the default set, 3 rounds
+    python -m pyjion.bench nbody float --rounds 5 --json bench.json
+    python -m pyjion.bench --list                   # every benchmark the installed pyperformance ships
+
+The benchmarks are those inside the installed ``pyperformance`` package (``pip install -e '.[bench]'``);
+none is copied here. Each runs in a fresh process per mode and round, plain and JIT interleaved. In the
+child, ``pyperf.Runner`` is replaced by a stand-in that collects the functions a benchmark script
+registers (``bench_func``, ``bench_time_func``, ``bench_async_func``), so they run in-process, with the
+JIT switched on (default settings) before the script is executed. Per benchmark the child times:
+
+* the first iteration, compilation included;
+* the steady state: the loop count is calibrated so a sample lasts ``--min-time``, then ``--warmups``
+  samples are discarded and the median of ``--samples`` samples, per iteration, is kept;
+
+and reports the JIT's compile time and the process's peak RSS. Ratios are plain time / JIT time
+(> 1: pyjion is faster), taken from the median over rounds, with their geometric mean.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import resource
+import runpy
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+DEFAULT_BENCHMARKS = ("nbody", "spectral_norm", "float", "fannkuch", "richards", "chaos", "deltablue", "go",
+                      "hexiom", "nqueens", "raytrace", "unpack_sequence", "generators", "coroutines",
+                      "json_dumps", "json_loads", "regex_v8", "pyflate", "logging", "deepcopy",
+                      "pickle_pure_python", "unpickle_pure_python", "scimark")
+
+
+def benchmarks_root() -> Path:
+    try:
+        import pyperformance
+    except ImportError:
+        raise SystemExit("pyjion.bench needs pyperformance: pip install -e '.[bench]'") from None
+    return Path(pyperformance.__file__).parent / "data-files" / "benchmarks"
+
+
+def manifest() -> dict[str, str]:
+    """Benchmark name -> the directory (bm_<base>) holding it, from pyperformance's MANIFEST."""
+    found = {}
+    section = None
+    for line in (benchmarks_root() / "MANIFEST").read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("["):
+            section = line
+            continue
+        if section != "[benchmarks]" or line.startswith("name"):
+            continue
+        name, metafile = line.split()[:2]
+        base = metafile[len("<local:"):-1] if metafile.startswith("<local:") else name
+        found[name] = f"bm_{base}"
+    return found
+
+
+def locate(name: str) -> tuple[Path, list[str]]:
+    """The benchmark's script and the extra arguments its metadata gives it."""
+    import tomllib
+    directory = benchmarks_root() / manifest()[name]
+    meta = directory / f"bm_{name}.toml"
+    options = tomllib.loads(meta.read_text()).get("tool", {}).get("pyperformance", {}) if meta.exists() else {}
+    return directory / "run_benchmark.py", list(options.get("extra_opts", []))
+
+
+# ---- the child: one benchmark script, one mode -----------------------------------------------------------
+@dataclass
+class Measurement:
+    name: str
+    first: float  # seconds, the first iteration (compilation included under the JIT)
+    steady: float  # seconds per iteration, median of the samples
+    samples: list[float] = field(default_factory=list)
+    loops: int = 1
+
+
+class CollectingRunner:
+    """Stands in for ``pyperf.Runner``: records what the script asks to benchmark."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.metadata: dict = {}
+        self.argparser = argparse.ArgumentParser(add_help=False)
+        self.collected: list[tuple] = []
+        CollectingRunner.last = self
+
+    def parse_args(self, args=None):
+        parsed, _ = self.argparser.parse_known_args(sys.argv[1:] if args is None else args)
+        return parsed
+
+    def bench_func(self, name, func, *args, inner_loops=None, **kwargs):
+        self.collected.append((name, _timed_calls(func, args), inner_loops))
+
+    def bench_time_func(self, name, func, *args, inner_loops=None, **kwargs):
+        self.collected.append((name, lambda loops: func(loops, *args), inner_loops))
+
+    def bench_async_func(self, name, func, *args, inner_loops=None, **kwargs):
+        self.collected.append((name, _timed_calls(lambda *a: asyncio.run(func(*a)), args), inner_loops))
+
+
+def _timed_calls(func, args):
+    def run(loops: int) -> float:
+        start = time.perf_counter()
+        for _ in range(loops):
+            func(*args)
+        return time.perf_counter() - start
+    return run
+
+
+def measure(name: str, run, inner_loops: int | None, min_time: float, warmups: int, samples: int) -> Measurement:
+    per = inner_loops or 1
+    first = run(1) / per
+    loops = 1
+    while True:  # calibrate: a sample lasts at least min_time
+        took = run(loops)
+        if took >= min_time or loops >= 2**20:
+            break
+        loops *= 2 if took <= 0 else max(2, min(10, math.ceil(min_time / took)))
+    for _ in range(warmups):
+        run(loops)
+    times = [run(loops) / loops / per for _ in range(samples)]
+    return Measurement(name, first, statistics.median(times), times, loops)
+
+
+def child(name: str, mode: str, out: str, min_time: float, warmups: int, samples: int) -> None:
+    import pyperf
+    script, extra = locate(name)
+    pyperf.Runner = CollectingRunner
+    sys.argv = [str(script), *extra]
+    sys.path.insert(0, str(script.parent))
+    if mode == "jit":
+        import pyjion
+        pyjion.enable()
+    start = time.perf_counter()
+    runpy.run_path(str(script), run_name="__main__")
+    results = [asdict(measure(n, run, inner, min_time, warmups, samples))
+               for n, run, inner in CollectingRunner.last.collected]
+    report = {"benchmark": name, "mode": mode, "results": results, "wall": time.perf_counter() - start,
+              "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+    if mode == "jit":
+        import pyjion
+        from pyjion.runtime import jit
+        pyjion.disable()
+        report["compile_seconds"] = jit.statistics.lower_seconds + jit.statistics.llvm_seconds
+        report["compiled"] = jit.statistics.compiled
+    Path(out).write_text(json.dumps(report))
+
+
+# ---- the parent: rounds of fresh processes, plain and JIT interleaved --------------------------------------
+def run_child(name: str, mode: str, opts) -> dict:
+    with tempfile.TemporaryDirectory() as scratch:
+        out = os.path.join(scratch, "result.json")
+        cmd = [sys.executable, "-m", "pyjion.bench", "--child", name, "--mode", mode, "--out", out,
+               "--min-time", str(opts.min_time), "--warmups", str(opts.warmups), "--samples", str(opts.samples)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=opts.timeout)
+        if proc.returncode != 0 or not os.path.exists(out):
+            return {"benchmark": name, "mode": mode, "error": proc.stderr[-2000:] or f"exit {proc.returncode}"}
+        return json.loads(Path(out).read_text())
+
+
+def geomean(values: list[float]) -> float | None:
+    values = [v for v in values if v and v > 0]
+    return math.exp(sum(map(math.log, values)) / len(values)) if values else None
+
+
+def summarise(runs: list[dict]) -> dict:
+    rows: dict[str, dict] = {}
+    for run in runs:
+        for result in run.get("results", []):
+            row = rows.setdefault(result["name"], {"benchmark": run["benchmark"], "plain": [], "jit": []})
+            row[run["mode"]].append({**result, "peak_rss_kib": run["peak_rss_kib"],
+                                     "compile_seconds": run.get("compile_seconds", 0.0)})
+    table = []
+    for name, row in rows.items():
+        if not row["plain"] or not row["jit"]:
+            continue
+        med = {mode: {key: statistics.median(r[key] for r in row[mode])
+                      for key in ("first", "steady", "peak_rss_kib", "compile_seconds")} for mode in ("plain", "jit")}
+        table.append({"name": name, "plain": med["plain"], "jit": med["jit"],
+                      "steady_ratio": med["plain"]["steady"] / med["jit"]["steady"],
+                      "first_ratio": med["plain"]["first"] / med["jit"]["first"],
+                      "rss_ratio": med["jit"]["peak_rss_kib"] / med["plain"]["peak_rss_kib"]})
+    return {"rows": table, "geomean_steady": geomean([r["steady_ratio"] for r in table]),
+            "geomean_first": geomean([r["first_ratio"] for r in table]),
+            "errors": [r for r in runs if "error" in r]}
+
+
+def _duration(seconds: float) -> str:
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.2f} {unit}"
+    return f"{seconds * 1e9:.1f} ns"
+
+
+def format_table(summary: dict) -> str:
+    head = (f"{'benchmark':<28} {'plain':>10} {'jit':>10} {'steady':>7} {'first':>7} "
+            f"{'compile s':>9} {'RSS x':>6}")
+    lines = [head, "-" * len(head)]
+    for row in summary["rows"]:
+        lines.append(f"{row['name']:<28} {_duration(row['plain']['steady']):>10} {_duration(row['jit']['steady']):>10} "
+                     f"{row['steady_ratio']:>6.2f}x {row['first_ratio']:>6.2f}x "
+                     f"{row['jit']['compile_seconds']:>9.2f} {row['rss_ratio']:>5.2f}x")
+    steady, first = summary["geomean_steady"], summary["geomean_first"]
+    if steady:
+        lines.append(f"{'geometric mean':<28} {'':>10} {'':>10} {steady:>6.2f}x {first:>6.2f}x")
+    for error in summary["errors"]:
+        lines.append(f"ERROR {error['benchmark']} {error['mode']}: {error['error'].strip().splitlines()[-1:]}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m pyjion.bench", description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("benchmarks", nargs="*", help=f"default: {' '.join(DEFAULT_BENCHMARKS)}")
+    ap.add_argument("--rounds", type=int, default=3, help="fresh processes per benchmark and mode")
+    ap.add_argument("--min-time", type=float, default=0.1, help="seconds a steady-state sample lasts at least")
+    ap.add_argument("--warmups", type=int, default=3, help="steady-state samples discarded first")
+    ap.add_argument("--samples", type=int, default=5, help="steady-state samples kept")
+    ap.add_argument("--timeout", type=float, default=1800, help="seconds per child")
+    ap.add_argument("--json", help="write every run and the summary here")
+    ap.add_argument("--list", action="store_true", help="list the benchmarks pyperformance ships")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--mode", choices=("plain", "jit"), help=argparse.SUPPRESS)
+    ap.add_argument("--out", help=argparse.SUPPRESS)
+    opts = ap.parse_args(argv)
+    if opts.child:
+        child(opts.child, opts.mode, opts.out, opts.min_time, opts.warmups, opts.samples)
+        return 0
+    known = manifest()
+    if opts.list:
+        print("\n".join(sorted(known)))
+        return 0
+    selected = opts.benchmarks or list(DEFAULT_BENCHMARKS)
+    unknown = [name for name in selected if name not in known]
+    if unknown:
+        ap.error(f"unknown benchmark(s): {', '.join(unknown)} (see --list)")
+    runs = []
+    for round_number in range(opts.rounds):
+        for name in selected:
+            modes = ("plain", "jit") if round_number % 2 == 0 else ("jit", "plain")
+            for mode in modes:
+                run = run_child(name, mode, opts)
+                runs.append(run)
+                print(f"round {round_number + 1}/{opts.rounds} {name} {mode}: "
+                      + ("error" if "error" in run else f"{run['wall']:.1f}s"), file=sys.stderr, flush=True)
+    summary = summarise(runs)
+    print(f"pyjion.bench {time.strftime('%Y-%m-%d')}: python {sys.version.split()[0]}, rounds {opts.rounds}, "
+          f"min-time {opts.min_time}s, warmups {opts.warmups}, samples {opts.samples}")
+    print(format_table(summary))
+    if opts.json:
+        Path(opts.json).write_text(json.dumps({"runs": runs, "summary": summary}, indent=1))
+    return 1 if summary["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

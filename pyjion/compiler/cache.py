@@ -45,9 +45,14 @@ def _environment() -> bytes:
 
 
 def key(code: CodeType, level: int) -> str | None:
-    """The cache key of ``code`` compiled at ``level``; None when it cannot be marshalled."""
+    """The cache key of ``code`` compiled at ``level``; None when it cannot be marshalled.
+
+    Marshal format 2 writes no back-references, which format 3 and later emit depending on objects'
+    reference counts: the same code must give the same key in every process (frozensets are written
+    sorted, whatever the string hash seed).
+    """
     try:
-        body = marshal.dumps(code)
+        body = marshal.dumps(code, 2)
     except ValueError:
         return None
     digest = hashlib.sha256(_environment())

@@ -113,3 +113,38 @@ def test_cache_off_writes_nothing(tmp_path):
         assert entries(tmp_path) == []
     finally:
         pyjion.config(cache=before["cache"], cache_dir=before["cache_dir"])
+
+
+KEY_PROBE = textwrap.dedent("""
+    import sys
+    from pyjion.compiler import cache
+
+    def membership(word):
+        return word in {"alpha", "beta", "gamma", "delta", "epsilon"}, ("alpha", "beta"), 1.5
+
+    if sys.argv[1:] == ["hold"]:
+        held = list(membership.__code__.co_consts)  # other reference counts, as in another program
+    print(cache.key(membership.__code__, 1))
+""")
+
+
+def test_key_is_the_same_in_every_process(tmp_path):
+    script = tmp_path / "probe.py"
+    script.write_text(KEY_PROBE)
+    keys = set()
+    for seed, args in (("0", []), ("1", []), ("12345", ["hold"])):
+        proc = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True,
+                              env=dict(os.environ, PYTHONHASHSEED=seed), timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        keys.add(proc.stdout.strip())
+    assert len(keys) == 1 and "None" not in keys
+
+
+def test_frozenset_and_tuple_constants_differ():
+    def as_set(x):
+        return x in {"a", "b"}
+
+    def as_tuple(x):
+        return x in ("a", "b")
+
+    assert cache.key(as_set.__code__, 1) != cache.key(as_tuple.__code__, 1)

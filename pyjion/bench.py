@@ -163,7 +163,9 @@ def run_child(name: str, mode: str, opts) -> dict:
         out = os.path.join(scratch, "result.json")
         cmd = [sys.executable, "-m", "pyjion.bench", "--child", name, "--mode", mode, "--out", out,
                "--min-time", str(opts.min_time), "--warmups", str(opts.warmups), "--samples", str(opts.samples)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=opts.timeout)
+        # No code cache: the first iteration is meant to include compilation, in every round.
+        env = dict(os.environ, PYJION_CACHE="0")
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=opts.timeout, env=env)
         if proc.returncode != 0 or not os.path.exists(out):
             return {"benchmark": name, "mode": mode, "error": proc.stderr[-2000:] or f"exit {proc.returncode}"}
         return json.loads(Path(out).read_text())

@@ -65,8 +65,7 @@ class CodeCache:
     """Loaded machine code by key, backed by ``directory`` (None: memory only)."""
 
     def __init__(self, directory: str | os.PathLike | None = None) -> None:
-        self.directory_name = os.fspath(directory) if directory else None
-        self.directory = Path(directory) if directory else None
+        self.directory = os.fspath(directory) if directory else None
         self._loaded: dict[str, MachineCode] = {}
 
     def get(self, key: str, function_name: str, level: int) -> MachineCode | None:
@@ -91,7 +90,7 @@ class CodeCache:
             self._write(key, machine)
 
     def path(self, key: str) -> Path:
-        return self.directory / key[:2] / (key + SUFFIX)
+        return Path(self.directory, key[:2], key + SUFFIX)
 
     def _read(self, key: str) -> tuple[bytes, str] | None:
         try:

@@ -45,8 +45,7 @@ class MachineCode:
     @functools.cached_property
     def offsets(self) -> list[tuple[int, int]]:
         """(bytecode offset, offset into the machine code) for each instruction, in code order."""
-        return sorted(((ident, offset) for ident, offset in objectcode.stackmap_offsets(self.object)),
-                      key=lambda pair: (pair[1], pair[0]))
+        return sorted(objectcode.stackmap_offsets(self.object), key=lambda pair: (pair[1], pair[0]))
 
     @functools.cached_property
     def external_symbols(self) -> list[str]:
@@ -82,10 +81,15 @@ def generate(module: ir.Module, function_name: str, level: int, lower_seconds: f
         builder = llvm.create_pass_builder(engine.target_machine, llvm.create_pipeline_tuning_options(2))
         builder.getModulePassManager().run(parsed, builder)
     obj = engine.add(parsed)
+    address = _address(engine, function_name)
+    return MachineCode(function_name, address, text, obj, lower_seconds, time.perf_counter() - start)
+
+
+def _address(engine: engines.Engine, function_name: str) -> int:
     address = engine.function_address(function_name)
     if not address:
-        raise CodegenError(f"{function_name} has no address after code generation")
-    return MachineCode(function_name, address, text, obj, lower_seconds, time.perf_counter() - start)
+        raise CodegenError(f"{function_name} has no address once its machine code is loaded")
+    return address
 
 
 def load(obj: bytes, ir_text: str, function_name: str, level: int) -> MachineCode:
@@ -93,7 +97,5 @@ def load(obj: bytes, ir_text: str, function_name: str, level: int) -> MachineCod
     engine = engines.engine(CODEGEN_LEVEL[level])
     start = time.perf_counter()
     engine.load(obj)
-    address = engine.function_address(function_name)
-    if not address:
-        raise CodegenError(f"{function_name} has no address after loading its object file")
+    address = _address(engine, function_name)
     return MachineCode(function_name, address, ir_text, obj, 0.0, time.perf_counter() - start, from_cache=True)

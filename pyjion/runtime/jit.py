@@ -98,7 +98,7 @@ def code_cache() -> CodeCache | None:
     global _code_cache
     if not settings.cache:
         return None
-    if _code_cache is None or _code_cache.directory_name != settings.cache_dir:
+    if _code_cache is None or _code_cache.directory != settings.cache_dir:
         _code_cache = CodeCache(settings.cache_dir)
     return _code_cache
 _hook: Hook | None = None

@@ -62,11 +62,14 @@ def _require_int(name: str, value: object, low: int, high: int) -> int:
 
 def config(*, pgc: bool | None = None, level: int | None = None, debug: bool | int | None = None,
            graph: bool | None = None, threshold: int | None = None, cache: bool | None = None,
-           cache_dir: str | os.PathLike | None = None, perf_map: bool | None = None) -> dict:
+           cache_dir: str | os.PathLike | None = None, perf_map: bool | None = None,
+           background: bool | None = None) -> dict:
     """Set any of the given options (all validated before any is applied); return all of them.
 
     ``cache``/``cache_dir``: the on-disk code cache (on by default, in ``$XDG_CACHE_HOME/pyjion``).
     ``perf_map``: list each function compiled from now on in ``/tmp/perf-<pid>.map`` for Linux perf.
+    ``background``: with a threshold above 0, compile hot code on the compiler thread while the
+    interpreter keeps running it (on by default); off, the call that finds it hot waits for it.
     """
     s = jit.settings
     updates = {}
@@ -84,6 +87,8 @@ def config(*, pgc: bool | None = None, level: int | None = None, debug: bool | i
         updates["cache"] = _require_bool("cache", cache)
     if perf_map is not None:
         updates["perf_map"] = _require_bool("perf_map", perf_map)
+    if background is not None:
+        updates["background"] = _require_bool("background", background)
     if cache_dir is not None:
         if not isinstance(cache_dir, (str, os.PathLike)) or not os.fspath(cache_dir):
             raise TypeError(f"config() argument 'cache_dir' must be a non-empty path, not {cache_dir!r}")
@@ -94,7 +99,8 @@ def config(*, pgc: bool | None = None, level: int | None = None, debug: bool | i
         else:
             setattr(s, key, value)
     return {"pgc": s.pgc, "level": s.level, "debug": CompileMode(s.debug), "graph": s.graph,
-            "threshold": s.threshold, "cache": s.cache, "cache_dir": s.cache_dir, "perf_map": s.perf_map}
+            "threshold": s.threshold, "cache": s.cache, "cache_dir": s.cache_dir, "perf_map": s.perf_map,
+            "background": s.background}
 
 
 def _code_of(f: object) -> types.CodeType:

@@ -14,20 +14,22 @@ from pyjion.runtime.state import native_state, records
 
 DESCRIPTION = "Run a Python program with the pyjion JIT compiler enabled."
 EPILOG = ("Environment: PYJION=1 enables the JIT in every Python process started with it (pytest, "
-          "workers, servers); PYJION_LEVEL, PYJION_THRESHOLD, PYJION_PGC, PYJION_CACHE, PYJION_CACHE_DIR "
-          "and PYJION_PERF_MAP set the defaults of the options.")
+          "workers, servers); PYJION_LEVEL, PYJION_THRESHOLD, PYJION_PGC, PYJION_CACHE, PYJION_CACHE_DIR, "
+          "PYJION_PERF_MAP and PYJION_BACKGROUND set the defaults of the options.")
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pyjion", description=DESCRIPTION, epilog=EPILOG,
                                 usage="pyjion [options] (script.py | -m module) [args...]")
-    p.add_argument("--level", type=int, choices=(0, 1, 2), help="optimisation level (default 1)")
+    p.add_argument("--level", type=int, choices=(0, 1, 2), help="optimisation level (default 2)")
     p.add_argument("--threshold", type=int, help="calls before a function is compiled (default 100)")
     p.add_argument("--pgc", action=argparse.BooleanOptionalAction, default=None,
                    help="profile-guided compilation")
     p.add_argument("--cache", action=argparse.BooleanOptionalAction, default=None, help="the on-disk code cache")
     p.add_argument("--cache-dir", help="where the code cache lives")
     p.add_argument("--perf-map", action="store_true", default=None, help="write /tmp/perf-<pid>.map for perf")
+    p.add_argument("--background", action=argparse.BooleanOptionalAction, default=None,
+                   help="compile on a thread of its own while the program runs (default on)")
     p.add_argument("--stats", action="store_true", help="print what the JIT did when the program ends")
     p.add_argument("-m", dest="module", help="run a library module as a script")
     p.add_argument("target", nargs=argparse.REMAINDER, help="script.py and its arguments (or the module's)")
@@ -42,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         parser().error("--threshold must be 0 or more")
     pyjion.config(**{k: v for k, v in (("level", args.level), ("threshold", args.threshold), ("pgc", args.pgc),
                                         ("cache", args.cache), ("cache_dir", args.cache_dir),
-                                        ("perf_map", args.perf_map)) if v is not None})
+                                        ("perf_map", args.perf_map), ("background", args.background))
+                               if v is not None})
     if args.module is not None:
         sys.argv = [args.module, *args.target]
         run = lambda: runpy.run_module(args.module, run_name="__main__", alter_sys=True)  # noqa: E731

@@ -36,6 +36,10 @@ class OptimizationFlags(enum.IntFlag):
     IsNone = 8192
     IntegerUnboxingMultiply = 16384
     OptimisticIntegers = 32768
+    # pyjion for 3.11: fast paths guided by the interpreter's specialisations (compiler/feedback.py)
+    FloatArithmetic = 1 << 16
+    IntArithmetic = 1 << 17
+    GlobalCache = 1 << 18
 
 
 class PgcStatus(enum.IntEnum):

@@ -10,8 +10,9 @@
 Every module runs in its own fresh interpreter once per mode. The child is a tiny ``-c`` bootstrap
 that loads this file *by path* (so a plain child never imports the ``pyjion`` package), imports the
 harness (unittest, doctest, test.support, test.libregrtest), then in ``jit`` mode does
-``pyjion.config(threshold=0); pyjion.enable()`` BEFORE the test module is imported, so the module's
-import, its tests and every library and harness function they call are compiled on first call
+``pyjion.config(threshold=0, level=1); pyjion.enable()`` BEFORE the test module is imported, so the
+module's import, its tests and every library and harness function they call are compiled on first call
+(level 1: the same IR as the default level 2 with a cheaper LLVM pipeline, as everything is compiled)
 (``--enable-at start`` switches the JIT on before anything is imported instead: ~30 s more per
 module). The module then runs through libregrtest's own single-test machinery
 (``test.libregrtest.single.run_single_test``: the same environment checks, resource handling,
@@ -93,7 +94,7 @@ BOOTSTRAP = """\
 import sys
 if sys.argv[1] == 'jit-start':
     import pyjion
-    pyjion.config(threshold=0)
+    pyjion.config(threshold=0, level=1)
     pyjion.enable()
 import importlib.util
 spec = importlib.util.spec_from_file_location('_pyjion_regrtest_child', sys.argv[2])
@@ -362,7 +363,7 @@ def child_main(mode: str, argv: list[str]) -> None:
     if mode in ("jit", "jit-start"):
         if mode == "jit":
             import pyjion
-            pyjion.config(threshold=0)
+            pyjion.config(threshold=0, level=1)
             pyjion.enable()
         stats = JitStats()
         if not opts.leaks:  # polling would itself allocate while leaks are measured

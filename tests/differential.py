@@ -14,15 +14,16 @@ import pyjion
 
 
 @contextlib.contextmanager
-def jit(threshold: int = 0, level: int | None = None) -> Iterator[None]:
+def jit(threshold: int = 0, level: int | None = None, background: bool = False) -> Iterator[None]:
+    """The JIT on; by default code is compiled on the call that finds it hot (not in the background)."""
     before = pyjion.config()
-    pyjion.config(threshold=threshold, level=before["level"] if level is None else level)
+    pyjion.config(threshold=threshold, level=before["level"] if level is None else level, background=background)
     pyjion.enable()
     try:
         yield
     finally:
         pyjion.disable()
-        pyjion.config(threshold=before["threshold"], level=before["level"])
+        pyjion.config(threshold=before["threshold"], level=before["level"], background=before["background"])
 
 
 def outcome(func: Callable, *args: Any, **kwargs: Any) -> tuple:

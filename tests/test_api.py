@@ -20,7 +20,7 @@ def test_enable_disable_return_values():
     ({"level": True}, TypeError), ({"threshold": -1}, ValueError), ({"threshold": 1.5}, TypeError),
     ({"pgc": 1}, TypeError), ({"graph": "yes"}, TypeError), ({"debug": 3}, ValueError),
     ({"debug": "x"}, TypeError), ({"cache": 1}, TypeError), ({"cache_dir": 3}, TypeError),
-    ({"cache_dir": ""}, TypeError), ({"perf_map": "1"}, TypeError),
+    ({"cache_dir": ""}, TypeError), ({"perf_map": "1"}, TypeError), ({"background": 1}, TypeError),
 ])
 def test_config_rejects_bad_arguments(kwargs, error):
     before = pyjion.config()
@@ -39,9 +39,9 @@ def test_config_round_trip():
     before = pyjion.config()
     try:
         out = pyjion.config(level=2, threshold=7, pgc=False, graph=True, debug=True, cache=False,
-                            cache_dir="/nonexistent/cache", perf_map=True)
+                            cache_dir="/nonexistent/cache", perf_map=True, background=False)
         assert out == {"level": 2, "threshold": 7, "pgc": False, "graph": True, "debug": pyjion.CompileMode.Debug,
-                       "cache": False, "cache_dir": "/nonexistent/cache", "perf_map": True}
+                       "cache": False, "cache_dir": "/nonexistent/cache", "perf_map": True, "background": False}
     finally:
         pyjion.config(**{k: v for k, v in before.items()})
 

@@ -39,7 +39,8 @@ def script(tmp_path):
 
 def test_script_with_stats(script):
     plain = run([sys.executable, str(script), "a", "b", "--show"])
-    jitted = run([sys.executable, "-m", "pyjion", "--stats", "--threshold", "3", str(script), "a", "b", "--show"])
+    jitted = run([sys.executable, "-m", "pyjion", "--stats", "--threshold", "3", "--no-background", str(script),
+                  "a", "b", "--show"])
     assert jitted.returncode == 0, jitted.stderr
     assert jitted.stdout.splitlines()[0] == plain.stdout.splitlines()[0]
     assert "compiled True" in jitted.stdout

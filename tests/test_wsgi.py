@@ -40,7 +40,7 @@ SERVER = textwrap.dedent("""
     if sys.argv[1] == "jit":
         import pyjion
         from pyjion.wsgi import PyjionWsgiMiddleware
-        pyjion.config(threshold=2)
+        pyjion.config(threshold=2, background=False)
         app.wsgi_app = PyjionWsgiMiddleware(app.wsgi_app)
 
         @app.route("/jit")

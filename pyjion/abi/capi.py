@@ -56,6 +56,8 @@ FUNCTIONS: dict[str, str] = {
     "PyNumber_Positive": "ptr(ptr)",
     "PyNumber_Invert": "ptr(ptr)",
     "PyLong_FromSsize_t": "ptr(i64)",
+    "PyLong_FromLongLong": "ptr(i64)",
+    "PyFloat_FromDouble": "ptr(f64)",
     "PyLong_AsSsize_t": "i64(ptr)",
     "PyLong_AsLong": "i64(ptr)",
     # containers

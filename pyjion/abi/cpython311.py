@@ -12,6 +12,7 @@ import dis
 import sys
 import threading
 from dataclasses import dataclass
+from typing import Callable
 
 SUPPORTED = (3, 11)
 
@@ -54,6 +55,16 @@ LONG = Struct("PyLongObject", 28, ob_size=(16, "i64"), ob_digit=(24, "i32"))
 DICT = Struct("PyDictObject", 48, ma_used=(16, "i64"), ma_version_tag=(24, "i64"), ma_keys=(32, "ptr"),
               ma_values=(40, "ptr"))
 CELL = Struct("PyCellObject", 24, ob_ref=(16, "ptr"))
+# PyDictKeysObject: the hash index (1 << dk_log2_index_bytes bytes) at dk_indices, then the entries.
+DICT_KEYS = Struct("PyDictKeysObject", 32, dk_log2_index_bytes=(9, "i8"), dk_kind=(10, "i8"),
+                   dk_version=(12, "i32"), dk_indices=(32, "i8"))
+UNICODE_ENTRY = Struct("PyDictUnicodeEntry", 16, me_key=(0, "ptr"), me_value=(8, "ptr"))
+HEAPTYPE = Struct("PyHeapTypeObject", 912, ht_qualname=(864, "ptr"), ht_cached_keys=(872, "ptr"))
+MODULE = Struct("PyModuleObject", 24, md_dict=(16, "ptr"))
+# Objects of a type with Py_TPFLAGS_MANAGED_DICT carry two pointers before their header: the instance
+# dict (once materialised) and the PyDictValues array of attribute values (shared-keys layout).
+MANAGED_DICT = Field(-24, "ptr")
+MANAGED_VALUES = Field(-32, "ptr")
 FUNCTION = Struct(
     "PyFunctionObject", 136,
     func_globals=(16, "ptr"), func_builtins=(24, "ptr"), func_name=(32, "ptr"), func_qualname=(40, "ptr"),
@@ -126,6 +137,18 @@ INLINE_CACHE_ENTRIES: dict[str, int] = {
 }
 
 
+# The inline caches of specialised instructions (Include/internal/pycore_code.h): field -> (first
+# cache unit, counting the counter as 0, and units); a 32-bit field spans two units, low half first.
+CACHE_FIELDS: dict[str, dict[str, tuple[int, int]]] = {
+    "LOAD_GLOBAL": {"index": (1, 1), "module_keys_version": (2, 2), "builtin_keys_version": (4, 1)},
+    "LOAD_ATTR": {"version": (1, 2), "index": (3, 1)},
+    "STORE_ATTR": {"version": (1, 2), "index": (3, 1)},
+    "LOAD_METHOD": {"type_version": (1, 2), "dict_offset": (3, 1), "keys_version": (4, 2), "descr": (6, 4)},
+    "LOAD_METHOD_MODULE": {"version": (1, 2), "index": (3, 1)},  # reads LOAD_ATTR's layout
+    "COMPARE_OP": {"mask": (1, 1)},
+}
+
+
 class ABIMismatch(RuntimeError):
     """The running interpreter's layout differs from the one this module describes."""
 
@@ -192,6 +215,7 @@ def check_live() -> list[str]:
     expect("small ints", id(small), _runtime_address() + RUNTIME.small_ints.offset + (7 + 5) * SMALL_INT_SIZE)
     cell = inner.__closure__[0]
     expect("cell ob_ref", _at(cell, CELL.ob_ref), id(1))
+    _check_specialisation(expect)
 
     # Frames, thread and interpreter state: read through the running frame.
     frame = sys._getframe()
@@ -255,6 +279,52 @@ def check_live() -> list[str]:
     default = ctypes.cast(api._PyEval_EvalFrameDefault, ctypes.c_void_p).value
     expect("interp eval_frame", _read(interp + INTERP.eval_frame.offset, "ptr") or default, hook)
     return bad
+
+
+class _Probe:
+    def __init__(self) -> None:
+        self.first = "first"
+
+    def method(self) -> str:
+        return self.first
+
+
+def _check_specialisation(expect: Callable[[str, object, object], None]) -> None:
+    """Dict keys, managed instance values, heap types, modules, and the inline caches that name them."""
+    namespace = {"key": _Probe}
+    keys = _at(namespace, DICT.ma_keys)
+    entries = keys + DICT_KEYS.dk_indices.offset + (1 << _read(keys + DICT_KEYS.dk_log2_index_bytes.offset, "i8"))
+    expect("dict entry me_key", _read(entries + UNICODE_ENTRY.me_key.offset, "ptr"), id("key"))
+    expect("dict entry me_value", _read(entries + UNICODE_ENTRY.me_value.offset, "ptr"), id(_Probe))
+    expect("ht_qualname", _at(_Probe, HEAPTYPE.ht_qualname), id(_Probe.__qualname__))
+    expect("md_dict", _at(sys, MODULE.md_dict), id(sys.__dict__))
+    probe = _Probe()
+    values = _read(id(probe) + MANAGED_VALUES.offset, "ptr")
+    expect("managed dict", _read(id(probe) + MANAGED_DICT.offset, "ptr"), 0)
+    expect("managed values[0]", values and _read(int(values), "ptr"), id("first"))
+    namespace = {"probe": probe}
+    exec("def run():\n    return probe.first, probe.method()", namespace)
+    run = namespace["run"]
+    for _ in range(64):  # quickened and specialised
+        run()
+    seen = {}
+    adaptive = run.__code__._co_code_adaptive
+    for unit in range(0, len(adaptive) // 2):
+        name = dis._all_opname[adaptive[2 * unit]]
+        for base in ("LOAD_GLOBAL", "LOAD_ATTR", "LOAD_METHOD"):
+            if name.startswith(base + "_"):
+                seen[name] = {field: int.from_bytes(adaptive[2 * (unit + 1 + first):2 * (unit + 1 + first + width)],
+                                                    "little")
+                              for field, (first, width) in CACHE_FIELDS[base].items()}
+    expect("LOAD_GLOBAL_MODULE module_keys_version", seen.get("LOAD_GLOBAL_MODULE", {}).get("module_keys_version"),
+           _read(_at(namespace, DICT.ma_keys) + DICT_KEYS.dk_version.offset, "i32"))
+    expect("LOAD_ATTR_INSTANCE_VALUE version", seen.get("LOAD_ATTR_INSTANCE_VALUE", {}).get("version"),
+           _at(_Probe, TYPE.tp_version_tag))
+    expect("LOAD_METHOD_WITH_VALUES descr", seen.get("LOAD_METHOD_WITH_VALUES", {}).get("descr"),
+           id(_Probe.__dict__["method"]))
+    cached_keys = _at(_Probe, HEAPTYPE.ht_cached_keys)
+    expect("ht_cached_keys dk_version", seen.get("LOAD_METHOD_WITH_VALUES", {}).get("keys_version"),
+           _read(int(cached_keys) + DICT_KEYS.dk_version.offset, "i32"))
 
 
 def thread_state_address() -> int:

@@ -11,8 +11,8 @@ from llvmlite import ir
 
 from ..abi.cpython311 import CO_ASYNC_GENERATOR, CO_COROUTINE, CO_GENERATOR
 from ..enums import CompilationResult
-from . import analysis, bytecode, cache, codegen, flow
-from .emitters import EMITTERS
+from . import analysis, bytecode, cache, codegen, feedback, flow
+from .emitters import EMITTERS, SPECIALISED
 from .graph import to_dot
 from .lowering import Lowering
 
@@ -49,21 +49,28 @@ def compile_code(code: CodeType, level: int, code_cache: cache.CodeCache | None 
     """Compile ``code``, or load it from ``code_cache``; raises :class:`CompileFailure` when it cannot be.
 
     ``graph``: record the instruction graph (``MachineCode.graph``); the cache, which does not keep
-    graphs, is then bypassed.
+    graphs, is then bypassed. So is it for code compiled with the interpreter's type feedback (level 1
+    and up, once the interpreter has specialised some of its instructions): that code holds values
+    that belong to this process.
     """
-    key = cache.key(code, level) if code_cache is not None and not graph else None
+    specialised = None
+    if level >= 1:
+        specialised = {k: v for k, v in feedback.read(code).items() if v.opname in SPECIALISED}
+    cacheable = code_cache is not None and not graph and not specialised
+    key = cache.key(code, level) if cacheable else None
     name = symbol_name(code, key)
     if key is not None:
         cached = code_cache.get(key, name, level)
         if cached is not None:
             return cached
-    machine = _compile(code, level, name, graph)
+    machine = _compile(code, level, name, graph, specialised)
     if key is not None:
         code_cache.put(key, machine)
     return machine
 
 
-def _compile(code: CodeType, level: int, name: str, graph: bool) -> codegen.MachineCode:
+def _compile(code: CodeType, level: int, name: str, graph: bool,
+             specialised: dict[int, feedback.Specialisation] | None) -> codegen.MachineCode:
     start = time.perf_counter()
     instructions = bytecode.decode(code)
     check_supported(code, instructions)
@@ -73,7 +80,8 @@ def _compile(code: CodeType, level: int, name: str, graph: bool) -> codegen.Mach
         blocks = flow.build_blocks(instructions, handlers, resumes.values())
         kinds = analysis.analyse(code, blocks, handlers)
         module = ir.Module(name)
-        Lowering(code, blocks, kinds, module, name, EMITTERS, handlers, resumes).lower()
+        lowering = Lowering(code, blocks, kinds, module, name, EMITTERS, handlers, resumes, specialised)
+        lowering.lower()
     except flow.StackEffectFault as fault:
         raise CompileFailure(CompilationResult.CompilationStackEffectFault, str(fault)) from fault
     lowered = time.perf_counter()
@@ -81,6 +89,7 @@ def _compile(code: CodeType, level: int, name: str, graph: bool) -> codegen.Mach
         machine = codegen.generate(module, name, level, lowered - start)
     except codegen.CodegenError as exc:
         raise CompileFailure(CompilationResult.CompilationJitFailure, str(exc)) from exc
+    machine.optimizations = lowering.optimizations
     if graph:
         machine.graph = to_dot(code.co_qualname, blocks, kinds, handlers)
     log.debug("compiled %s: %d instructions, lower %.1f ms, llvm %.1f ms", code.co_qualname, len(instructions),

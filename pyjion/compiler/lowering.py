@@ -25,9 +25,11 @@ from llvmlite import ir
 
 from ..abi.cpython311 import (CFRAME, CODE, FRAME, FRAME_OWNED_BY_GENERATOR, FRAME_SUSPENDED, FUNCTION, GENERATOR,
                               INTERP, THREAD, TUPLE)
+from ..enums import OptimizationFlags
 from .analysis import Kind, StackKinds
 from .builder import FRAME_FUNCTION, I8, I16, I32, I64, NULL, PTR, Builder, i32, i64
 from .bytecode import Instruction
+from .feedback import Specialisation
 from .flow import Block, Handler, StackEffectFault
 from ..runtime.support import SIGNATURES
 
@@ -49,8 +51,12 @@ class Lowering:
 
     def __init__(self, code: CodeType, blocks: dict[int, Block], kinds: StackKinds, module: ir.Module,
                  name: str, emitters: dict[str, Callable[["Lowering", Instruction], None]],
-                 handlers: dict[int, Handler] | None = None, resumes: dict[int, int] | None = None) -> None:
+                 handlers: dict[int, Handler] | None = None, resumes: dict[int, int] | None = None,
+                 feedback: dict[int, Specialisation] | None = None) -> None:
         self.code = code
+        self.fast_paths = feedback is not None  # None: generic code only (level 0)
+        self.feedback = feedback or {}  # what the interpreter specialised, by instruction index
+        self.optimizations = OptimizationFlags(0)  # the feedback-guided fast paths emitted
         self.blocks = blocks
         self.handlers = handlers or {}
         self.resumes = resumes or {}  # generators: prev_instr of a suspended frame -> block to resume at
@@ -382,6 +388,45 @@ class Lowering:
         """A new reference, or NULL with an exception set."""
         self.error_if_null(result)
         self.push(result)
+
+    # ---- fast paths ----------------------------------------------------------------------------------
+    def specialised(self, ins: Instruction, flag: OptimizationFlags, *opnames: str) -> Specialisation | None:
+        """The interpreter's specialisation of ``ins`` if it is one of ``opnames``; records ``flag``."""
+        found = self.feedback.get(ins.index)
+        if found is None or found.opname not in opnames:
+            return None
+        self.optimizations |= flag
+        return found
+
+    def guarded(self, fast: Callable[[Callable[[ir.Value], None]], tuple[ir.Value, ...]],
+                generic: Callable[[], tuple[ir.Value, ...]]) -> tuple[ir.Value, ...]:
+        """``fast(bail_if)``, which calls ``bail_if(condition)`` for each of its guards, or ``generic()``
+        once a guard fails. Both give the same values (new references, or NULL with an exception set);
+        the values of the path taken come back."""
+        b, r = self.b, self.r
+        slow = b.block("generic")
+        done = b.block("guarded_done")
+
+        def bail_if(condition: ir.Value) -> None:
+            passed = b.block("guard_passed")
+            r.cbranch(condition, slow, passed).set_weights([1, 1000])
+            b.position(passed)
+
+        fast_values = fast(bail_if)
+        fast_end = r.block
+        r.branch(done)
+        b.position(slow)
+        slow_values = generic()
+        slow_end = r.block
+        r.branch(done)
+        b.position(done)
+        merged = []
+        for fast_value, slow_value in zip(fast_values, slow_values):
+            phi = r.phi(fast_value.type)
+            phi.add_incoming(fast_value, fast_end)
+            phi.add_incoming(slow_value, slow_end)
+            merged.append(phi)
+        return tuple(merged)
 
     # ---- control flow ----------------------------------------------------------------------------------
     def jump(self, target: int, stack: list[Entry] | None = None) -> None:

@@ -2,10 +2,11 @@
 
 On every Python frame the hook: guards the native stack; hands traced/profiled frames and
 ``throw()``-entries to the interpreter; jumps to the compiled entry point of the frame's code object
-if there is one; otherwise counts the call and, past the threshold, asks Python to compile the code
-(``on_hot``). ``on_hot`` and the compiler are Python code themselves, so frames of the compiler thread
-(``pyjion_compiler_thread``) and of a thread waiting in ``on_hot`` (listed in ``pyjion_waiting``) go
-straight to the interpreter; other threads keep running and compiling meanwhile.
+if there is one; otherwise counts the call and the cycles it spends in the interpreter and, past the
+threshold of either, asks Python to compile the code (``on_hot``). ``on_hot`` and the compiler are
+Python code themselves, so frames of the compiler thread (``pyjion_compiler_thread``) and of a thread
+waiting in ``on_hot`` (listed in ``pyjion_waiting``) go straight to the interpreter; other threads keep
+running and compiling meanwhile.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import llvmlite.binding as llvm
 from llvmlite import ir
 
 from ..abi import capi
-from ..abi.cpython311 import CFRAME, CODE, CODE_EXTRA, FRAME, THREAD, interpreter_address
+from ..abi.cpython311 import CFRAME, CODE, CODE_EXTRA, FRAME, THREAD, VAROBJECT, interpreter_address
 from ..compiler.builder import FRAME_FUNCTION, I32, I64, NULL, PTR, Builder, define_global, i32, i64
 from . import engine as engines
 from .helpers import HELPERS
@@ -32,7 +33,8 @@ def _emit_hook(module: ir.Module) -> None:
     globals_ = {}
     for name, kind, init in (("pyjion_threshold", I64, 0), ("pyjion_extra_index", I64, 0),
                              ("pyjion_compiler_thread", PTR, None), ("pyjion_on_hot", PTR, None),
-                             ("pyjion_waiting_count", I64, 0)):
+                             ("pyjion_waiting_count", I64, 0), ("pyjion_hot_cycles_per_unit", I64, 0),
+                             ("pyjion_callee_cycles", I64, 0)):
         globals_[name] = define_global(module, kind, name, init)
     waiting = define_global(module, ir.ArrayType(PTR, WAITING_SLOTS), "pyjion_waiting")
     fn = ir.Function(module, FRAME_FUNCTION, HOOK_NAME)
@@ -41,6 +43,7 @@ def _emit_hook(module: ir.Module) -> None:
     r = b.ir
     b.position(b.block("entry"))
     frameaddress = ir.Function(module, ir.FunctionType(PTR, [I32]), "llvm.frameaddress.p0")
+    cycle_counter = ir.Function(module, ir.FunctionType(I64, []), "llvm.readcyclecounter")
 
     def interpret() -> None:
         r.ret(r.call(b.declare("_PyEval_EvalFrameDefault"), [ts, fr, throwflag], tail="musttail"))
@@ -113,13 +116,36 @@ def _emit_hook(module: ir.Module) -> None:
     b.position(jitted)
     run_entry(entry)
     b.position(not_jitted)
-    failed = r.load(b.addr(state, STATE_LAYOUT["failed"]), typ=I32)
+    flags = r.or_(r.load(b.addr(state, STATE_LAYOUT["failed"]), typ=I32),
+                  r.load(b.addr(state, STATE_LAYOUT["queued"]), typ=I32))
     count_it = b.block("count_call")
-    r.cbranch(r.icmp_signed("!=", failed, i32(0)), default, count_it)
+    r.cbranch(r.icmp_signed("!=", flags, i32(0)), default, count_it)
     b.position(count_it)
-    hot = r.icmp_signed(">", count, r.load(globals_["pyjion_threshold"], typ=I64))
+    # Hot: past the call threshold, or (a loop called a few times) more cycles spent interpreting the
+    # code than its size times pyjion_hot_cycles_per_unit (0: calls only).
+    cycles = b.addr(state, STATE_LAYOUT["cycles"])
+    per_unit = r.load(globals_["pyjion_hot_cycles_per_unit"], typ=I64)
+    budget = r.mul(b.load(code, VAROBJECT.ob_size), per_unit)
+    by_time = r.and_(r.icmp_signed(">", per_unit, i64(0)), r.icmp_signed(">", r.load(cycles, typ=I64), budget))
+    by_calls = r.icmp_signed(">", count, r.load(globals_["pyjion_threshold"], typ=I64))
     check_waiting = b.block("check_waiting")
-    r.cbranch(hot, check_waiting, default)
+    timed = b.block("timed_interpret")
+    r.cbranch(r.or_(by_calls, by_time), check_waiting, timed)
+
+    # Interpret, adding the cycles this frame spent outside its callees (those timed here too) to the
+    # code's count. A heuristic only: cycles of compiled callees, or of other threads while this one
+    # waited for the GIL, count as the caller's.
+    b.position(timed)
+    callee_cycles = globals_["pyjion_callee_cycles"]
+    outer = r.load(callee_cycles, typ=I64)
+    r.store(i64(0), callee_cycles)
+    started = r.call(cycle_counter, [])
+    result = r.call(b.declare("_PyEval_EvalFrameDefault"), [ts, fr, throwflag])
+    elapsed = r.sub(r.call(cycle_counter, []), started)
+    own = r.sub(elapsed, r.load(callee_cycles, typ=I64))
+    r.store(r.add(r.load(cycles, typ=I64), own), cycles)
+    r.store(r.add(outer, elapsed), callee_cycles)
+    r.ret(result)
 
     # The thread takes a free slot for the duration of on_hot; with every slot taken, the frame is
     # simply interpreted.
@@ -165,7 +191,7 @@ class Hook:
         self.address = engine.function_address(HOOK_NAME)
         self._globals = {name: engine.global_address(name) for name in (
             "pyjion_threshold", "pyjion_extra_index", "pyjion_compiler_thread", "pyjion_waiting",
-            "pyjion_waiting_count",
+            "pyjion_waiting_count", "pyjion_hot_cycles_per_unit",
             "pyjion_on_hot", HELPER_TABLE,
             *(string_global(s) for s in STRING_GLOBALS))}
         for name in (HELPER_TABLE, *(string_global(s) for s in STRING_GLOBALS)):
@@ -207,6 +233,14 @@ class Hook:
     @threshold.setter
     def threshold(self, value: int) -> None:
         ctypes.c_int64.from_address(self._globals["pyjion_threshold"]).value = value
+
+    @property
+    def hot_cycles_per_unit(self) -> int:
+        return ctypes.c_int64.from_address(self._globals["pyjion_hot_cycles_per_unit"]).value
+
+    @hot_cycles_per_unit.setter
+    def hot_cycles_per_unit(self, value: int) -> None:
+        ctypes.c_int64.from_address(self._globals["pyjion_hot_cycles_per_unit"]).value = value
 
     @property
     def installed(self) -> bool:

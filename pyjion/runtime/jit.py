@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import queue
 import threading
@@ -9,6 +10,7 @@ import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from types import CodeType
+from typing import Callable
 
 from ..abi import check_live
 from ..abi.cpython311 import thread_state_address
@@ -19,9 +21,13 @@ from . import perfmap
 from .hook import Hook
 from .state import native_state, record
 
+log = logging.getLogger("pyjion")
 # Calls a code object runs in the interpreter before it is compiled. See README "Threshold" for the
 # measurement behind the value.
 DEFAULT_THRESHOLD = 100
+# Or, whatever its calls, once it has spent this many cycles per code unit in the interpreter (a function
+# with a loop, called a few times): ~30 us per unit at 3 GHz, against ~1 ms per unit to compile it.
+HOT_CYCLES_PER_UNIT = 100_000
 
 
 def default_cache_dir() -> str:
@@ -30,7 +36,7 @@ def default_cache_dir() -> str:
 
 @dataclass
 class Settings:
-    level: int = 1
+    level: int = 2
     threshold: int = DEFAULT_THRESHOLD
     pgc: bool = True
     debug: int = 0
@@ -38,6 +44,8 @@ class Settings:
     cache: bool = True  # the on-disk code cache (compiler/cache.py)
     cache_dir: str = field(default_factory=default_cache_dir)
     perf_map: bool = False  # write /tmp/perf-<pid>.map (perfmap.py)
+    # threshold > 0: compile on the compiler thread while the interpreter keeps running the code
+    background: bool = True
 
 
 @dataclass
@@ -58,8 +66,9 @@ _TRUE, _FALSE = {"1", "true", "on", "yes"}, {"0", "false", "off", "no"}
 
 
 def settings_from_environment(environ: dict[str, str]) -> Settings:
-    """Settings with PYJION_LEVEL, PYJION_THRESHOLD, PYJION_PGC, PYJION_CACHE, PYJION_CACHE_DIR and
-    PYJION_PERF_MAP applied; a value that does not parse is ignored with a RuntimeWarning naming it."""
+    """Settings with PYJION_LEVEL, PYJION_THRESHOLD, PYJION_PGC, PYJION_CACHE, PYJION_CACHE_DIR,
+    PYJION_PERF_MAP and PYJION_BACKGROUND applied; a value that does not parse is ignored with a
+    RuntimeWarning naming it."""
     found = Settings()
 
     def bad(name: str, expected: str) -> None:
@@ -77,7 +86,8 @@ def settings_from_environment(environ: dict[str, str]) -> Settings:
                 bad(name, f"an integer from {low} to {high}")
             else:
                 setattr(found, attribute, value)
-    for name, attribute in (("PYJION_PGC", "pgc"), ("PYJION_CACHE", "cache"), ("PYJION_PERF_MAP", "perf_map")):
+    for name, attribute in (("PYJION_PGC", "pgc"), ("PYJION_CACHE", "cache"), ("PYJION_PERF_MAP", "perf_map"),
+                            ("PYJION_BACKGROUND", "background")):
         if name in environ:
             text = environ[name].strip().lower()
             if text in _TRUE | _FALSE:
@@ -117,6 +127,7 @@ def hook() -> Hook:
                                    "the one pyjion was built for: " + "; ".join(problems))
             _hook = Hook(on_hot)
             _hook.threshold = settings.threshold
+            _hook.hot_cycles_per_unit = HOT_CYCLES_PER_UNIT
             atexit.register(_hook.remove)
         return _hook
 
@@ -126,7 +137,7 @@ class CompilerThread:
 
     The thread that finds a code object hot may be deep in a recursion or have a small stack; the compiler
     (Python frames, each nesting C frames under the hook, then LLVM's C++) must not run on what is left of
-    it. The caller waits, with the GIL released, for the result.
+    it. LLVM releases the GIL while it optimises and generates code, so the program runs on meanwhile.
     """
 
     STACK_SIZE = 64 * 1024 * 1024
@@ -151,22 +162,34 @@ class CompilerThread:
             self._compile_one(*self._requests.get())
 
     def _compile_one(self, code: CodeType, level: int, cache: CodeCache | None, graph: bool,
-                     done: threading.Event, box: dict) -> None:
+                     finish: Callable[[CodeType, object], None]) -> None:
         with self.busy:
             try:
-                box["result"] = compile_code(code, level, cache, graph)
-            except BaseException as exc:  # handed to the waiting thread
-                box["error"] = exc
-        done.set()
+                outcome = compile_code(code, level, cache, graph)
+            except BaseException as exc:  # handed to finish
+                outcome = exc
+        try:
+            finish(code, outcome)
+        except BaseException:  # the compiler thread must survive anything
+            log.exception("pyjion: installing the compiled code of %s failed", code.co_qualname)
 
-    def compile(self, code: CodeType, level: int, cache: CodeCache | None, graph: bool):
+    def submit(self, code: CodeType, level: int, cache: CodeCache | None, graph: bool,
+               finish: Callable[[CodeType, object], None]) -> None:
+        """Compile ``code``, then call ``finish(code, machine code or exception)`` on the compiler thread."""
+        self._requests.put((code, level, cache, graph, finish))
+
+    def compile(self, code: CodeType, level: int, cache: CodeCache | None, graph: bool) -> object:
+        """The machine code, or the exception compiling raised; the caller waits with the GIL released."""
         done = threading.Event()
-        box: dict = {}
-        self._requests.put((code, level, cache, graph, done, box))
+        box: list = []
+
+        def finish(code: CodeType, outcome: object) -> None:
+            box.append(outcome)
+            done.set()
+
+        self.submit(code, level, cache, graph, finish)
         done.wait()
-        if "error" in box:
-            raise box["error"]
-        return box["result"]
+        return box[0]
 
 
 _compiler: CompilerThread | None = None
@@ -176,7 +199,8 @@ _compiler_lock = threading.Lock()
 # holds the compiler's busy lock. A list of the forking threads, as several may fork at once.
 _starting = False
 _forking: list[int] = []
-_in_progress: set[CodeType] = set()  # being compiled for a thread that waits (another may call it meanwhile)
+# Being compiled (state.queued set: the hook interprets them meanwhile); a fork child compiles them anew.
+_queued: set[CodeType] = set()
 
 
 def _compiler_thread() -> CompilerThread:
@@ -205,8 +229,11 @@ def _after_fork_in_parent() -> None:
 
 def _after_fork_in_child() -> None:
     """The child has only the forking thread: no compiler thread, nobody waiting in on_hot."""
-    global _compiler, _compiler_lock, _in_progress
-    _compiler, _compiler_lock, _in_progress = None, threading.Lock(), set()
+    global _compiler, _compiler_lock
+    _compiler, _compiler_lock = None, threading.Lock()
+    for code in _queued:
+        native_state(code).queued = 0
+    _queued.clear()
     if _hook is not None:
         _hook.forget_threads()
     _forking.clear()
@@ -217,37 +244,57 @@ os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
 
 
 def on_hot(code: CodeType) -> None:
-    """Called by the hook when a code object's run count passes the threshold: compile it."""
-    if _starting or _forking or code in _in_progress:
+    """Called by the hook when a code object gets hot: compile it, on the compiler thread.
+
+    At threshold 0 the calling thread waits for the machine code (the first call runs compiled);
+    otherwise, with ``settings.background``, it goes on interpreting and the code is installed when ready.
+    """
+    if _starting or _forking:
         return None
     state = native_state(code, create=True)
-    if state.entry or state.failed:
+    if state.entry or state.failed or state.queued:
         return None
+    state.queued = 1
+    _queued.add(code)
+    compiler = _compiler_thread()
+    request = (code, settings.level, code_cache(), settings.graph)
+    if settings.background and settings.threshold > 0:
+        compiler.submit(*request, _install)
+        return None
+    outcome = compiler.compile(*request)
+    if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
+        state.queued = 0  # KeyboardInterrupt and the like: raised at the call site, compiled another time
+        _queued.discard(code)
+        raise outcome
+    _install(code, outcome)
+    return None
+
+
+def _install(code: CodeType, outcome: object) -> None:
+    """Record what compiling ``code`` gave; on success the hook runs the machine code from the next call."""
+    state = native_state(code, create=True)
     rec = record(code, create=True)
-    _in_progress.add(code)
-    try:
-        machine = _compiler_thread().compile(code, settings.level, code_cache(), settings.graph)
-    except CompileFailure as failure:
-        rec.compile_result, rec.reason = failure.result, failure.reason
+    if isinstance(outcome, CompileFailure):
+        rec.compile_result, rec.reason = outcome.result, outcome.reason
         state.failed = 1
-    except Exception as exc:  # a compiler bug must cost speed, never correctness
+    elif isinstance(outcome, BaseException):  # a compiler bug must cost speed, never correctness
         rec.compile_result = CompilationResult.CompilationException
-        rec.reason = f"{type(exc).__name__}: {exc}"
+        rec.reason = f"{type(outcome).__name__}: {outcome}"
         state.failed = 1
     else:
-        rec.compile_result, rec.reason, rec.compiled = CompilationResult.Success, None, machine
+        rec.compile_result, rec.reason, rec.compiled = CompilationResult.Success, None, outcome
+        rec.optimizations = outcome.optimizations
         if settings.perf_map:
-            perfmap.write(machine.address, machine.size, code)
-        state.entry = machine.address
+            perfmap.write(outcome.address, outcome.size, code)
+        state.entry = outcome.address
         statistics.compiled += 1
-        statistics.from_cache += machine.from_cache
-        statistics.lower_seconds += machine.lower_seconds
-        statistics.llvm_seconds += machine.llvm_seconds
-    finally:
-        _in_progress.discard(code)
+        statistics.from_cache += outcome.from_cache
+        statistics.lower_seconds += outcome.lower_seconds
+        statistics.llvm_seconds += outcome.llvm_seconds
     if state.failed:
         statistics.failed[(CompilationResult(rec.compile_result).name, rec.reason)] += 1
-    return None
+    state.queued = 0
+    _queued.discard(code)
 
 
 def set_threshold(value: int) -> None:

@@ -1,6 +1,7 @@
 """Per-code-object state: a small native struct in ``co_extra`` read by the hook, and a Python record.
 
-The native part is what the hook needs on every call (run count, entry point, failed flag); it is
+The native part is what the hook needs on every call (run count, entry point, failed and queued flags,
+cycles spent interpreting it); it is
 allocated with libc ``calloc`` and released by libc ``free``, which CPython calls from ``code_dealloc``
 for every extra slot, NULL included, even at shutdown. The Python record keeps what introspection
 needs (compile result, reason, IR) and goes away with the code object through a weak reference.
@@ -19,10 +20,11 @@ from .engine import libc_address
 class NativeCodeState(ctypes.Structure):
     """Mirrors the struct the hook reads: keep in step with :data:`STATE_LAYOUT`."""
 
-    _fields_ = [("run_count", ctypes.c_int64), ("entry", ctypes.c_void_p), ("failed", ctypes.c_int32)]
+    _fields_ = [("run_count", ctypes.c_int64), ("entry", ctypes.c_void_p), ("failed", ctypes.c_int32),
+                ("queued", ctypes.c_int32), ("cycles", ctypes.c_int64)]
 
 
-STATE_LAYOUT = {"run_count": 0, "entry": 8, "failed": 16}
+STATE_LAYOUT = {"run_count": 0, "entry": 8, "failed": 16, "queued": 20, "cycles": 24}
 STATE_SIZE = ctypes.sizeof(NativeCodeState)
 assert all(getattr(NativeCodeState, k).offset == v for k, v in STATE_LAYOUT.items())
 

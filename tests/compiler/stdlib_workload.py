@@ -23,7 +23,7 @@ JIT = "--jit" in sys.argv[1:]
 if JIT:
     import pyjion
 
-    pyjion.config(threshold=0)
+    pyjion.config(threshold=0, level=1)
     pyjion.enable()
 
 # Leaf modules that are exercised below; dropped so that they are imported (again) now.

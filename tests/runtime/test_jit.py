@@ -1,5 +1,6 @@
 """The JIT's process-wide machinery: compiling on hot code, and letting compiled code objects go."""
 import gc
+import time
 import weakref
 
 import pytest
@@ -37,11 +38,55 @@ def test_records_do_not_grow_with_dead_code():
         assert len(state.records()) <= before + 2
 
 
+def loop(n):
+    total = 0
+    for i in range(n):
+        total += i % 7
+    return total
+
+
+def test_background_compilation_installs_the_code_while_the_program_runs():
+    expected = [loop(k) for k in range(40)]
+    with jit(threshold=2, background=True):
+        got = [loop(k) for k in range(40)]
+        # The call that found it hot did not wait; the compiler thread installs it when done.
+        deadline = time.monotonic() + 60
+        while not pyjion.info(loop).compiled and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert pyjion.info(loop).compiled
+        assert loop(1000) == sum(i % 7 for i in range(1000))
+    assert got == expected
+
+
+def test_time_in_the_interpreter_makes_a_loop_hot():
+    def long_loop(n):
+        total = 0
+        for i in range(n):
+            total += i % 7
+        return total
+
+    def short(n):
+        return n + 1
+
+    with jit(threshold=10**6):
+        # Millions of cycles per call, far past its size times HOT_CYCLES_PER_UNIT: hot on the next call,
+        # whatever the threshold; a cheap function is not.
+        long_loop(300_000)
+        short(1)
+        assert not pyjion.info(long_loop).compiled
+        long_loop(10)
+        short(2)
+        assert pyjion.info(long_loop).compiled
+        assert not pyjion.info(short).compiled
+        assert long_loop(100) == sum(i % 7 for i in range(100))
+
+
 def test_environment_settings():
     from pyjion.runtime.jit import settings_from_environment
     parsed = settings_from_environment({"PYJION_LEVEL": "2", "PYJION_THRESHOLD": " 7 ", "PYJION_PGC": "off",
-                                        "PYJION_CACHE": "0", "PYJION_CACHE_DIR": "/tmp/x"})
-    assert (parsed.level, parsed.threshold, parsed.pgc, parsed.cache, parsed.cache_dir) == (2, 7, False, False, "/tmp/x")
+                                        "PYJION_CACHE": "0", "PYJION_CACHE_DIR": "/tmp/x", "PYJION_BACKGROUND": "no"})
+    assert (parsed.level, parsed.threshold, parsed.pgc, parsed.cache, parsed.cache_dir, parsed.background) == (
+        2, 7, False, False, "/tmp/x", False)
     for text, expected in (("false", False), ("0", False), ("no", False), ("TRUE", True), ("1", True), ("on", True)):
         assert settings_from_environment({"PYJION_PGC": text}).pgc is expected
     defaults = settings_from_environment({})

@@ -212,7 +212,7 @@ COVERED_PROGRAM = textwrap.dedent("""
     cov = coverage.Coverage(data_file=None, branch=BRANCH)
     if JIT:
         import pyjion
-        pyjion.config(threshold=200)
+        pyjion.config(threshold=200, background=False)
         pyjion.enable()
     for _ in range(202):
         warm = measured(Idle())

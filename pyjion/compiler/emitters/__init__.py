@@ -28,4 +28,7 @@ EMITTERS: dict[str, Emitter] = _merge(stack.EMITTERS, locals_.EMITTERS, names.EM
                                       control.EMITTERS, calls.EMITTERS, containers.EMITTERS, exceptions.EMITTERS,
                                       generators.EMITTERS, patterns.EMITTERS)
 
-__all__ = ["EMITTERS", "Instruction"]
+# The interpreter's specialised instructions some emitter turns into a fast path (compiler/feedback.py).
+SPECIALISED: frozenset[str] = frozenset(operators.SPECIALISED + names.SPECIALISED)
+
+__all__ = ["EMITTERS", "SPECIALISED", "Instruction"]

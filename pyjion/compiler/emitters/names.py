@@ -1,11 +1,21 @@
-"""Globals, names, attributes, methods and imports."""
+"""Globals, names, attributes, methods and imports.
+
+Where the interpreter has specialised LOAD_GLOBAL, LOAD_ATTR, STORE_ATTR or LOAD_METHOD, the compiled
+code checks what its specialisation checks (a dict's keys version, the type's version tag, no instance
+dict shadowing a method) against the values the interpreter cached, and reads the slot it found; any
+failed check takes the generic path.
+"""
 from __future__ import annotations
 
-from ...abi.cpython311 import FRAME
+from llvmlite import ir
+
+from ...abi.cpython311 import (DICT, DICT_KEYS, FRAME, HEAPTYPE, MANAGED_DICT, MANAGED_VALUES, MODULE,
+                               TPFLAGS_TYPE_SUBCLASS, TYPE, UNICODE_ENTRY)
+from ...enums import OptimizationFlags
 from ...runtime.helpers import HELPER_IMPORT_STAR
 from ...runtime.support import NAME_ERROR_MSG, string_global
 from ..analysis import Kind
-from ..builder import NULL, PTR, i32
+from ..builder import I8, I64, NULL, PTR, i32, i64
 from ..bytecode import Instruction
 from ..lowering import Lowering
 
@@ -15,8 +25,54 @@ def _name_error(fx: Lowering, name) -> None:
     b.call("pyjion_exc_check_arg", b.exception("PyExc_NameError"), b.cstring(NAME_ERROR_MSG), name)
 
 
+_GLOBAL_FORMS = ("LOAD_GLOBAL_MODULE", "LOAD_GLOBAL_BUILTIN")
+_LOAD_ATTR_FORMS = ("LOAD_ATTR_INSTANCE_VALUE", "LOAD_ATTR_SLOT", "LOAD_ATTR_MODULE")
+_STORE_ATTR_FORMS = ("STORE_ATTR_INSTANCE_VALUE",)
+_LOAD_METHOD_FORMS = ("LOAD_METHOD_WITH_VALUES", "LOAD_METHOD_NO_DICT", "LOAD_METHOD_MODULE", "LOAD_METHOD_CLASS")
+SPECIALISED = _GLOBAL_FORMS + _LOAD_ATTR_FORMS + _STORE_ATTR_FORMS + _LOAD_METHOD_FORMS
+
+
+def _u32(value: int) -> ir.Constant:
+    return i32(value - (1 << 32) if value >= 1 << 31 else value)
+
+
+def _keys_with_version(fx: Lowering, bail_if, mapping: ir.Value, version: int) -> ir.Value:
+    """The keys of ``mapping``, an exact dict whose keys still have ``version``."""
+    b, r = fx.b, fx.r
+    bail_if(r.not_(b.is_type(mapping, "PyDict_Type")))
+    keys = b.load(mapping, DICT.ma_keys)
+    bail_if(r.icmp_unsigned("!=", b.load(keys, DICT_KEYS.dk_version), _u32(version)))
+    return keys
+
+
+def _entry_value(fx: Lowering, bail_if, keys: ir.Value, index: int) -> ir.Value:
+    """New reference to the value of entry ``index`` of string-keyed dict keys (bail if it was deleted)."""
+    b, r = fx.b, fx.r
+    index_bytes = r.shl(i64(1), r.zext(b.load(keys, DICT_KEYS.dk_log2_index_bytes), I64))
+    offset = DICT_KEYS.dk_indices.offset + index * UNICODE_ENTRY.size + UNICODE_ENTRY.me_value.offset
+    value = r.load(r.gep(keys, [r.add(index_bytes, i64(offset))], source_etype=I8), typ=PTR)
+    bail_if(b.is_null(value))
+    return b.new_ref(value)
+
+
+def _type_version_is(fx: Lowering, bail_if, obj: ir.Value, version: int) -> ir.Value:
+    tp = fx.b.type_of(obj)
+    bail_if(fx.r.icmp_unsigned("!=", fx.b.load(tp, TYPE.tp_version_tag), _u32(version)))
+    return tp
+
+
 def load_global(fx: Lowering, ins: Instruction) -> None:
-    value = fx.b.call("pyjion_load_global", fx.globals(), fx.builtins(), fx.name(ins.arg >> 1))
+    def generic():
+        return fx.b.call("pyjion_load_global", fx.globals(), fx.builtins(), fx.name(ins.arg >> 1)),
+
+    def cached(bail_if):
+        keys = _keys_with_version(fx, bail_if, fx.globals(), found.field("module_keys_version"))
+        if found.opname == "LOAD_GLOBAL_BUILTIN":  # the globals' keys unchanged: the name is still not global
+            keys = _keys_with_version(fx, bail_if, fx.builtins(), found.field("builtin_keys_version"))
+        return _entry_value(fx, bail_if, keys, found.field("index")),
+
+    found = fx.specialised(ins, OptimizationFlags.GlobalCache, *_GLOBAL_FORMS)
+    value, = fx.guarded(cached, generic) if found else generic()
     fx.error_if_null(value)
     if ins.arg & 1:
         fx.push(NULL, Kind.NULL)
@@ -88,14 +144,55 @@ def delete_name(fx: Lowering, ins: Instruction) -> None:
 
 
 def load_attr(fx: Lowering, ins: Instruction) -> None:
+    b, r = fx.b, fx.r
     owner = fx.pop()
-    fx.push_result(fx.call_releasing("PyObject_GetAttr", [owner.value, fx.name(ins.arg)], [owner]))
+
+    def generic():
+        return b.call("PyObject_GetAttr", owner.value, fx.name(ins.arg)),
+
+    def cached(bail_if):
+        if found.opname == "LOAD_ATTR_MODULE":
+            bail_if(r.not_(b.is_type(owner.value, "PyModule_Type")))
+            keys = _keys_with_version(fx, bail_if, b.load(owner.value, MODULE.md_dict), found.field("version"))
+            return _entry_value(fx, bail_if, keys, found.field("index")),
+        _type_version_is(fx, bail_if, owner.value, found.field("version"))
+        if found.opname == "LOAD_ATTR_SLOT":  # index: the member's byte offset
+            value = r.load(b.addr(owner.value, found.field("index")), typ=PTR)
+        else:
+            values = b.load(owner.value, MANAGED_VALUES)
+            bail_if(b.is_null(values))
+            value = b.load_slot(values, found.field("index"))
+        bail_if(b.is_null(value))
+        return b.new_ref(value),
+
+    found = fx.specialised(ins, OptimizationFlags.LoadAttr, *_LOAD_ATTR_FORMS)
+    value, = fx.guarded(cached, generic) if found else generic()
+    fx.release(owner)
+    fx.push_result(value)
 
 
 def store_attr(fx: Lowering, ins: Instruction) -> None:
+    b, r = fx.b, fx.r
     value, owner = fx.popn(2)
-    fx.error_if_negative(fx.call_releasing("PyObject_SetAttr", [owner.value, fx.name(ins.arg), value.value],
-                                           [value, owner]))
+
+    def generic():
+        return fx.call_releasing("PyObject_SetAttr", [owner.value, fx.name(ins.arg), value.value], [value]),
+
+    def cached(bail_if):
+        _type_version_is(fx, bail_if, owner.value, found.field("version"))
+        values = b.load(owner.value, MANAGED_VALUES)
+        bail_if(b.is_null(values))
+        slot = b.slot(values, found.field("index"))
+        old = r.load(slot, typ=PTR)
+        bail_if(b.is_null(old))  # a new attribute also joins the values' insertion order: generic
+        r.store(value.value, slot)  # the stack's reference moves into the object
+        b.decref(old)
+        return i32(0),
+
+    found = fx.specialised(ins, OptimizationFlags.LoadAttr, *_STORE_ATTR_FORMS)
+    status, = fx.guarded(cached, generic) if found else generic()
+    fx.release(owner)
+    fx.error_if_negative(status)
 
 
 def delete_attr(fx: Lowering, ins: Instruction) -> None:
@@ -107,15 +204,44 @@ def load_method(fx: Lowering, ins: Instruction) -> None:
     """Pushes ``[method, self]`` when ``_PyObject_GetMethod`` found an unbound method, else ``[NULL, attr]``."""
     b, r = fx.b, fx.r
     owner = fx.pop()
-    out = b.alloca(PTR)
-    r.store(NULL, out)  # _PyObject_GetMethod leaves it unwritten when the lookup fails
-    found = r.icmp_signed("!=", b.call("_PyObject_GetMethod", owner.value, fx.name(ins.arg), out), i32(0))
-    method = r.load(out, typ=PTR)
-    fx.error_if_null(method, cleanup=[owner])
-    with b.if_then(r.not_(found)):
-        fx.release(owner)
-    fx.push(r.select(found, method, NULL), Kind.MAYBE_NULL)
-    fx.push(r.select(found, owner.value, method))
+
+    def generic():
+        out = b.alloca(PTR)
+        r.store(NULL, out)  # _PyObject_GetMethod leaves it unwritten when the lookup fails
+        is_method = r.icmp_signed("!=", b.call("_PyObject_GetMethod", owner.value, fx.name(ins.arg), out), i32(0))
+        method = r.load(out, typ=PTR)
+        fx.error_if_null(method, cleanup=[owner])
+        with b.if_then(r.not_(is_method)):
+            fx.release(owner)
+        return r.select(is_method, method, NULL), r.select(is_method, owner.value, method)
+
+    def cached(bail_if):
+        if found.opname == "LOAD_METHOD_MODULE":
+            bail_if(r.not_(b.is_type(owner.value, "PyModule_Type")))
+            keys = _keys_with_version(fx, bail_if, b.load(owner.value, MODULE.md_dict), found.field("version"))
+            function = _entry_value(fx, bail_if, keys, found.field("index"))
+            fx.release(owner)
+            return NULL, function
+        if found.opname == "LOAD_METHOD_CLASS":
+            is_class = r.and_(b.load(b.type_of(owner.value), TYPE.tp_flags), i64(TPFLAGS_TYPE_SUBCLASS))
+            bail_if(r.icmp_unsigned("==", is_class, i64(0)))
+            _type_version_is(fx, bail_if, owner.value, found.field("type_version"))
+            fx.release(owner)
+            return NULL, b.new_ref(r.inttoptr(i64(found.field("descr")), PTR))
+        tp = _type_version_is(fx, bail_if, owner.value, found.field("type_version"))
+        if found.opname == "LOAD_METHOD_WITH_VALUES":
+            # No instance attribute shadows the method: no materialised dict, and the shared keys of
+            # the type's instances still without the name (their version unchanged).
+            bail_if(r.icmp_unsigned("!=", b.load(owner.value, MANAGED_DICT), NULL))
+            cached_keys = b.load(tp, HEAPTYPE.ht_cached_keys)
+            bail_if(r.icmp_unsigned("!=", b.load(cached_keys, DICT_KEYS.dk_version), _u32(found.field("keys_version"))))
+        # The method is owned by the type's dict, which cannot change while the version tag holds.
+        return b.new_ref(r.inttoptr(i64(found.field("descr")), PTR)), owner.value
+
+    found = fx.specialised(ins, OptimizationFlags.LoadAttr, *_LOAD_METHOD_FORMS)
+    method, self_or_attr = fx.guarded(cached, generic) if found else generic()
+    fx.push(method, Kind.MAYBE_NULL)
+    fx.push(self_or_attr)
 
 
 def import_name(fx: Lowering, ins: Instruction) -> None:

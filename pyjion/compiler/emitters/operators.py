@@ -1,9 +1,19 @@
-"""Operators: BINARY_OP, UNARY_*, COMPARE_OP, IS_OP, CONTAINS_OP and subscripts."""
+"""Operators: BINARY_OP, UNARY_*, COMPARE_OP, IS_OP, CONTAINS_OP and subscripts.
+
+Where the interpreter has specialised an operator for floats or ints (BINARY_OP_ADD_FLOAT,
+COMPARE_OP_INT_JUMP, ...), the operation is done inline on exact floats and on ints of one digit,
+falling back to the C API for anything else; true division, which 3.11 does not specialise, is
+tried inline on floats always.
+"""
 from __future__ import annotations
 
-from ..builder import i32
+from llvmlite import ir
+
+from ...abi.cpython311 import FLOAT, LONG
+from ...enums import OptimizationFlags
+from ..builder import F64, I64, i32, i64
 from ..bytecode import Instruction
-from ..lowering import Lowering
+from ..lowering import Entry, Lowering
 
 # BINARY_OP's oparg indexes ceval's ``binary_ops`` table: NB_ADD .. NB_XOR, then the in-place forms.
 _BINARY = ("Add", "And", "FloorDivide", "Lshift", "MatrixMultiply", "Multiply", "Remainder", "Or", "Power",
@@ -11,11 +21,64 @@ _BINARY = ("Add", "And", "FloorDivide", "Lshift", "MatrixMultiply", "Multiply", 
 BINARY_FUNCTIONS = tuple(f"PyNumber_{n}" for n in _BINARY) + tuple(f"PyNumber_InPlace{n}" for n in _BINARY)
 
 
+_FLOAT_OPS = {"Add": "fadd", "Subtract": "fsub", "Multiply": "fmul", "TrueDivide": "fdiv"}
+_INT_OPS = {"Add": "add", "Subtract": "sub", "Multiply": "mul"}
+_FLOAT_FORMS = tuple(f"BINARY_OP_{o}_FLOAT" for o in ("ADD", "SUBTRACT", "MULTIPLY"))
+_INT_FORMS = tuple(f"BINARY_OP_{o}_INT" for o in ("ADD", "SUBTRACT", "MULTIPLY"))
+SPECIALISED = _FLOAT_FORMS + _INT_FORMS + ("COMPARE_OP_FLOAT_JUMP", "COMPARE_OP_INT_JUMP")
+# COMPARE_OP's oparg: <, <=, ==, !=, >, >=
+_COMPARISONS = ("<", "<=", "==", "!=", ">", ">=")
+
+
+def _float_values(fx: Lowering, bail_if, left: Entry, right: Entry):
+    b = fx.b
+    bail_if(fx.r.not_(fx.r.and_(b.is_type(left.value, "PyFloat_Type"), b.is_type(right.value, "PyFloat_Type"))))
+    return b.load(left.value, FLOAT.ob_fval), b.load(right.value, FLOAT.ob_fval)
+
+
+def _small_int_values(fx: Lowering, bail_if, left: Entry, right: Entry):
+    """Values of two exact ints of at most one 30-bit digit (ob_size -1, 0 or 1), as i64."""
+    b, r = fx.b, fx.r
+    bail_if(r.not_(r.and_(b.is_type(left.value, "PyLong_Type"), b.is_type(right.value, "PyLong_Type"))))
+    values = []
+    for entry in (left, right):
+        size = b.load(entry.value, LONG.ob_size)
+        bail_if(r.icmp_unsigned(">", r.add(size, i64(1)), i64(2)))
+        values.append(r.mul(size, r.zext(b.load(entry.value, LONG.ob_digit), I64)))
+    return values
+
+
 def binary_op(fx: Lowering, ins: Instruction) -> None:
     left, right = fx.popn(2)
     function = BINARY_FUNCTIONS[ins.arg]
+    operation = _BINARY[ins.arg % len(_BINARY)]
     args = [left.value, right.value] + ([fx.b.none()] if function.endswith("Power") else [])  # _PyNumber_PowerNoMod
-    fx.push_result(fx.call_releasing(function, args, [left, right]))
+
+    def generic():
+        return fx.b.call(function, *args),
+
+    def on_floats(bail_if):
+        lv, rv = _float_values(fx, bail_if, left, right)
+        if operation == "TrueDivide":
+            bail_if(fx.r.fcmp_ordered("==", rv, ir.Constant(F64, 0.0)))  # ZeroDivisionError: generic
+        return fx.b.call("PyFloat_FromDouble", getattr(fx.r, _FLOAT_OPS[operation])(lv, rv)),
+
+    def on_ints(bail_if):
+        # One digit is 30 bits: sums and products fit in 64 bits.
+        lv, rv = _small_int_values(fx, bail_if, left, right)
+        return fx.b.call("PyLong_FromLongLong", getattr(fx.r, _INT_OPS[operation])(lv, rv)),
+
+    speculate = operation == "TrueDivide" and fx.fast_paths  # 3.11 never specialises it
+    if speculate or fx.specialised(ins, OptimizationFlags.FloatArithmetic, *_FLOAT_FORMS):
+        fx.optimizations |= OptimizationFlags.FloatArithmetic
+        result, = fx.guarded(on_floats, generic)
+    elif fx.specialised(ins, OptimizationFlags.IntArithmetic, *_INT_FORMS):
+        result, = fx.guarded(on_ints, generic)
+    else:
+        result, = generic()
+    fx.release(left)
+    fx.release(right)
+    fx.push_result(result)
 
 
 def _unary(function: str):
@@ -34,7 +97,31 @@ def unary_not(fx: Lowering, ins: Instruction) -> None:
 
 def compare_op(fx: Lowering, ins: Instruction) -> None:
     left, right = fx.popn(2)
-    fx.push_result(fx.call_releasing("PyObject_RichCompare", [left.value, right.value, i32(ins.arg)], [left, right]))
+    operator = _COMPARISONS[ins.arg]
+
+    def generic():
+        return fx.b.call("PyObject_RichCompare", left.value, right.value, i32(ins.arg)),
+
+    def on_floats(bail_if):
+        lv, rv = _float_values(fx, bail_if, left, right)
+        # NaN: only != holds, as in float_richcompare.
+        compare = fx.r.fcmp_unordered if operator == "!=" else fx.r.fcmp_ordered
+        return fx.bool_object(compare(operator, lv, rv)),
+
+    def on_ints(bail_if):
+        lv, rv = _small_int_values(fx, bail_if, left, right)
+        return fx.bool_object(fx.r.icmp_signed(operator, lv, rv)),
+
+    flag = OptimizationFlags.InternRichCompare
+    if fx.specialised(ins, flag, "COMPARE_OP_FLOAT_JUMP"):
+        result, = fx.guarded(on_floats, generic)
+    elif fx.specialised(ins, flag, "COMPARE_OP_INT_JUMP"):
+        result, = fx.guarded(on_ints, generic)
+    else:
+        result, = generic()
+    fx.release(left)
+    fx.release(right)
+    fx.push_result(result)
 
 
 def is_op(fx: Lowering, ins: Instruction) -> None:

@@ -1,0 +1,51 @@
+"""Type feedback: what CPython 3.11's specialising interpreter has recorded in a code object.
+
+After a few runs the interpreter rewrites adaptive instructions in ``co_code_adaptive`` into specialised
+forms (BINARY_OP_ADD_FLOAT, LOAD_ATTR_INSTANCE_VALUE, LOAD_GLOBAL_MODULE, ...) whose inline caches hold
+the type version tags, dict keys versions and indexes their fast paths are checked against. The compiler
+reads them once, when it compiles, and emits the same fast paths behind the same checks, with the generic
+operation when a check fails. Versions and the cached method pointers belong to this process: code
+compiled with feedback is not written to the disk code cache.
+"""
+from __future__ import annotations
+
+import dis
+from dataclasses import dataclass
+from types import CodeType
+
+from ..abi.cpython311 import CACHE_FIELDS, INLINE_CACHE_ENTRIES
+
+_BASE_OF = {specialised: base for base, forms in dis._specializations.items() for specialised in forms}
+_NOT_FEEDBACK = ("_ADAPTIVE", "_QUICK")  # still warming up, or the same as the base instruction
+
+
+@dataclass(frozen=True)
+class Specialisation:
+    """One specialised instruction: its name and its inline cache, as code units."""
+
+    opname: str
+    base: str
+    cache: tuple[int, ...]
+
+    def field(self, name: str) -> int:
+        first, width = CACHE_FIELDS.get(self.opname, CACHE_FIELDS[self.base])[name]
+        value = 0
+        for k in reversed(range(width)):
+            value = value << 16 | self.cache[first + k]
+        return value
+
+
+def read(code: CodeType) -> dict[int, Specialisation]:
+    """Specialised instructions of ``code`` by code unit (``Instruction.index``)."""
+    adaptive = code._co_code_adaptive  # one copy, taken with the GIL held: a consistent snapshot
+    units = memoryview(adaptive).cast("H")
+    found: dict[int, Specialisation] = {}
+    unit = 0
+    while unit < len(units):
+        name = dis._all_opname[adaptive[2 * unit]]
+        base = _BASE_OF.get(name, name)
+        ncache = INLINE_CACHE_ENTRIES.get(base, 0)
+        if base != name and base in INLINE_CACHE_ENTRIES and not name.endswith(_NOT_FEEDBACK):
+            found[unit] = Specialisation(name, base, tuple(units[unit + 1:unit + 1 + ncache]))
+        unit += 1 + ncache
+    return found

@@ -1,0 +1,280 @@
+"""Fast paths from the interpreter's type feedback, differentially, including every way their guards fail.
+
+Each scenario is a small module, exec'd afresh for each mode. Its ``warm()`` runs the code under test in
+the interpreter until 3.11 has specialised it; then, under the JIT, the first call compiles it with that
+feedback, and the scenario's steps (which change types, values, classes and globals behind the
+compiled code's back) must give exactly what they give in the interpreter.
+"""
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+import pyjion
+from differential import jit, outcome
+from pyjion import OptimizationFlags as Flags
+from pyjion.compiler import feedback
+
+WARM_UP = 64
+
+
+def run_scenario(source: str, use_jit: bool) -> tuple[list, dict]:
+    namespace: dict = {"__name__": "scenario"}
+    exec(compile(textwrap.dedent(source), "<scenario>", "exec"), namespace)
+    for _ in range(WARM_UP):
+        namespace["warm"]()
+    steps = namespace["STEPS"]
+    if not use_jit:
+        return [outcome(namespace[name], *args) for name, *args in steps], namespace
+    with jit():
+        results = [outcome(namespace[name], *args) for name, *args in steps]
+    return results, namespace
+
+
+def check(source: str, function: str, flag: Flags) -> None:
+    plain, _ = run_scenario(source, use_jit=False)
+    jitted, namespace = run_scenario(source, use_jit=True)
+    assert jitted == plain
+    info = pyjion.info(namespace[function])
+    assert info.compiled, info.reason
+    assert flag in info.optimizations, f"{flag!r} not among {info.optimizations!r}"
+
+
+def test_feedback_reads_the_specialised_instructions():
+    def f(a, b):
+        return a.real + b * 2.0
+
+    for _ in range(WARM_UP):
+        f(1.5, 2.5)
+    names = {s.opname for s in feedback.read(f.__code__).values()}
+    assert {"BINARY_OP_MULTIPLY_FLOAT", "BINARY_OP_ADD_FLOAT"} <= names
+
+
+FLOATS = """
+def arith(a, b):
+    return (a + b) * (a - b) / b
+
+def compare(a, b):
+    # 3.11 specialises a comparison only when a conditional jump follows it
+    out = []
+    if a < b:
+        out.append("<")
+    if a <= b:
+        out.append("<=")
+    if a == b:
+        out.append("==")
+    if a != b:
+        out.append("!=")
+    if a > b:
+        out.append(">")
+    if a >= b:
+        out.append(">=")
+    return out
+
+def warm():
+    arith(1.5, 2.5)
+    compare(1.5, 2.5)
+
+nan = float("nan")
+STEPS = [("arith", 3.0, 0.5), ("arith", 3, 2), ("arith", 3.0, 2), ("arith", 1.0, 0.0), ("arith", 1.0, -0.0),
+         ("arith", True, 2.0), ("arith", "a", "b"), ("arith", 1e308, 1e-308), ("compare", 1.0, 2.0),
+         ("compare", nan, nan), ("compare", 2.0, 2), ("compare", 1, 2.5), ("compare", "a", "b")]
+"""
+
+
+@pytest.mark.parametrize("function, flag", [("arith", Flags.FloatArithmetic),
+                                            ("compare", Flags.InternRichCompare)])
+def test_float_fast_paths(function, flag):
+    check(FLOATS, function, flag)
+
+
+INTS = """
+def arith(a, b):
+    return a * b + (a - b)
+
+def compare(a, b):
+    # 3.11 specialises a comparison only when a conditional jump follows it
+    out = []
+    if a < b:
+        out.append("<")
+    if a <= b:
+        out.append("<=")
+    if a == b:
+        out.append("==")
+    if a != b:
+        out.append("!=")
+    if a > b:
+        out.append(">")
+    if a >= b:
+        out.append(">=")
+    return out
+
+def warm():
+    arith(3, 4)
+    compare(3, 4)
+
+big = 2**30
+STEPS = [("arith", 3, 4), ("arith", -7, 0), ("arith", big - 1, big - 1), ("arith", -(big - 1), big - 1),
+         ("arith", big, 2), ("arith", 2**100, 3), ("arith", True, 5), ("arith", 2.5, 1), ("arith", "ab", 3),
+         ("compare", 3, 3), ("compare", -1, 0), ("compare", big, big - 1), ("compare", -big, 1),
+         ("compare", 2**70, 2**70), ("compare", 1, 1.0), ("compare", True, 1)]
+"""
+
+
+@pytest.mark.parametrize("function, flag", [("arith", Flags.IntArithmetic), ("compare", Flags.InternRichCompare)])
+def test_int_fast_paths(function, flag):
+    check(INTS, function, flag)
+
+
+GLOBALS = """
+import builtins
+SCALE = 3
+
+def read():
+    return SCALE * len("abc")
+
+def warm():
+    read()
+
+def rebind():
+    global SCALE
+    SCALE = 10            # same keys: the cached index now holds the new value
+
+def shadow_len():
+    global len
+    len = lambda s: 100   # a new global key: the builtin path must notice
+
+def unshadow():
+    global len
+    del len
+
+def drop():
+    global SCALE
+    del SCALE
+
+STEPS = [("read",), ("rebind",), ("read",), ("shadow_len",), ("read",), ("unshadow",), ("read",),
+         ("drop",), ("read",)]
+"""
+
+
+def test_global_cache():
+    check(GLOBALS, "read", Flags.GlobalCache)
+
+
+ATTRIBUTES = """
+import types
+
+shapes = types.ModuleType("shapes")
+shapes.floor = lambda v: int(v)
+shapes.pi = 3.14
+
+class Point:
+    def __init__(self, x, y):
+        self.x = x
+        self.y = y
+
+    def norm(self):
+        return self.x + self.y
+
+class Slotted:
+    __slots__ = ("x", "y")
+
+    def __init__(self, x, y):
+        self.x = x
+        self.y = y
+
+    def norm(self):
+        return 0
+
+def read(p):
+    return p.x, p.y, p.norm(), shapes.floor(2.5), shapes.pi
+
+def write(p, v):
+    p.y = v
+    return p.y
+
+def warm():
+    read(Point(1, 2))
+    write(Point(1, 2), 5)
+
+point = Point(1, 2)
+
+def shadow_method():
+    point.norm = lambda: "instance attribute"   # original Pyjion issue #524
+
+def patch_class():
+    Point.norm = lambda self: "patched"
+
+def delete_attribute():
+    del point.x
+
+def materialise_dict():
+    point.__dict__["z"] = 1
+
+def write_deleted():
+    fresh = Point(1, 2)
+    del fresh.y
+    return write(fresh, 13), vars(fresh)
+
+def shadow_through_dict():
+    fresh = Point(1, 2)
+    fresh.__dict__[1] = "a non-string key: the dict stops sharing the class's keys"
+    fresh.__dict__["norm"] = lambda: "through the instance dict"
+    return read(fresh)
+
+def patch_module():
+    shapes.pi = 3
+    shapes.floor = lambda v: "floor"
+
+def delete_from_module():
+    del shapes.pi
+
+class Other:
+    x = "class attribute"
+    y = 2
+
+    def norm(self):
+        return "other"
+
+STEPS = [("read", point), ("write", point, 7), ("write_deleted",), ("shadow_through_dict",), ("read", Point(3, 4)),
+         ("read", Other()),
+         ("read", Slotted(5, 6)), ("write", Slotted(5, 6), 8), ("write", Other(), 9), ("shadow_method",),
+         ("read", point), ("patch_class",), ("read", Point(0, 0)), ("materialise_dict",), ("read", point),
+         ("write", point, 11), ("delete_attribute",), ("read", point), ("write", point, 12), ("read", 42),
+         ("patch_module",), ("read", Point(1, 1)), ("delete_from_module",), ("read", Point(1, 1))]
+"""
+
+
+@pytest.mark.parametrize("function", ["read", "write"])
+def test_attribute_and_method_caches(function):
+    check(ATTRIBUTES, function, Flags.LoadAttr)
+
+
+CLASS_METHODS = """
+class Base:
+    def twice(self, v):
+        return 2 * v
+
+def call(cls, v):
+    return cls.twice(None, v)
+
+def warm():
+    call(Base, 1)
+
+def patch():
+    Base.twice = lambda self, v: -v
+
+class Meta(type):
+    pass
+
+class WithMeta(metaclass=Meta):
+    def twice(self, v):
+        return "meta"
+
+STEPS = [("call", Base, 2), ("call", WithMeta, 2), ("patch",), ("call", Base, 3), ("call", 5, 1)]
+"""
+
+
+def test_class_method_cache():
+    check(CLASS_METHODS, "call", Flags.LoadAttr)

@@ -55,6 +55,8 @@ LONG = Struct("PyLongObject", 28, ob_size=(16, "i64"), ob_digit=(24, "i32"))
 DICT = Struct("PyDictObject", 48, ma_used=(16, "i64"), ma_version_tag=(24, "i64"), ma_keys=(32, "ptr"),
               ma_values=(40, "ptr"))
 CELL = Struct("PyCellObject", 24, ob_ref=(16, "ptr"))
+RANGE_ITER = Struct("rangeiterobject", 48, index=(16, "i64"), start=(24, "i64"), step=(32, "i64"), len=(40, "i64"))
+SEQUENCE_ITER = Struct("listiterobject", 32, it_index=(16, "i64"), it_seq=(24, "ptr"))  # and tupleiterobject
 # PyDictKeysObject: the hash index (1 << dk_log2_index_bytes bytes) at dk_indices, then the entries.
 DICT_KEYS = Struct("PyDictKeysObject", 32, dk_log2_index_bytes=(9, "i8"), dk_kind=(10, "i8"),
                    dk_version=(12, "i32"), dk_indices=(32, "i8"))
@@ -215,6 +217,15 @@ def check_live() -> list[str]:
     expect("small ints", id(small), _runtime_address() + RUNTIME.small_ints.offset + (7 + 5) * SMALL_INT_SIZE)
     cell = inner.__closure__[0]
     expect("cell ob_ref", _at(cell, CELL.ob_ref), id(1))
+    stepped = iter(range(5, 100, 3))
+    next(stepped)
+    expect("range iterator", [_at(stepped, getattr(RANGE_ITER, f)) for f in ("index", "start", "step", "len")],
+           [1, 5, 3, 32])
+    for sequence in (lst, pair):
+        iterator = iter(sequence)
+        next(iterator)
+        expect("sequence iterator", [_at(iterator, SEQUENCE_ITER.it_index), _at(iterator, SEQUENCE_ITER.it_seq)],
+               [1, id(sequence)])
     _check_specialisation(expect)
 
     # Frames, thread and interpreter state: read through the running frame.

@@ -278,3 +278,66 @@ STEPS = [("call", Base, 2), ("call", WithMeta, 2), ("patch",), ("call", Base, 3)
 
 def test_class_method_cache():
     check(CLASS_METHODS, "call", Flags.LoadAttr)
+
+
+ITERATION = """
+def walk(iterable):
+    out = []
+    for item in iterable:
+        out.append(item)
+        if isinstance(iterable, list) and len(iterable) < 6 and item == 1:
+            iterable.append(99)           # grows while iterated
+        if isinstance(iterable, list) and item == 2:
+            iterable.remove(2)            # shrinks while iterated
+    return out
+
+def warm():
+    walk(range(3))
+
+def manual():
+    it = iter([1, 2])
+    first = walk(it)
+    return first, walk(it), list(it)
+
+def gen():
+    yield from (1, 2, 3)
+
+STEPS = [("walk", range(10)), ("walk", range(10, -10, -3)), ("walk", range(0)), ("walk", range(2**62, 2**62 + 3)),
+         ("walk", range(2**64, 2**64 + 2)), ("walk", [1, 2, 3]), ("walk", (4, 5, 6)), ("walk", ()),
+         ("walk", {"a": 1}), ("walk", gen()), ("walk", "xyz"), ("manual",), ("walk", 5)]
+"""
+
+
+def test_inline_iterators():
+    check(ITERATION, "walk", Flags.InlineIterators)
+
+
+SUBSCRIPTS = """
+def get(seq, i):
+    return seq[i]
+
+def tget(seq, i):
+    return seq[i]
+
+def put(seq, i, v):
+    seq[i] = v
+    return seq
+
+def warm():
+    get([1, 2, 3], 1)
+    tget((1, 2, 3), 1)
+    put([1, 2, 3], 1, 5)
+
+STEPS = [("get", [1, 2, 3], 0), ("get", [1, 2, 3], 2), ("get", [1, 2, 3], 3), ("get", [1, 2, 3], -1),
+         ("get", [1, 2, 3], True), ("get", [1, 2, 3], 2**40), ("get", (7, 8), 1), ("get", (7, 8), 5),
+         ("get", {1: "x"}, 1), ("get", "abc", 1), ("get", [], 0), ("tget", (7, 8), 0), ("tget", (7, 8), 2),
+         ("tget", [7, 8], 1), ("tget", (), 0),
+         ("put", [1, 2, 3], 0, "a"), ("put", [1, 2, 3], -1, "b"), ("put", [1, 2, 3], 3, "c"),
+         ("put", {}, 0, "d"), ("put", (1,), 0, "e"), ("put", [[1]], 0, [2])]
+"""
+
+
+@pytest.mark.parametrize("function, flag", [("get", Flags.KnownBinarySubscr), ("tget", Flags.KnownBinarySubscr),
+                                            ("put", Flags.KnownStoreSubscr)])
+def test_subscript_fast_paths(function, flag):
+    check(SUBSCRIPTS, function, flag)

@@ -236,7 +236,10 @@ def test_thread_switching_in_compiled_loop():
             other[0] += 1
 
     with jit():
-        switcher([0], 1)  # compiled before the other thread starts
+        switcher([0], 1)  # both compiled before the other thread starts
+        done.set()
+        background()
+        done.clear()
         t = threading.Thread(target=background)
         t.start()
         switcher([0], 3_000_000)

@@ -1,7 +1,9 @@
 """Control flow: jumps, conditional jumps, iteration, return and raise."""
 from __future__ import annotations
 
-from ..builder import I32, PTR, i32
+from ...abi.cpython311 import LIST, RANGE_ITER, SEQUENCE_ITER, TUPLE, VAROBJECT
+from ...enums import OptimizationFlags
+from ..builder import I32, PTR, i32, i64
 from ..bytecode import Instruction
 from ..lowering import Lowering
 
@@ -79,10 +81,46 @@ def get_iter(fx: Lowering, ins: Instruction) -> None:
 
 
 def for_iter(fx: Lowering, ins: Instruction) -> None:
-    """Next value on top of the iterator, or pop the iterator and jump when it is exhausted."""
+    """Next value on top of the iterator, or pop the iterator and jump when it is exhausted.
+
+    Range, list and tuple iterators that have a next value are stepped inline; their exhaustion and
+    every other iterator go through ``tp_iternext``.
+    """
     b, r = fx.b, fx.r
-    out = b.alloca(PTR)
-    status = b.call("pyjion_iter_next", fx.peek(1).value, out)
+    iterator = fx.peek(1).value
+
+    def generic():
+        out = b.alloca(PTR)
+        status = b.call("pyjion_iter_next", iterator, out)
+        return status, r.load(out, typ=PTR)
+
+    def over_range(bail_if):
+        bail_if(r.not_(b.is_type(iterator, "PyRangeIter_Type")))
+        index = b.load(iterator, RANGE_ITER.index)
+        bail_if(r.icmp_signed(">=", index, b.load(iterator, RANGE_ITER.len)))
+        b.store(iterator, RANGE_ITER.index, r.add(index, i64(1)))
+        current = r.add(b.load(iterator, RANGE_ITER.start), r.mul(index, b.load(iterator, RANGE_ITER.step)))
+        value = b.call("PyLong_FromSsize_t", current)
+        return r.select(b.is_null(value), i32(-1), i32(1)), value
+
+    def over_sequence(type_name: str, items_of):
+        def step(bail_if):
+            bail_if(r.not_(b.is_type(iterator, type_name)))
+            seq = b.load(iterator, SEQUENCE_ITER.it_seq)
+            bail_if(b.is_null(seq))
+            index = b.load(iterator, SEQUENCE_ITER.it_index)
+            bail_if(r.icmp_signed(">=", index, b.load(seq, VAROBJECT.ob_size)))
+            b.store(iterator, SEQUENCE_ITER.it_index, r.add(index, i64(1)))
+            return i32(1), b.new_ref(b.load_slot(items_of(seq), index))
+        return step
+
+    if fx.fast_paths:
+        fx.optimizations |= OptimizationFlags.InlineIterators
+        over_tuple = over_sequence("PyTupleIter_Type", lambda seq: b.addr(seq, TUPLE.ob_item))
+        over_list = over_sequence("PyListIter_Type", lambda seq: b.load(seq, LIST.ob_item))
+        status, value = fx.guarded(over_range, lambda: fx.guarded(over_list, lambda: fx.guarded(over_tuple, generic)))
+    else:
+        status, value = generic()
     fx.error_if_negative(status)
     exhausted = b.block("exhausted")
     got = b.block("next_value")
@@ -92,7 +130,7 @@ def for_iter(fx: Lowering, ins: Instruction) -> None:
     fx.release(fx.peek(1))
     fx.jump(ins.target, below)
     b.position(got)
-    fx.push(r.load(out, typ=PTR))
+    fx.push(value)
 
 
 def return_value(fx: Lowering, ins: Instruction) -> None:

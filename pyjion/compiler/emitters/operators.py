@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from ...abi.cpython311 import FLOAT, LONG
+from ...abi.cpython311 import FLOAT, LIST, LONG, TUPLE, VAROBJECT
 from ...enums import OptimizationFlags
-from ..builder import F64, I64, i32, i64
+from ..builder import F64, I64, PTR, i32, i64
 from ..bytecode import Instruction
 from ..lowering import Entry, Lowering
 
@@ -25,7 +25,9 @@ _FLOAT_OPS = {"Add": "fadd", "Subtract": "fsub", "Multiply": "fmul", "TrueDivide
 _INT_OPS = {"Add": "add", "Subtract": "sub", "Multiply": "mul"}
 _FLOAT_FORMS = tuple(f"BINARY_OP_{o}_FLOAT" for o in ("ADD", "SUBTRACT", "MULTIPLY"))
 _INT_FORMS = tuple(f"BINARY_OP_{o}_INT" for o in ("ADD", "SUBTRACT", "MULTIPLY"))
-SPECIALISED = _FLOAT_FORMS + _INT_FORMS + ("COMPARE_OP_FLOAT_JUMP", "COMPARE_OP_INT_JUMP")
+_SUBSCR_FORMS = ("BINARY_SUBSCR_LIST_INT", "BINARY_SUBSCR_TUPLE_INT")
+SPECIALISED = _FLOAT_FORMS + _INT_FORMS + _SUBSCR_FORMS + ("COMPARE_OP_FLOAT_JUMP", "COMPARE_OP_INT_JUMP",
+                                                          "STORE_SUBSCR_LIST_INT")
 # COMPARE_OP's oparg: <, <=, ==, !=, >, >=
 _COMPARISONS = ("<", "<=", "==", "!=", ">", ">=")
 
@@ -139,15 +141,54 @@ def contains_op(fx: Lowering, ins: Instruction) -> None:
     fx.push(fx.bool_object(fx.r.icmp_signed("==" if ins.arg else "!=", found, i32(0))))
 
 
+def _item_slot(fx: Lowering, bail_if, container: Entry, sub: Entry, type_name: str) -> ir.Value:
+    """Address of ``container[sub]`` for an exact list or tuple and an int from 0 to its length - 1."""
+    b, r = fx.b, fx.r
+    bail_if(r.not_(r.and_(b.is_type(container.value, type_name), b.is_type(sub.value, "PyLong_Type"))))
+    size = b.load(sub.value, LONG.ob_size)
+    bail_if(r.icmp_unsigned(">", size, i64(1)))  # negative, or more than one digit
+    index = r.mul(size, r.zext(b.load(sub.value, LONG.ob_digit), I64))
+    bail_if(r.icmp_signed(">=", index, b.load(container.value, VAROBJECT.ob_size)))
+    items = b.load(container.value, LIST.ob_item) if type_name == "PyList_Type" else b.addr(container.value,
+                                                                                            TUPLE.ob_item)
+    return b.slot(items, index)
+
+
 def binary_subscr(fx: Lowering, ins: Instruction) -> None:
     container, sub = fx.popn(2)
-    fx.push_result(fx.call_releasing("PyObject_GetItem", [container.value, sub.value], [container, sub]))
+
+    def generic():
+        return fx.b.call("PyObject_GetItem", container.value, sub.value),
+
+    def indexed(bail_if):
+        type_name = "PyList_Type" if found.opname == "BINARY_SUBSCR_LIST_INT" else "PyTuple_Type"
+        return fx.b.new_ref(fx.r.load(_item_slot(fx, bail_if, container, sub, type_name), typ=PTR)),
+
+    found = fx.specialised(ins, OptimizationFlags.KnownBinarySubscr, *_SUBSCR_FORMS)
+    result, = fx.guarded(indexed, generic) if found else generic()
+    fx.release(container)
+    fx.release(sub)
+    fx.push_result(result)
 
 
 def store_subscr(fx: Lowering, ins: Instruction) -> None:
     value, container, sub = fx.popn(3)
-    fx.error_if_negative(fx.call_releasing("PyObject_SetItem", [container.value, sub.value, value.value],
-                                           [value, container, sub]))
+
+    def generic():
+        return fx.call_releasing("PyObject_SetItem", [container.value, sub.value, value.value], [value]),
+
+    def indexed(bail_if):
+        slot = _item_slot(fx, bail_if, container, sub, "PyList_Type")
+        old = fx.r.load(slot, typ=PTR)
+        fx.r.store(value.value, slot)  # the stack's reference moves into the list
+        fx.b.decref(old)
+        return i32(0),
+
+    found = fx.specialised(ins, OptimizationFlags.KnownStoreSubscr, "STORE_SUBSCR_LIST_INT")
+    status, = fx.guarded(indexed, generic) if found else generic()
+    fx.release(container)
+    fx.release(sub)
+    fx.error_if_negative(status)
 
 
 def delete_subscr(fx: Lowering, ins: Instruction) -> None:

@@ -320,13 +320,16 @@ def _check_specialisation(expect: Callable[[str, object, object], None]) -> None
         run()
     seen = {}
     adaptive = run.__code__._co_code_adaptive
-    for unit in range(0, len(adaptive) // 2):
+    base_of = {form: base for base, forms in dis._specializations.items() for form in forms}
+    unit = 0
+    while unit < len(adaptive) // 2:  # instructions only: a cache unit's low byte may look like an opcode
         name = dis._all_opname[adaptive[2 * unit]]
-        for base in ("LOAD_GLOBAL", "LOAD_ATTR", "LOAD_METHOD"):
-            if name.startswith(base + "_"):
-                seen[name] = {field: int.from_bytes(adaptive[2 * (unit + 1 + first):2 * (unit + 1 + first + width)],
-                                                    "little")
-                              for field, (first, width) in CACHE_FIELDS[base].items()}
+        base = base_of.get(name, name)
+        if base in ("LOAD_GLOBAL", "LOAD_ATTR", "LOAD_METHOD"):
+            seen[name] = {field: int.from_bytes(adaptive[2 * (unit + 1 + first):2 * (unit + 1 + first + width)],
+                                                "little")
+                          for field, (first, width) in CACHE_FIELDS[base].items()}
+        unit += 1 + INLINE_CACHE_ENTRIES.get(base, 0)
     expect("LOAD_GLOBAL_MODULE module_keys_version", seen.get("LOAD_GLOBAL_MODULE", {}).get("module_keys_version"),
            _read(_at(namespace, DICT.ma_keys) + DICT_KEYS.dk_version.offset, "i32"))
     expect("LOAD_ATTR_INSTANCE_VALUE version", seen.get("LOAD_ATTR_INSTANCE_VALUE", {}).get("version"),

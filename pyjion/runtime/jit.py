@@ -146,6 +146,8 @@ class CompilerThread:
         self._requests: queue.SimpleQueue = queue.SimpleQueue()
         # Held while compiling: fork() waits for it, so no child inherits LLVM's locks mid-compile.
         self.busy = threading.Lock()
+        self.stopped = False
+        atexit.register(self.stop)
         started = threading.Event()
         previous = threading.stack_size(self.STACK_SIZE)
         try:
@@ -161,13 +163,23 @@ class CompilerThread:
             # In a call of its own: a local of this loop would keep the last code object compiled alive.
             self._compile_one(*self._requests.get())
 
+    def stop(self) -> None:
+        """At exit: finish the compilation under way and start no other. C++ exit handlers destroy
+        LLVM's global context after Python's atexit handlers; a compilation still running in this
+        (daemon) thread then would crash the process."""
+        with self.busy:
+            self.stopped = True
+
     def _compile_one(self, code: CodeType, level: int, cache: CodeCache | None, graph: bool,
                      finish: Callable[[CodeType, object], None]) -> None:
         with self.busy:
-            try:
-                outcome = compile_code(code, level, cache, graph)
-            except BaseException as exc:  # handed to finish
-                outcome = exc
+            if self.stopped:
+                outcome: object = CompileFailure(CompilationResult.NoResult, "the process is exiting")
+            else:
+                try:
+                    outcome = compile_code(code, level, cache, graph)
+                except BaseException as exc:  # handed to finish
+                    outcome = exc
         try:
             finish(code, outcome)
         except BaseException:  # the compiler thread must survive anything
@@ -249,7 +261,7 @@ def on_hot(code: CodeType) -> None:
     At threshold 0 the calling thread waits for the machine code (the first call runs compiled);
     otherwise, with ``settings.background``, it goes on interpreting and the code is installed when ready.
     """
-    if _starting or _forking:
+    if _starting or _forking or (_compiler is not None and _compiler.stopped):
         return None
     state = native_state(code, create=True)
     if state.entry or state.failed or state.queued:

@@ -1,5 +1,7 @@
 """The JIT's process-wide machinery: compiling on hot code, and letting compiled code objects go."""
 import gc
+import subprocess
+import sys
 import time
 import weakref
 
@@ -79,6 +81,34 @@ def test_time_in_the_interpreter_makes_a_loop_hot():
         assert pyjion.info(long_loop).compiled
         assert not pyjion.info(short).compiled
         assert long_loop(100) == sum(i % 7 for i in range(100))
+
+
+EXIT_WHILE_COMPILING = """
+import time
+import pyjion
+pyjion.config(threshold=1, background=True, cache=False)
+pyjion.enable()
+functions = []
+body = "".join(f"        x += i * {k} - (x >> 3)\\n" for k in range(40))  # LLVM takes a while
+for n in range(100):
+    namespace = {}
+    exec(f"def f(x):\\n    for i in range(x):\\n{body}    return x + {n}", namespace)
+    functions.append(namespace["f"])
+for f in functions:
+    f(3)
+    f(3)  # hot: queued for the compiler thread, which is still busy when the program ends
+time.sleep(0.5)  # into the queue: most of a compilation is spent in LLVM, without the GIL
+print("done")
+"""
+
+
+def test_exit_while_the_compiler_thread_is_busy(tmp_path):
+    # Compiling while C++ exit handlers destroyed LLVM's context crashed the process (SIGSEGV).
+    script = tmp_path / "exit_early.py"
+    script.write_text(EXIT_WHILE_COMPILING)
+    for _ in range(5):
+        run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+        assert (run.returncode, run.stdout) == (0, "done\n"), run.stderr[-2000:]
 
 
 def test_environment_settings():

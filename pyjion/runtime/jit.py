@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import atexit
+import heapq
+import itertools
 import logging
+import math
 import os
-import queue
 import threading
 import warnings
 from collections import Counter
@@ -143,7 +145,10 @@ class CompilerThread:
     STACK_SIZE = 64 * 1024 * 1024
 
     def __init__(self, hook: Hook) -> None:
-        self._requests: queue.SimpleQueue = queue.SimpleQueue()
+        # Hottest first: a heap of (-priority, arrival, request).
+        self._requests: list[tuple[float, int, tuple]] = []
+        self._arrivals = itertools.count()
+        self._pending = threading.Condition()
         # Held while compiling: fork() waits for it, so no child inherits LLVM's locks mid-compile.
         self.busy = threading.Lock()
         self.stopped = False
@@ -161,7 +166,13 @@ class CompilerThread:
         started.set()
         while True:
             # In a call of its own: a local of this loop would keep the last code object compiled alive.
-            self._compile_one(*self._requests.get())
+            self._compile_one(*self._next_request())
+
+    def _next_request(self) -> tuple:
+        with self._pending:
+            while not self._requests:
+                self._pending.wait()
+            return heapq.heappop(self._requests)[2]
 
     def stop(self) -> None:
         """At exit: finish the compilation under way and start no other. C++ exit handlers destroy
@@ -186,9 +197,12 @@ class CompilerThread:
             log.exception("pyjion: installing the compiled code of %s failed", code.co_qualname)
 
     def submit(self, code: CodeType, level: int, cache: CodeCache | None, graph: bool,
-               finish: Callable[[CodeType, object], None]) -> None:
-        """Compile ``code``, then call ``finish(code, machine code or exception)`` on the compiler thread."""
-        self._requests.put((code, level, cache, graph, finish))
+               finish: Callable[[CodeType, object], None], priority: float = math.inf) -> None:
+        """Compile ``code``, then call ``finish(code, machine code or exception)`` on the compiler thread.
+        Requests with a higher ``priority`` are compiled first (a thread waiting for one: infinite)."""
+        with self._pending:
+            heapq.heappush(self._requests, (-priority, next(self._arrivals), (code, level, cache, graph, finish)))
+            self._pending.notify()
 
     def compile(self, code: CodeType, level: int, cache: CodeCache | None, graph: bool) -> object:
         """The machine code, or the exception compiling raised; the caller waits with the GIL released."""
@@ -271,7 +285,8 @@ def on_hot(code: CodeType) -> None:
     compiler = _compiler_thread()
     request = (code, settings.level, code_cache(), settings.graph)
     if settings.background and settings.threshold > 0:
-        compiler.submit(*request, _install)
+        # What compiling saves is proportional to the time spent in the code, what it costs to its size.
+        compiler.submit(*request, _install, priority=state.cycles / max(len(code.co_code) // 2, 1))
         return None
     outcome = compiler.compile(*request)
     if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):

@@ -84,6 +84,19 @@ def test_report_exit_status_honours_exclusions() -> None:
     assert "REGRESSION" in regrtest.Report(["test_a"], runs, {}).format()
 
 
+def test_a_regression_is_rerun_alone_once(monkeypatch) -> None:
+    outcomes = {"test_flaky": [PASS], "test_broken": [FAIL]}
+    monkeypatch.setattr(regrtest, "run_child", lambda m, mode, opts: Run(m, mode, status=outcomes[m].pop(),
+                                                                           detail="again"))
+    runs = {(m, mode): Run(m, mode, status=PASS if mode == "plain" else TIMEOUT, detail="first")
+            for m in outcomes for mode in ("plain", "jit")}
+    regrtest._rerun_regressions(list(outcomes), runs, opts=None, progress=None)
+    assert runs[("test_flaky", "jit")].status == PASS
+    assert "first run TIMEOUT: first" in runs[("test_flaky", "jit")].detail
+    assert runs[("test_broken", "jit")].status == TIMEOUT  # failed again: the first run stands
+    assert outcomes == {"test_flaky": [], "test_broken": []}  # each rerun exactly once
+
+
 def test_resume_keeps_finished_runs(tmp_path) -> None:
     out = tmp_path / "report.json"
     cmd = [sys.executable, "-m", "pyjion.regrtest", "--mode", "plain", "--json", str(out), "--resume",

@@ -12,7 +12,8 @@ JIT switched on (default settings) before the script is executed. Per benchmark 
 
 * the first iteration, compilation included;
 * the steady state: the loop count is calibrated so a sample lasts ``--min-time``, then ``--warmups``
-  samples are discarded and the median of ``--samples`` samples, per iteration, is kept;
+  samples are discarded, and under the JIT more samples until the compiler thread has nothing left to
+  compile (at most 60 s), and the median of ``--samples`` samples, per iteration, is kept;
 
 and reports the JIT's compile time and the process's peak RSS. Ratios are plain time / JIT time
 (> 1: pyjion is faster), taken from the median over rounds, with their geometric mean.
@@ -118,7 +119,16 @@ def _timed_calls(func, args):
     return run
 
 
-def measure(name: str, run, inner_loops: int | None, min_time: float, warmups: int, samples: int) -> Measurement:
+def jit_settled() -> bool:
+    """Nothing waits to be compiled (always true without the JIT)."""
+    if "pyjion" not in sys.modules:
+        return True
+    from pyjion.runtime import jit
+    return jit.waiting_to_compile() == 0
+
+
+def measure(name: str, run, inner_loops: int | None, min_time: float, warmups: int, samples: int,
+            settle_time: float = 60.0) -> Measurement:
     per = inner_loops or 1
     first = run(1) / per
     loops = 1
@@ -128,6 +138,11 @@ def measure(name: str, run, inner_loops: int | None, min_time: float, warmups: i
             break
         loops *= 2 if took <= 0 else max(2, min(10, math.ceil(min_time / took)))
     for _ in range(warmups):
+        run(loops)
+    # Under the JIT, warm up until the compiler thread has nothing left to compile (at most settle_time):
+    # the steady state is the compiled code's, not the interpreter's while it compiles.
+    deadline = time.perf_counter() + settle_time
+    while not jit_settled() and time.perf_counter() < deadline:
         run(loops)
     times = [run(loops) / loops / per for _ in range(samples)]
     return Measurement(name, first, statistics.median(times), times, loops)

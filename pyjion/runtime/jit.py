@@ -297,6 +297,11 @@ def on_hot(code: CodeType) -> None:
     return None
 
 
+def waiting_to_compile() -> int:
+    """Hot code objects not compiled yet (queued for, or being compiled by, the compiler thread)."""
+    return len(_queued)
+
+
 def _install(code: CodeType, outcome: object) -> None:
     """Record what compiling ``code`` gave; on success the hook runs the machine code from the next call."""
     state = native_state(code, create=True)

@@ -72,18 +72,26 @@ def compare(a, b):
         out.append(">=")
     return out
 
+def keeps(a, b):
+    # The sum has a second reference (the local): the product must be a new float.
+    total = a + b
+    product = total * 2.0
+    return total, product, total is product
+
 def warm():
     arith(1.5, 2.5)
     compare(1.5, 2.5)
+    keeps(1.5, 2.5)
 
 nan = float("nan")
 STEPS = [("arith", 3.0, 0.5), ("arith", 3, 2), ("arith", 3.0, 2), ("arith", 1.0, 0.0), ("arith", 1.0, -0.0),
          ("arith", True, 2.0), ("arith", "a", "b"), ("arith", 1e308, 1e-308), ("compare", 1.0, 2.0),
-         ("compare", nan, nan), ("compare", 2.0, 2), ("compare", 1, 2.5), ("compare", "a", "b")]
+         ("compare", nan, nan), ("compare", 2.0, 2), ("compare", 1, 2.5), ("compare", "a", "b"),
+         ("keeps", 1.5, 2.0), ("keeps", 1, 2.0)]
 """
 
 
-@pytest.mark.parametrize("function, flag", [("arith", Flags.FloatArithmetic),
+@pytest.mark.parametrize("function, flag", [("arith", Flags.FloatArithmetic), ("keeps", Flags.FloatArithmetic),
                                             ("compare", Flags.InternRichCompare)])
 def test_float_fast_paths(function, flag):
     check(FLOATS, function, flag)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from ...abi.cpython311 import FLOAT, LIST, LONG, TUPLE, VAROBJECT
+from ...abi.cpython311 import FLOAT, LIST, LONG, OBJECT, TUPLE, VAROBJECT
 from ...enums import OptimizationFlags
 from ..builder import F64, I64, PTR, i32, i64
 from ..bytecode import Instruction
@@ -38,6 +38,26 @@ def _float_values(fx: Lowering, bail_if, left: Entry, right: Entry):
     return b.load(left.value, FLOAT.ob_fval), b.load(right.value, FLOAT.ob_fval)
 
 
+def _float_result(fx: Lowering, value: ir.Value, operand: Entry) -> ir.Value:
+    """A new reference to a float holding ``value``: ``operand`` itself when the value stack holds its
+    only reference (no one can see it change; it is released after the operation, hence the incref),
+    else a new float."""
+    b, r = fx.b, fx.r
+    reuse = b.block("reuse_float")
+    allocate = b.block("new_float")
+    done = b.block("float_made")
+    r.cbranch(r.icmp_signed("==", b.load(operand.value, OBJECT.ob_refcnt), i64(1)), reuse, allocate)
+    b.position(reuse)
+    b.store(operand.value, FLOAT.ob_fval, value)
+    b.incref(operand.value)
+    r.branch(done)
+    b.position(allocate)
+    made = b.call("PyFloat_FromDouble", value)
+    made_end = r.block
+    r.branch(done)
+    return b.merge(done, (operand.value, reuse), (made, made_end))
+
+
 def _small_int_values(fx: Lowering, bail_if, left: Entry, right: Entry):
     """Values of two exact ints of at most one 30-bit digit (ob_size -1, 0 or 1), as i64."""
     b, r = fx.b, fx.r
@@ -63,7 +83,7 @@ def binary_op(fx: Lowering, ins: Instruction) -> None:
         lv, rv = _float_values(fx, bail_if, left, right)
         if operation == "TrueDivide":
             bail_if(fx.r.fcmp_ordered("==", rv, ir.Constant(F64, 0.0)))  # ZeroDivisionError: generic
-        return fx.b.call("PyFloat_FromDouble", getattr(fx.r, _FLOAT_OPS[operation])(lv, rv)),
+        return _float_result(fx, getattr(fx.r, _FLOAT_OPS[operation])(lv, rv), left),
 
     def on_ints(bail_if):
         # One digit is 30 bits: sums and products fit in 64 bits.

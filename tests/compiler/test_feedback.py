@@ -51,10 +51,7 @@ def test_feedback_reads_the_specialised_instructions():
     assert {"BINARY_OP_MULTIPLY_FLOAT", "BINARY_OP_ADD_FLOAT"} <= names
 
 
-FLOATS = """
-def arith(a, b):
-    return (a + b) * (a - b) / b
-
+COMPARE = """
 def compare(a, b):
     # 3.11 specialises a comparison only when a conditional jump follows it
     out = []
@@ -71,6 +68,11 @@ def compare(a, b):
     if a >= b:
         out.append(">=")
     return out
+"""
+
+FLOATS = COMPARE + """
+def arith(a, b):
+    return (a + b) * (a - b) / b
 
 def keeps(a, b):
     # The sum has a second reference (the local): the product must be a new float.
@@ -97,26 +99,10 @@ def test_float_fast_paths(function, flag):
     check(FLOATS, function, flag)
 
 
-INTS = """
+INTS = COMPARE + """
 def arith(a, b):
     return a * b + (a - b)
 
-def compare(a, b):
-    # 3.11 specialises a comparison only when a conditional jump follows it
-    out = []
-    if a < b:
-        out.append("<")
-    if a <= b:
-        out.append("<=")
-    if a == b:
-        out.append("==")
-    if a != b:
-        out.append("!=")
-    if a > b:
-        out.append(">")
-    if a >= b:
-        out.append(">=")
-    return out
 
 def warm():
     arith(3, 4)

@@ -98,8 +98,12 @@ def binary_op(fx: Lowering, ins: Instruction) -> None:
         result, = fx.guarded(on_ints, generic)
     else:
         result, = generic()
-    fx.release(left)
-    fx.release(right)
+    _push_releasing(fx, result, left, right)
+
+
+def _push_releasing(fx: Lowering, result: ir.Value, *operands: Entry) -> None:
+    for operand in operands:
+        fx.release(operand)
     fx.push_result(result)
 
 
@@ -141,9 +145,7 @@ def compare_op(fx: Lowering, ins: Instruction) -> None:
         result, = fx.guarded(on_ints, generic)
     else:
         result, = generic()
-    fx.release(left)
-    fx.release(right)
-    fx.push_result(result)
+    _push_releasing(fx, result, left, right)
 
 
 def is_op(fx: Lowering, ins: Instruction) -> None:
@@ -186,9 +188,7 @@ def binary_subscr(fx: Lowering, ins: Instruction) -> None:
 
     found = fx.specialised(ins, OptimizationFlags.KnownBinarySubscr, *_SUBSCR_FORMS)
     result, = fx.guarded(indexed, generic) if found else generic()
-    fx.release(container)
-    fx.release(sub)
-    fx.push_result(result)
+    _push_releasing(fx, result, container, sub)
 
 
 def store_subscr(fx: Lowering, ins: Instruction) -> None:

@@ -225,7 +225,8 @@ def load_method(fx: Lowering, ins: Instruction) -> None:
         if found.opname == "LOAD_METHOD_CLASS":
             is_class = r.and_(b.load(b.type_of(owner.value), TYPE.tp_flags), i64(TPFLAGS_TYPE_SUBCLASS))
             bail_if(r.icmp_unsigned("==", is_class, i64(0)))
-            _type_version_is(fx, bail_if, owner.value, found.field("type_version"))
+            # The class's own version tag (its attributes), not its metaclass's.
+            bail_if(r.icmp_unsigned("!=", b.load(owner.value, TYPE.tp_version_tag), _u32(found.field("type_version"))))
             fx.release(owner)
             return NULL, b.new_ref(r.inttoptr(i64(found.field("descr")), PTR))
         tp = _type_version_is(fx, bail_if, owner.value, found.field("type_version"))

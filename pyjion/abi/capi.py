@@ -58,6 +58,7 @@ FUNCTIONS: dict[str, str] = {
     "PyLong_FromSsize_t": "ptr(i64)",
     "PyLong_FromLongLong": "ptr(i64)",
     "PyFloat_FromDouble": "ptr(f64)",
+    "_PyUnicode_Equal": "i32(ptr,ptr)",
     "PyLong_AsSsize_t": "i64(ptr)",
     "PyLong_AsLong": "i64(ptr)",
     # containers

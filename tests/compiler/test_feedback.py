@@ -99,6 +99,31 @@ def test_float_fast_paths(function, flag):
     check(FLOATS, function, flag)
 
 
+STRINGS = """
+def same(a, b):
+    if a == b:
+        return "equal"
+    if a != b:
+        return "different"
+    return "neither"
+
+class Text(str):
+    def __eq__(self, other):
+        return "subclass __eq__"
+
+def warm():
+    same("ab", "ab")
+    same("ab", "cd")
+
+STEPS = [("same", "x", "x"), ("same", "x", "y"), ("same", "é" * 3, "é" * 3), ("same", "a" * 1000, "a" * 999 + "b"),
+         ("same", "", ""), ("same", Text("x"), "x"), ("same", "x", Text("x")), ("same", "1", 1), ("same", b"x", "x")]
+"""
+
+
+def test_string_equality_fast_path():
+    check(STRINGS, "same", Flags.InternRichCompare)
+
+
 INTS = COMPARE + """
 def arith(a, b):
     return a * b + (a - b)

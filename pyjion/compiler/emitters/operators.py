@@ -27,7 +27,7 @@ _FLOAT_FORMS = tuple(f"BINARY_OP_{o}_FLOAT" for o in ("ADD", "SUBTRACT", "MULTIP
 _INT_FORMS = tuple(f"BINARY_OP_{o}_INT" for o in ("ADD", "SUBTRACT", "MULTIPLY"))
 _SUBSCR_FORMS = ("BINARY_SUBSCR_LIST_INT", "BINARY_SUBSCR_TUPLE_INT")
 SPECIALISED = _FLOAT_FORMS + _INT_FORMS + _SUBSCR_FORMS + ("COMPARE_OP_FLOAT_JUMP", "COMPARE_OP_INT_JUMP",
-                                                          "STORE_SUBSCR_LIST_INT")
+                                                          "COMPARE_OP_STR_JUMP", "STORE_SUBSCR_LIST_INT")
 # COMPARE_OP's oparg: <, <=, ==, !=, >, >=
 _COMPARISONS = ("<", "<=", "==", "!=", ">", ">=")
 
@@ -138,11 +138,19 @@ def compare_op(fx: Lowering, ins: Instruction) -> None:
         lv, rv = _small_int_values(fx, bail_if, left, right)
         return fx.bool_object(fx.r.icmp_signed(operator, lv, rv)),
 
+    def on_strings(bail_if):  # 3.11 specialises only == and != on strings
+        b, r = fx.b, fx.r
+        bail_if(r.not_(r.and_(b.is_type(left.value, "PyUnicode_Type"), b.is_type(right.value, "PyUnicode_Type"))))
+        equal = b.call("_PyUnicode_Equal", left.value, right.value)
+        return fx.bool_object(r.icmp_signed("!=" if operator == "==" else "==", equal, i32(0))),
+
     flag = OptimizationFlags.InternRichCompare
     if fx.specialised(ins, flag, "COMPARE_OP_FLOAT_JUMP"):
         result, = fx.guarded(on_floats, generic)
     elif fx.specialised(ins, flag, "COMPARE_OP_INT_JUMP"):
         result, = fx.guarded(on_ints, generic)
+    elif operator in ("==", "!=") and fx.specialised(ins, flag, "COMPARE_OP_STR_JUMP"):
+        result, = fx.guarded(on_strings, generic)
     else:
         result, = generic()
     _push_releasing(fx, result, left, right)

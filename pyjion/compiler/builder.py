@@ -191,6 +191,26 @@ class Builder:
         return self.ir.gep(base, [ir.Constant(I64, RUNTIME.small_ints.offset + (value + 5) * SMALL_INT_SIZE)],
                            source_etype=I8)
 
+    def box_int(self, value: ir.Value) -> ir.Value:
+        """New reference to the int ``value`` (i64): one of the preallocated small ints when it is one,
+        without a call; else ``PyLong_FromLongLong`` (NULL on memory error)."""
+        r = self.ir
+        small = self.block("small_int")
+        large = self.block("large_int")
+        done = self.block("int_boxed")
+        shifted = r.add(value, i64(5))
+        r.cbranch(r.icmp_unsigned("<=", shifted, i64(256 + 5)), small, large)
+        self.position(small)
+        cached = r.gep(self.object("_PyRuntime"),
+                       [r.add(r.mul(shifted, i64(SMALL_INT_SIZE)), i64(RUNTIME.small_ints.offset))], source_etype=I8)
+        self.incref(cached)
+        r.branch(done)
+        self.position(large)
+        made = self.call("PyLong_FromLongLong", value)
+        large_end = r.block
+        r.branch(done)
+        return self.merge(done, (cached, small), (made, large_end))
+
     def none(self) -> ir.Value:
         return self.object("_Py_NoneStruct")
 

@@ -128,20 +128,28 @@ INTS = COMPARE + """
 def arith(a, b):
     return a * b + (a - b)
 
+CACHED = 256
+
+def small_ints_shared(a, b):
+    # -5..256 are the interpreter's preallocated ints: results in that range are those objects
+    return a * b is CACHED, a * b + 1 is CACHED + 1, a - b
 
 def warm():
     arith(3, 4)
     compare(3, 4)
+    small_ints_shared(3, 4)
 
 big = 2**30
 STEPS = [("arith", 3, 4), ("arith", -7, 0), ("arith", big - 1, big - 1), ("arith", -(big - 1), big - 1),
          ("arith", big, 2), ("arith", 2**100, 3), ("arith", True, 5), ("arith", 2.5, 1), ("arith", "ab", 3),
          ("compare", 3, 3), ("compare", -1, 0), ("compare", big, big - 1), ("compare", -big, 1),
-         ("compare", 2**70, 2**70), ("compare", 1, 1.0), ("compare", True, 1)]
+         ("compare", 2**70, 2**70), ("compare", 1, 1.0), ("compare", True, 1), ("small_ints_shared", 16, 16),
+         ("small_ints_shared", 1, 6), ("small_ints_shared", -5, 1), ("small_ints_shared", -6, 1)]
 """
 
 
-@pytest.mark.parametrize("function, flag", [("arith", Flags.IntArithmetic), ("compare", Flags.InternRichCompare)])
+@pytest.mark.parametrize("function, flag", [("arith", Flags.IntArithmetic), ("small_ints_shared", Flags.IntArithmetic),
+                                            ("compare", Flags.InternRichCompare)])
 def test_int_fast_paths(function, flag):
     check(INTS, function, flag)
 
@@ -321,7 +329,7 @@ def manual():
 def gen():
     yield from (1, 2, 3)
 
-STEPS = [("walk", range(10)), ("walk", range(10, -10, -3)), ("walk", range(0)), ("walk", range(2**62, 2**62 + 3)),
+STEPS = [("walk", range(10)), ("walk", range(10, -10, -3)), ("walk", range(250, 262)), ("walk", range(-8, -3)), ("walk", range(0)), ("walk", range(2**62, 2**62 + 3)),
          ("walk", range(2**64, 2**64 + 2)), ("walk", [1, 2, 3]), ("walk", (4, 5, 6)), ("walk", ()),
          ("walk", {"a": 1}), ("walk", gen()), ("walk", "xyz"), ("manual",), ("walk", 5)]
 """

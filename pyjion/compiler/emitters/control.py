@@ -100,7 +100,7 @@ def for_iter(fx: Lowering, ins: Instruction) -> None:
         bail_if(r.icmp_signed(">=", index, b.load(iterator, RANGE_ITER.len)))
         b.store(iterator, RANGE_ITER.index, r.add(index, i64(1)))
         current = r.add(b.load(iterator, RANGE_ITER.start), r.mul(index, b.load(iterator, RANGE_ITER.step)))
-        value = b.call("PyLong_FromSsize_t", current)
+        value = b.box_int(current)
         return r.select(b.is_null(value), i32(-1), i32(1)), value
 
     def over_sequence(type_name: str, items_of):

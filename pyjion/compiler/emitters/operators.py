@@ -88,7 +88,7 @@ def binary_op(fx: Lowering, ins: Instruction) -> None:
     def on_ints(bail_if):
         # One digit is 30 bits: sums and products fit in 64 bits.
         lv, rv = _small_int_values(fx, bail_if, left, right)
-        return fx.b.call("PyLong_FromLongLong", getattr(fx.r, _INT_OPS[operation])(lv, rv)),
+        return fx.b.box_int(getattr(fx.r, _INT_OPS[operation])(lv, rv)),
 
     speculate = operation == "TrueDivide" and fx.fast_paths  # 3.11 never specialises it
     if speculate or fx.specialised(ins, OptimizationFlags.FloatArithmetic, *_FLOAT_FORMS):

@@ -329,7 +329,8 @@ def manual():
 def gen():
     yield from (1, 2, 3)
 
-STEPS = [("walk", range(10)), ("walk", range(10, -10, -3)), ("walk", range(250, 262)), ("walk", range(-8, -3)), ("walk", range(0)), ("walk", range(2**62, 2**62 + 3)),
+STEPS = [("walk", range(10)), ("walk", range(10, -10, -3)), ("walk", range(250, 262)), ("walk", range(-8, -3)),
+         ("walk", range(0)), ("walk", range(2**62, 2**62 + 3)),
          ("walk", range(2**64, 2**64 + 2)), ("walk", [1, 2, 3]), ("walk", (4, 5, 6)), ("walk", ()),
          ("walk", {"a": 1}), ("walk", gen()), ("walk", "xyz"), ("manual",), ("walk", 5)]
 """

@@ -22,7 +22,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pyjion", description=DESCRIPTION, epilog=EPILOG,
                                 usage="pyjion [options] (script.py | -m module) [args...]")
     p.add_argument("--level", type=int, choices=(0, 1, 2), help="optimisation level (default 2)")
-    p.add_argument("--threshold", type=int, help="calls before a function is compiled (default 100; a long-running loop is compiled sooner)")
+    p.add_argument("--threshold", type=int,
+                   help="calls before a function is compiled (default 100; a long-running loop is compiled sooner)")
     p.add_argument("--pgc", action=argparse.BooleanOptionalAction, default=None,
                    help="profile-guided compilation")
     p.add_argument("--cache", action=argparse.BooleanOptionalAction, default=None, help="the on-disk code cache")

@@ -5,8 +5,9 @@ machine code to make and the slowest to run (every value spilled to the stack); 
 pipeline (CFG simplification, SROA, instruction combining) and full instruction selection; 2 (the
 default) runs the whole O2 pipeline. Per bytecode instruction LLVM took 1.17 ms at level 1 and 1.98 ms
 at level 2, 0.66 ms with the cleanup pipeline and fast instruction selection (README, "When code is
-compiled"); on small loops level 2 code ran 1.15-1.35x faster than level 1's. Hot code is compiled on a background thread, so the default buys
-the fastest code; threshold 0, which compiles everything before it first runs, is cheaper at level 1.
+compiled"); on small loops level 2 code ran 1.15-1.35x faster than level 1's. Hot code is compiled on
+a background thread, so the default buys the fastest code; threshold 0, which compiles everything
+before it first runs, is cheaper at level 1.
 """
 from __future__ import annotations
 

@@ -419,14 +419,8 @@ class Lowering:
         slow_values = generic()
         slow_end = r.block
         r.branch(done)
-        b.position(done)
-        merged = []
-        for fast_value, slow_value in zip(fast_values, slow_values):
-            phi = r.phi(fast_value.type)
-            phi.add_incoming(fast_value, fast_end)
-            phi.add_incoming(slow_value, slow_end)
-            merged.append(phi)
-        return tuple(merged)
+        return tuple(b.merge(done, (fast_value, fast_end), (slow_value, slow_end))
+                     for fast_value, slow_value in zip(fast_values, slow_values))
 
     # ---- control flow ----------------------------------------------------------------------------------
     def jump(self, target: int, stack: list[Entry] | None = None) -> None:

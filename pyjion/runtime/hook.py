@@ -173,6 +173,16 @@ def _emit_hook(module: ir.Module) -> None:
     run_entry(entry)
 
 
+def _native_int(name: str, doc: str) -> property:
+    """A property reading and writing the hook's int64 global ``name``."""
+    def get(hook: "Hook") -> int:
+        return ctypes.c_int64.from_address(hook._globals[name]).value
+
+    def set_(hook: "Hook", value: int) -> None:
+        ctypes.c_int64.from_address(hook._globals[name]).value = value
+    return property(get, set_, doc=doc)
+
+
 class Hook:
     """The runtime module (hook + support functions) in its engine, and the hook's switches."""
 
@@ -226,21 +236,9 @@ class Hook:
     def _set_pointer(self, name: str, obj: object) -> None:
         ctypes.c_void_p.from_address(self._globals[name]).value = id(obj)
 
-    @property
-    def threshold(self) -> int:
-        return ctypes.c_int64.from_address(self._globals["pyjion_threshold"]).value
-
-    @threshold.setter
-    def threshold(self, value: int) -> None:
-        ctypes.c_int64.from_address(self._globals["pyjion_threshold"]).value = value
-
-    @property
-    def hot_cycles_per_unit(self) -> int:
-        return ctypes.c_int64.from_address(self._globals["pyjion_hot_cycles_per_unit"]).value
-
-    @hot_cycles_per_unit.setter
-    def hot_cycles_per_unit(self, value: int) -> None:
-        ctypes.c_int64.from_address(self._globals["pyjion_hot_cycles_per_unit"]).value = value
+    threshold = _native_int("pyjion_threshold", "Calls before a code object is hot.")
+    hot_cycles_per_unit = _native_int("pyjion_hot_cycles_per_unit",
+                                      "Cycles in the interpreter per code unit before a code object is hot (0: off).")
 
     @property
     def installed(self) -> bool:

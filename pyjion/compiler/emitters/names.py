@@ -10,13 +10,14 @@ from __future__ import annotations
 from llvmlite import ir
 
 from ...abi.cpython311 import (DICT, DICT_KEYS, FRAME, HEAPTYPE, MANAGED_DICT, MANAGED_VALUES, MODULE,
-                               TPFLAGS_TYPE_SUBCLASS, TYPE, UNICODE_ENTRY)
+                               TPFLAGS_TYPE_SUBCLASS, TYPE, UNICODE_ENTRY, Field)
 from ...enums import OptimizationFlags
 from ...runtime.helpers import HELPER_IMPORT_STAR
 from ...runtime.support import NAME_ERROR_MSG, string_global
 from ..analysis import Kind
 from ..builder import I8, I64, NULL, PTR, i32, i64
 from ..bytecode import Instruction
+from ..feedback import Specialisation
 from ..lowering import Lowering
 
 
@@ -38,11 +39,22 @@ def _u32(value: int) -> ir.Constant:
 
 def _keys_with_version(fx: Lowering, bail_if, mapping: ir.Value, version: int) -> ir.Value:
     """The keys of ``mapping``, an exact dict whose keys still have ``version``."""
-    b, r = fx.b, fx.r
-    bail_if(r.not_(b.is_type(mapping, "PyDict_Type")))
-    keys = b.load(mapping, DICT.ma_keys)
-    bail_if(r.icmp_unsigned("!=", b.load(keys, DICT_KEYS.dk_version), _u32(version)))
+    bail_if(fx.r.not_(fx.b.is_type(mapping, "PyDict_Type")))
+    keys = fx.b.load(mapping, DICT.ma_keys)
+    _bail_unless_version(fx, bail_if, keys, DICT_KEYS.dk_version, version)
     return keys
+
+
+def _bail_unless_version(fx: Lowering, bail_if, obj: ir.Value, field: Field, version: int) -> None:
+    """A type's version tag or dict keys' version still the one the interpreter cached."""
+    bail_if(fx.r.icmp_unsigned("!=", fx.b.load(obj, field), _u32(version)))
+
+
+def _module_attribute(fx: Lowering, bail_if, module: ir.Value, found: Specialisation) -> ir.Value:
+    """New reference to the attribute LOAD_ATTR_MODULE/LOAD_METHOD_MODULE found in a module's dict."""
+    bail_if(fx.r.not_(fx.b.is_type(module, "PyModule_Type")))
+    keys = _keys_with_version(fx, bail_if, fx.b.load(module, MODULE.md_dict), found.field("version"))
+    return _entry_value(fx, bail_if, keys, found.field("index"))
 
 
 def _entry_value(fx: Lowering, bail_if, keys: ir.Value, index: int) -> ir.Value:
@@ -57,7 +69,7 @@ def _entry_value(fx: Lowering, bail_if, keys: ir.Value, index: int) -> ir.Value:
 
 def _type_version_is(fx: Lowering, bail_if, obj: ir.Value, version: int) -> ir.Value:
     tp = fx.b.type_of(obj)
-    bail_if(fx.r.icmp_unsigned("!=", fx.b.load(tp, TYPE.tp_version_tag), _u32(version)))
+    _bail_unless_version(fx, bail_if, tp, TYPE.tp_version_tag, version)
     return tp
 
 
@@ -152,9 +164,7 @@ def load_attr(fx: Lowering, ins: Instruction) -> None:
 
     def cached(bail_if):
         if found.opname == "LOAD_ATTR_MODULE":
-            bail_if(r.not_(b.is_type(owner.value, "PyModule_Type")))
-            keys = _keys_with_version(fx, bail_if, b.load(owner.value, MODULE.md_dict), found.field("version"))
-            return _entry_value(fx, bail_if, keys, found.field("index")),
+            return _module_attribute(fx, bail_if, owner.value, found),
         _type_version_is(fx, bail_if, owner.value, found.field("version"))
         if found.opname == "LOAD_ATTR_SLOT":  # index: the member's byte offset
             value = r.load(b.addr(owner.value, found.field("index")), typ=PTR)
@@ -217,16 +227,14 @@ def load_method(fx: Lowering, ins: Instruction) -> None:
 
     def cached(bail_if):
         if found.opname == "LOAD_METHOD_MODULE":
-            bail_if(r.not_(b.is_type(owner.value, "PyModule_Type")))
-            keys = _keys_with_version(fx, bail_if, b.load(owner.value, MODULE.md_dict), found.field("version"))
-            function = _entry_value(fx, bail_if, keys, found.field("index"))
+            function = _module_attribute(fx, bail_if, owner.value, found)
             fx.release(owner)
             return NULL, function
         if found.opname == "LOAD_METHOD_CLASS":
             is_class = r.and_(b.load(b.type_of(owner.value), TYPE.tp_flags), i64(TPFLAGS_TYPE_SUBCLASS))
             bail_if(r.icmp_unsigned("==", is_class, i64(0)))
             # The class's own version tag (its attributes), not its metaclass's.
-            bail_if(r.icmp_unsigned("!=", b.load(owner.value, TYPE.tp_version_tag), _u32(found.field("type_version"))))
+            _bail_unless_version(fx, bail_if, owner.value, TYPE.tp_version_tag, found.field("type_version"))
             fx.release(owner)
             return NULL, b.new_ref(r.inttoptr(i64(found.field("descr")), PTR))
         tp = _type_version_is(fx, bail_if, owner.value, found.field("type_version"))
@@ -235,7 +243,7 @@ def load_method(fx: Lowering, ins: Instruction) -> None:
             # the type's instances still without the name (their version unchanged).
             bail_if(r.icmp_unsigned("!=", b.load(owner.value, MANAGED_DICT), NULL))
             cached_keys = b.load(tp, HEAPTYPE.ht_cached_keys)
-            bail_if(r.icmp_unsigned("!=", b.load(cached_keys, DICT_KEYS.dk_version), _u32(found.field("keys_version"))))
+            _bail_unless_version(fx, bail_if, cached_keys, DICT_KEYS.dk_version, found.field("keys_version"))
         # The method is owned by the type's dict, which cannot change while the version tag holds.
         return b.new_ref(r.inttoptr(i64(found.field("descr")), PTR)), owner.value
 

@@ -32,10 +32,19 @@ SPECIALISED = _FLOAT_FORMS + _INT_FORMS + _SUBSCR_FORMS + ("COMPARE_OP_FLOAT_JUM
 _COMPARISONS = ("<", "<=", "==", "!=", ">", ">=")
 
 
+def _bail_unless_exact(fx: Lowering, bail_if, left: Entry, left_type: str, right: Entry, right_type: str) -> None:
+    both = fx.r.and_(fx.b.is_type(left.value, left_type), fx.b.is_type(right.value, right_type))
+    bail_if(fx.r.not_(both))
+
+
+def _digit_value(fx: Lowering, value: ir.Value, size: ir.Value) -> ir.Value:
+    """The i64 value of an int whose ``ob_size`` is ``size``, known to be -1, 0 or 1."""
+    return fx.r.mul(size, fx.r.zext(fx.b.load(value, LONG.ob_digit), I64))
+
+
 def _float_values(fx: Lowering, bail_if, left: Entry, right: Entry):
-    b = fx.b
-    bail_if(fx.r.not_(fx.r.and_(b.is_type(left.value, "PyFloat_Type"), b.is_type(right.value, "PyFloat_Type"))))
-    return b.load(left.value, FLOAT.ob_fval), b.load(right.value, FLOAT.ob_fval)
+    _bail_unless_exact(fx, bail_if, left, "PyFloat_Type", right, "PyFloat_Type")
+    return fx.b.load(left.value, FLOAT.ob_fval), fx.b.load(right.value, FLOAT.ob_fval)
 
 
 def _float_result(fx: Lowering, value: ir.Value, operand: Entry) -> ir.Value:
@@ -60,13 +69,13 @@ def _float_result(fx: Lowering, value: ir.Value, operand: Entry) -> ir.Value:
 
 def _small_int_values(fx: Lowering, bail_if, left: Entry, right: Entry):
     """Values of two exact ints of at most one 30-bit digit (ob_size -1, 0 or 1), as i64."""
-    b, r = fx.b, fx.r
-    bail_if(r.not_(r.and_(b.is_type(left.value, "PyLong_Type"), b.is_type(right.value, "PyLong_Type"))))
+    r = fx.r
+    _bail_unless_exact(fx, bail_if, left, "PyLong_Type", right, "PyLong_Type")
     values = []
     for entry in (left, right):
-        size = b.load(entry.value, LONG.ob_size)
+        size = fx.b.load(entry.value, LONG.ob_size)
         bail_if(r.icmp_unsigned(">", r.add(size, i64(1)), i64(2)))
-        values.append(r.mul(size, r.zext(b.load(entry.value, LONG.ob_digit), I64)))
+        values.append(_digit_value(fx, entry.value, size))
     return values
 
 
@@ -139,10 +148,9 @@ def compare_op(fx: Lowering, ins: Instruction) -> None:
         return fx.bool_object(fx.r.icmp_signed(operator, lv, rv)),
 
     def on_strings(bail_if):  # 3.11 specialises only == and != on strings
-        b, r = fx.b, fx.r
-        bail_if(r.not_(r.and_(b.is_type(left.value, "PyUnicode_Type"), b.is_type(right.value, "PyUnicode_Type"))))
-        equal = b.call("_PyUnicode_Equal", left.value, right.value)
-        return fx.bool_object(r.icmp_signed("!=" if operator == "==" else "==", equal, i32(0))),
+        _bail_unless_exact(fx, bail_if, left, "PyUnicode_Type", right, "PyUnicode_Type")
+        equal = fx.b.call("_PyUnicode_Equal", left.value, right.value)
+        return fx.bool_object(fx.r.icmp_signed("!=" if operator == "==" else "==", equal, i32(0))),
 
     flag = OptimizationFlags.InternRichCompare
     if fx.specialised(ins, flag, "COMPARE_OP_FLOAT_JUMP"):
@@ -174,10 +182,10 @@ def contains_op(fx: Lowering, ins: Instruction) -> None:
 def _item_slot(fx: Lowering, bail_if, container: Entry, sub: Entry, type_name: str) -> ir.Value:
     """Address of ``container[sub]`` for an exact list or tuple and an int from 0 to its length - 1."""
     b, r = fx.b, fx.r
-    bail_if(r.not_(r.and_(b.is_type(container.value, type_name), b.is_type(sub.value, "PyLong_Type"))))
+    _bail_unless_exact(fx, bail_if, container, type_name, sub, "PyLong_Type")
     size = b.load(sub.value, LONG.ob_size)
     bail_if(r.icmp_unsigned(">", size, i64(1)))  # negative, or more than one digit
-    index = r.mul(size, r.zext(b.load(sub.value, LONG.ob_digit), I64))
+    index = _digit_value(fx, sub.value, size)
     bail_if(r.icmp_signed(">=", index, b.load(container.value, VAROBJECT.ob_size)))
     items = b.load(container.value, LIST.ob_item) if type_name == "PyList_Type" else b.addr(container.value,
                                                                                             TUPLE.ob_item)

@@ -4,8 +4,9 @@ Compiled code refers to every object and symbol by name or through the frame (``
 ``co_consts``, ...), never by address, so the object file made for one code object serves any code
 object with the same content, in this process or another. The key covers everything the machine code
 depends on: the marshalled code object, the optimisation level, CPython's version, pyjion's own sources,
-LLVM's version and the CPU. In memory, a key maps to the loaded code (so identical code objects, such as
-the functions of a template ``exec``-ed twice, share it); on disk, to a file holding the object file and
+LLVM's version and the CPU. In memory, a key maps to the loaded code while some code object runs it, and
+the last ``RECENT`` loaded stay (so identical code objects, such as the functions of a template
+``exec``-ed again and again, share it, without keeping every function ever compiled); on disk, to a file holding the object file and
 its IR, checked by a SHA-256 of its contents before LLVM sees it: a damaged or foreign entry is skipped
 and compiled afresh.
 """
@@ -19,7 +20,9 @@ import marshal
 import os
 import sys
 import tempfile
+import weakref
 import zlib
+from collections import OrderedDict
 from pathlib import Path
 from types import CodeType
 
@@ -64,35 +67,47 @@ def key(code: CodeType, level: int) -> str | None:
 class CodeCache:
     """Loaded machine code by key, backed by ``directory`` (None: memory only)."""
 
+    RECENT = 64
+
     def __init__(self, directory: str | os.PathLike | None = None) -> None:
         self.directory = os.fspath(directory) if directory else None
-        self._loaded: dict[str, MachineCode] = {}
+        self._loaded: weakref.WeakValueDictionary[str, MachineCode] = weakref.WeakValueDictionary()
+        self._recent: OrderedDict[str, MachineCode] = OrderedDict()
 
-    def get(self, key: str, function_name: str, level: int) -> MachineCode | None:
+    def get(self, key: str, function_name: str) -> MachineCode | None:
         found = self._loaded.get(key)
         if found is not None or self.directory is None:
+            if found is not None:
+                self._keep(key, found)
             return found
         entry = self._read(key)
         if entry is None:
             return None
-        obj, ir_text = entry
+        obj, packed_ir = entry
         try:
-            machine = load(obj, ir_text, function_name, level)
+            machine = load(obj, packed_ir, function_name)
         except (CodegenError, RuntimeError) as exc:
             log.warning("code cache entry %s not loaded: %s", key, exc)
             return None
-        self._loaded[key] = machine
+        self._keep(key, machine)
         return machine
 
     def put(self, key: str, machine: MachineCode) -> None:
-        self._loaded[key] = machine
+        self._keep(key, machine)
         if self.directory is not None:
             self._write(key, machine)
+
+    def _keep(self, key: str, machine: MachineCode) -> None:
+        self._loaded[key] = machine
+        self._recent[key] = machine
+        self._recent.move_to_end(key)
+        if len(self._recent) > self.RECENT:
+            self._recent.popitem(last=False)
 
     def path(self, key: str) -> Path:
         return Path(self.directory, key[:2], key + SUFFIX)
 
-    def _read(self, key: str) -> tuple[bytes, str] | None:
+    def _read(self, key: str) -> tuple[bytes, bytes] | None:
         try:
             data = self.path(key).read_bytes()
         except OSError:
@@ -106,7 +121,8 @@ class CodeCache:
             obj, packed_ir = body[:header["object_size"]], body[header["object_size"]:]
             if header["key"] != key or hashlib.sha256(obj).hexdigest() != header["object_sha256"]:
                 raise ValueError("contents do not match their checksum")
-            return obj, zlib.decompress(packed_ir).decode()
+            zlib.decompress(packed_ir).decode()  # damaged if it does not unpack
+            return obj, packed_ir
         except (ValueError, KeyError, TypeError, zlib.error, UnicodeDecodeError) as exc:
             log.warning("code cache entry %s ignored: %s", key, exc)
             return None
@@ -121,7 +137,7 @@ class CodeCache:
             # Written aside and renamed: a reader in another process sees the whole entry or none.
             fd, temporary = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
             with os.fdopen(fd, "wb") as out:
-                out.write(MAGIC + header + b"\n" + machine.object + zlib.compress(machine.ir.encode(), 1))
+                out.write(MAGIC + header + b"\n" + machine.object + machine.packed_ir)
             os.replace(temporary, target)
         except OSError as exc:
             log.warning("code cache entry %s not written: %s", key, exc)

@@ -60,7 +60,7 @@ def compile_code(code: CodeType, level: int, code_cache: cache.CodeCache | None 
     key = cache.key(code, level) if cacheable else None
     name = symbol_name(code, key)
     if key is not None:
-        cached = code_cache.get(key, name, level)
+        cached = code_cache.get(key, name)
         if cached is not None:
             return cached
     machine = _compile(code, level, name, graph, specialised)

@@ -89,9 +89,24 @@ def _compile(code: CodeType, level: int, name: str, graph: bool,
         machine = codegen.generate(module, name, level, lowered - start)
     except codegen.CodegenError as exc:
         raise CompileFailure(CompilationResult.CompilationJitFailure, str(exc)) from exc
+    finally:
+        _dismantle(module)
     machine.optimizations = lowering.optimizations
     if graph:
         machine.graph = to_dot(code.co_qualname, blocks, kinds, handlers)
     log.debug("compiled %s: %d instructions, lower %.1f ms, llvm %.1f ms", code.co_qualname, len(instructions),
               1e3 * machine.lower_seconds, 1e3 * machine.llvm_seconds)
     return machine
+
+
+def _dismantle(module: ir.Module) -> None:
+    """Break the reference cycles of llvmlite's IR (an instruction refers to its block, a block to its
+    function): ~10,000 objects per function compiled. Left to the cyclic GC, they showed up in the
+    program's ``gc.collect()`` counts (test_gc) and held their memory until a full collection."""
+    for function in module.functions:
+        for block in function.blocks:
+            for instruction in block.instructions:
+                instruction.__dict__.clear()
+            block.__dict__.clear()
+        function.__dict__.clear()
+    module.__dict__.clear()

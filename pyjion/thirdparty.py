@@ -452,11 +452,29 @@ def prepare(package: Package, workdir: str, wheel: str, log) -> tuple[str, str]:
         tar.extractall(src_root, filter="data")
     (top,) = os.listdir(src_root)
     src = os.path.join(src_root, top)
+    if not has_pytest_config(src):
+        # Else pytest looks for a configuration in the parent directories and, with the default work
+        # directory, finds pyjion's own pyproject.toml: its rootdir, pythonpath and options.
+        with open(os.path.join(src, "pytest.ini"), "w", encoding="utf-8") as fp:
+            fp.write("[pytest]\n")
     _pip(python, "install", "-q", wheel, PYTEST, *package.deps, log=log)  # pyjion's dependencies too
     # The same version number as the last run's wheel, so pip would keep that one: replace it.
     _pip(python, "install", "-q", "--force-reinstall", "--no-deps", wheel, log=log)
     _pip(python, "install", "-q", "--force-reinstall", "--no-deps", src, log=log)
     return python, src
+
+
+def has_pytest_config(src: str) -> bool:
+    """Whether pytest finds its configuration in ``src`` itself (the files and sections it looks for)."""
+    sections = {"pytest.ini": "", ".pytest.ini": "", "pyproject.toml": "[tool.pytest.ini_options]",
+                "tox.ini": "[pytest]", "setup.cfg": "[tool:pytest]"}
+    for name, section in sections.items():
+        path = os.path.join(src, name)
+        if os.path.exists(path):
+            with open(path, encoding="utf-8", errors="replace") as fp:
+                if section in fp.read():
+                    return True
+    return False
 
 
 def _find_sdist(downloads: str, package: Package) -> str:

@@ -224,3 +224,15 @@ def test_resume_keeps_runs_of_the_same_sources_and_pins(tmp_path) -> None:
     opts.source = "other"
     with pytest.raises(ValueError, match="other sources"):
         thirdparty._resume(path, opts)
+
+
+def test_has_pytest_config(tmp_path) -> None:
+    assert not thirdparty.has_pytest_config(str(tmp_path))
+    (tmp_path / "setup.cfg").write_text("[egg_info]\ntag_build =\n")
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    assert not thirdparty.has_pytest_config(str(tmp_path))
+    (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\ntestpaths = ['t']\n")
+    assert thirdparty.has_pytest_config(str(tmp_path))
+    (tmp_path / "pyproject.toml").unlink()
+    (tmp_path / "pytest.ini").write_text("")  # pytest.ini counts even when empty
+    assert thirdparty.has_pytest_config(str(tmp_path))

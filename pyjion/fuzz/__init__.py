@@ -15,6 +15,8 @@ compilable sources from hypothesmith. Each program runs in child processes (``ch
 * ``fb2`` (``fb1`` on request): the module body and round 0 of ``main`` in the interpreter under the
   JIT's hook at the highest threshold, so CPython specialises the code; then threshold 0, so every
   function is compiled on its next call with that type feedback, and rounds 1 and 2 break its guards.
+* ``bg2`` (on request, ``--modes plain,bg2``): threshold 5 with background compilation, pyjion's
+  default way of running: compiled code is installed whenever the compiler thread finishes it.
 
 Stdout, the return value's repr, the exception's type and message, its traceback as (function, line)
 pairs and its cause/context chain must equal plain's in every round. A child that dies or hangs is

@@ -7,7 +7,10 @@ MODE is ``plain`` (the interpreter), ``jitL`` (JIT on at threshold 0 and level L
 on: everything is compiled on its first call) or ``fbL`` (module body and round 0 in the interpreter
 under the JIT's hook at the highest threshold, so CPython specialises the code; then threshold 0 at
 level L, so each function is compiled on its next call with that type feedback, and the later rounds
-break its guards). A program is a module: its body runs, then ``main(r)`` for each round r if it
+break its guards) or ``bgL`` (JIT on from the module body at threshold 5 with background compilation,
+as programs run by default: machine code replaces the interpreter whenever the compiler thread is
+done; after each round the child waits for the compiler thread, so later rounds run what it made).
+A program is a module: its body runs, then ``main(r)`` for each round r if it
 defines one.
 
 Loaded by path (``-P``: not from inside the package) so that a plain child never imports pyjion.
@@ -21,10 +24,13 @@ import io
 import json
 import os
 import sys
+import time
 import types
 
 ROUNDS = 3
 HIGHEST_THRESHOLD = 2**31 - 1
+BACKGROUND_THRESHOLD = 5
+BACKGROUND_WAIT = 120.0   # seconds a bg round waits at most for the compiler thread
 
 
 class Mode:
@@ -32,15 +38,22 @@ class Mode:
         self.name = name
         self.kind = name.rstrip("012")
         self.level = int(name[len(self.kind):] or 0)
-        if self.kind not in ("plain", "jit", "fb") or (self.kind != "plain") != (name != self.kind):
+        if self.kind not in ("plain", "jit", "fb", "bg") or (self.kind != "plain") != (name != self.kind):
             raise ValueError(f"unknown mode {name!r}")
         self.pyjion = None
         if self.kind != "plain":
             import pyjion
-            self.pyjion = pyjion
+            from pyjion.runtime import jit
+            self.pyjion, self.jit = pyjion, jit
             # The batch's own code cache, deleted with it: the programs' common code (their prelude) is
             # compiled once per child.
-            pyjion.config(cache=True, cache_dir=cache_dir, background=False, level=self.level)
+            pyjion.config(cache=True, cache_dir=cache_dir, background=self.kind == "bg", level=self.level)
+
+    def settle(self) -> None:
+        """Wait until the compiler thread has compiled what got hot (a round takes milliseconds)."""
+        deadline = time.monotonic() + BACKGROUND_WAIT
+        while self.jit.waiting_to_compile() and time.monotonic() < deadline:
+            time.sleep(0.005)
 
     def threshold(self, round_: int) -> int | None:
         """The JIT's threshold for a round (-1: the module body), None for no JIT."""
@@ -48,6 +61,8 @@ class Mode:
             return None
         if self.kind == "fb" and round_ < 1:
             return HIGHEST_THRESHOLD
+        if self.kind == "bg":
+            return BACKGROUND_THRESHOLD
         return 0
 
 
@@ -97,6 +112,8 @@ def run_round(mode: Mode, round_: int, func, args: tuple, filename: str) -> dict
         finally:
             if threshold is not None:
                 mode.pyjion.disable()
+                if mode.kind == "bg":
+                    mode.settle()
     except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are outcomes too
         result = _describe(exc, filename)
         del exc

@@ -95,6 +95,15 @@ class D:
         print("del", repr(self.tag))
 
 
+class Ready:
+    def __init__(self, value):
+        self.value = value
+
+    def __await__(self):
+        got = yield self.value
+        return got
+
+
 class Tag(str):
     def __eq__(self, other):
         return len(self) == len(str(other))
@@ -111,6 +120,8 @@ class Signature:
     defaults: int = 0               # how many of the last params have defaults
     star: bool = False              # *args (numbers)
     kwargs: bool = False            # **kwargs (numbers)
+    positional_only: int = 0        # how many of the first params come before "/"
+    keyword_only: list[tuple[str, str]] = field(default_factory=list)   # after "*" or *rest, with defaults
 
 
 @dataclass
@@ -318,6 +329,8 @@ class Generator:
         return ["    " + line for line in lines]
 
     def statement(self, sc: Scope, depth: int) -> list[str]:
+        if self.chance(0.1):
+            return self.rare_statement(sc, depth)
         r = self.rng.random()
         if depth > 0 and r < 0.1:
             return self.if_statement(sc, depth)
@@ -325,8 +338,10 @@ class Generator:
             return self.for_statement(sc, depth)
         if depth > 0 and r < 0.25:
             return self.while_statement(sc, depth)
-        if depth > 0 and r < 0.35:
+        if depth > 0 and r < 0.34:
             return self.try_statement(sc, depth)
+        if depth > 0 and r < 0.35:
+            return self.try_star_statement(sc, depth)
         if depth > 0 and r < 0.38:
             name = self.fresh("cm")
             body = self.block(sc.nested(), depth - 1, self.rng.randint(1, 3))
@@ -380,6 +395,88 @@ class Generator:
         if r < 0.8:
             return self.augmented(sc)
         return self.assignment(sc)
+
+    def rare_statement(self, sc: Scope, depth: int) -> list[str]:
+        """Unpacking, pattern matching, dicts, formatting, del and unbound locals, new attributes."""
+        r = self.rng.random()
+        if r < 0.2:
+            return self.unpack_statement(sc)
+        if r < 0.35 and depth > 0:
+            return self.match_statement(sc, depth)
+        if r < 0.5:
+            name = self.fresh("d")
+            key = self.num_expr(sc, 1)
+            pairs = ", ".join(f"{self.num_expr(sc, 0)}: {self.num_expr(sc, 1)}" for _ in range(self.rng.randint(0, 3)))
+            return [f"{name} = {{{pairs}}}", f"{name}[{key}] = {self.num_expr(sc, 1)}",
+                    f"print(\"dict\", len({name}), {self.num_expr(sc, 0)} in {name}, repr({name}.get({self.num_expr(sc, 0)})))"]
+        if r < 0.65:
+            a, b, c = self.num_expr(sc, 1), self.num_expr(sc, 1), self.int_expr(sc, 1)
+            spec = self.rng.choice(("+.3f", ".2e", "g", ">10", "", "^9.1%"))
+            # single quotes outside: the expressions may hold double-quoted strings
+            return [f"print(f'{{{a}!r:>12}} {{{b}:{spec}}} {{{c}:#x}} {{{c}:,}}')"]
+        if r < 0.75:
+            # an unbound local: UnboundLocalError when the condition was false
+            name = self.fresh("u")
+            lines = [f"if {self.cond(sc)}:", f"    {name} = {self.num_expr(sc, 1)}"]
+            if self.chance(0.5):
+                return lines + [f"print(\"maybe\", repr({name}))"]
+            return lines + ["try:", f"    print(\"maybe\", repr({name}))", "except UnboundLocalError as e:",
+                            "    print(\"unbound\", e)"]
+        if r < 0.85:
+            names = sc.assignable(INT, NUM, LIST, SEQ, DEL)
+            if names:
+                name = self.rng.choice(names)
+                del sc.names[name]
+                return [f"del {name}"]
+        if sc.of(OBJ):
+            o = self.rng.choice(sc.of(OBJ))
+            return [f"{o}.z = {self.num_expr(sc, 1)}", f"print(\"z\", repr({o}.z))"]
+        return self.assignment(sc)
+
+    def unpack_statement(self, sc: Scope) -> list[str]:
+        a, b, rest = self.fresh("v"), self.fresh("v"), self.fresh("v")
+        seqs = sc.of(SEQ, LIST)
+        r = self.rng.random()
+        if seqs and r < 0.5:
+            # ValueError when the sequence is too short (or, without the star, too long)
+            source = self.rng.choice(seqs)
+            if self.chance(0.5):
+                line = f"{a}, {b}, *{rest} = {source}"
+                sc.names[rest] = LIST
+            else:
+                line = f"{a}, {b} = {source}"
+        elif r < 0.75:
+            line = f"{a}, {b} = {self.num_expr(sc, 1)}, {self.num_expr(sc, 1)}"
+        else:
+            line = f"[{a}, *{rest}] = [{self.num_expr(sc, 1)}, {self.num_expr(sc, 1)}]"
+            sc.names[rest] = LIST
+            b = None
+        sc.names[a] = NUM
+        if b:
+            sc.names[b] = NUM
+        return [line]
+
+    def match_statement(self, sc: Scope, depth: int) -> list[str]:
+        seqs = sc.of(SEQ, LIST)
+        bound = self.fresh("m")
+        if seqs and self.chance(0.4):
+            subject = self.rng.choice(seqs)
+            cases = [("[]", None), (f"[{bound}]", NUM), (f"[{bound}, *_]", NUM), (f"({bound}, _)", NUM),
+                     (f"[_, _, *{bound}]", LIST)]
+        else:
+            subject = self.num_expr(sc, 1)
+            cases = [("0 | 1", None), (f"int({bound}) if {bound} > {self.int_const()}", INT),
+                     (f"bool() as {bound}", INT), (f"float({bound}) if {bound} != {bound}", NUM),
+                     (f"float() as {bound}", NUM), ("-1.5 | 256", None)]
+        lines = [f"match {subject}:"]
+        for pattern, kind in self.rng.sample(cases, self.rng.randint(1, 3)) + [("_", None)]:
+            inner = sc.nested()
+            if kind:
+                inner.names[bound] = kind
+            body = [f"print(\"case\", {pattern!r}{f', repr({bound})' if kind else ''})"]
+            body += self.block(inner, depth - 1, self.rng.randint(0, 1)) if self.chance(0.5) else []
+            lines += [f"    case {pattern}:"] + self.indent(self.indent(body))
+        return lines
 
     def assignment(self, sc: Scope) -> list[str]:
         existing = sc.assignable(INT, NUM, LIST, SEQ)
@@ -506,6 +603,20 @@ class Generator:
             lines += ["finally:"] + self.indent(final)
         return lines
 
+    def try_star_statement(self, sc: Scope, depth: int) -> list[str]:
+        body = self.block(sc.nested(), depth - 1, self.rng.randint(1, 2))
+        if self.chance(0.6):
+            body += [f"if {self.cond(sc)}:",
+                     f"    raise ExceptionGroup(\"g\", [ValueError(1), E0({self.num_expr(sc, 1)}), KeyError(2)])"]
+        lines = ["try:"] + self.indent(body)
+        # break, continue and return are not allowed in an except* clause: it only prints
+        for caught in self.rng.sample(("ValueError", "E0", "ArithmeticError", "(TypeError, KeyError)"),
+                                      self.rng.randint(1, 2)):
+            group = self.fresh("eg")
+            lines += [f"except* {caught} as {group}:",
+                      f"    print(\"group\", {caught!r}, len({group}.exceptions), repr({group}.exceptions[0]))"]
+        return lines
+
     def raise_statement(self, sc: Scope) -> list[str]:
         r = self.rng.random()
         if r < 0.4:
@@ -520,7 +631,7 @@ class Generator:
 
     def closure_statement(self, sc: Scope) -> list[str]:
         name = self.fresh("inner")
-        captured = sc.assignable(NUM)
+        captured = [name for name in sc.assignable(NUM) if name not in self.globals]
         param = self.fresh("p")
         visible = {n: k for n, k in sc.names.items() if k in (INT, NUM)}
         body = []
@@ -583,9 +694,9 @@ class Generator:
         count = self.rng.randint(required, len(sig.params))
         args = [self.argument(kind, sc) for _, kind in sig.params[:count]]
         keywords = []
-        if count and self.chance(0.3):
+        if count > sig.positional_only and self.chance(0.3):
             # pass the last few by keyword instead
-            split = self.rng.randint(0, count - 1)
+            split = self.rng.randint(sig.positional_only, count - 1)
             keywords = [f"{n}={a}" for (n, _), a in zip(sig.params[split:count], args[split:])]
             args = args[:split]
         extra_kind = INT if sc is None else NUM
@@ -599,6 +710,7 @@ class Generator:
                 keywords += [f"z{n}={self.argument(extra_kind, sc)}" for n in range(self.rng.randint(1, 2))]
             else:
                 keywords.append(f"**{{'zz': {self.argument(extra_kind, sc)}}}")
+        keywords += [f"{n}={self.argument(kind, sc)}" for n, kind in sig.keyword_only if self.chance(0.6)]
         return ", ".join(args + keywords)
 
     def call_site(self, function: str, arguments: str, tag: str | None = None) -> None:
@@ -616,18 +728,31 @@ class Generator:
             params.append((self.fresh("t"), STR))
             self.needs_tags()
         sig = Signature(name, params, defaults=self.rng.randint(0, min(2, len(params))),
-                        star=self.chance(0.2), kwargs=self.chance(0.2))
-        sc = Scope(dict(params), calls=list(self.functions))
+                        star=self.chance(0.2), kwargs=self.chance(0.2), positional_only=int(self.chance(0.2)))
+        if self.chance(0.2):
+            sig.keyword_only.append((self.fresh("k"), self.rng.choice((INT, NUM))))
+        sc = Scope(dict(params + sig.keyword_only), calls=list(self.functions))
+
+        def default(kind: str) -> str:
+            return "=" + {INT: self.int_const(), NUM: self.num_const(), SEQ: "(1, 2.5)", STR: '"ab"'}[kind]
+
         header = []
         for index, (param, kind) in enumerate(params):
-            default = ""
-            if index >= len(params) - sig.defaults:
-                default = "=" + {INT: self.int_const(), NUM: self.num_const(), SEQ: "(1, 2.5)", STR: '"ab"'}[kind]
-            header.append(param + default)
+            header.append(param + (default(kind) if index >= len(params) - sig.defaults else ""))
+            if index + 1 == sig.positional_only:
+                header.append("/")
         body = []
         if sig.star:
             header.append("*rest")
             body += ["for extra in rest:", f"    {params[0][0]} = {params[0][0]} + extra"]
+        elif sig.keyword_only:
+            header.append("*")
+        header += [param + default(kind) for param, kind in sig.keyword_only]
+        if self.globals and self.chance(0.3):
+            # The function rebinds a global that others read through their caches.
+            written = self.rng.choice(list(self.globals))
+            body.append(f"global {written}")
+            sc.names[written] = self.globals[written]
         if sig.kwargs:
             header.append("**named")
             body += ["for key in sorted(named):", f"    {params[0][0]} = {params[0][0]} - named[key]"]
@@ -789,6 +914,34 @@ class S:
                                            "    except StopIteration as e:", "        print(\"stop\", repr(e.value))"]))
         self.call_site(drive, f"i, {x}, {self.argument(NUM, None)}")
 
+    def coroutine_part(self) -> None:
+        """A coroutine awaiting, driven by hand: send() resumes it with a value, throw() with an error."""
+        name, drive = self.fresh("co"), self.fresh("drive")
+        sc = Scope({"n": INT, "x": NUM, "acc": NUM, "k": INT})
+        self.definitions.append("\n".join([
+            f"async def {name}(n, x):",
+            "    acc = 0",
+            "    for k in range(n):",
+            f"        got = await Ready({self.num_expr(sc, 1)})",
+            f"        acc = (acc + (got or 0)) % {self.rng.choice(MODULI)}",
+            f"        if {self.cond(sc, 0)}:",
+            "            acc = acc + await Ready(k)",
+            "    return acc",
+            "",
+            "",
+            f"def {drive}(i, x, y):",
+            f"    c = {name}(i % 5, x)",
+            "    out = []",
+            "    try:",
+            "        out.append(c.send(None))",
+            "        while True:",
+            f"            out.append(c.send(y) if len(out) < {self.rng.randint(1, 4)} else c.throw(E0(len(out))))",
+            "    except StopIteration as e:",
+            "        out.append(e.value)",
+            "    return out",
+        ]))
+        self.call_site(drive, f"i, {self.argument(NUM, None)}, {self.argument(NUM, None)}")
+
     def recursion_part(self) -> None:
         name = self.fresh("rec")
         sc = Scope({"n": INT, "x": NUM})
@@ -836,7 +989,7 @@ class S:
             self.globals_part()
         for _ in range(self.rng.randint(1, 2)):
             self.numeric_part()
-        parts = [self.class_part, self.generator_part, self.recursion_part, self.closure_part]
+        parts = [self.class_part, self.generator_part, self.coroutine_part, self.recursion_part, self.closure_part]
         for part in parts:
             if self.chance(0.4):
                 part()

@@ -71,11 +71,16 @@ class CodeCache:
 
     def __init__(self, directory: str | os.PathLike | None = None) -> None:
         self.directory = os.fspath(directory) if directory else None
-        self._loaded: weakref.WeakValueDictionary[str, MachineCode] = weakref.WeakValueDictionary()
+        # Loaded machine code, weakly. Not a WeakValueDictionary: its callbacks are Python code, which must
+        # not run while machine code dies (see runtime/engine.py, _owners). Dead entries are swept whenever
+        # the dict has doubled since the last sweep.
+        self._loaded: dict[str, weakref.ref[MachineCode]] = {}
+        self._sweep_at = self.RECENT
         self._recent: OrderedDict[str, MachineCode] = OrderedDict()
 
     def get(self, key: str, function_name: str) -> MachineCode | None:
-        found = self._loaded.get(key)
+        ref = self._loaded.get(key)
+        found = ref() if ref is not None else None
         if found is not None or self.directory is None:
             if found is not None:
                 self._keep(key, found)
@@ -98,7 +103,10 @@ class CodeCache:
             self._write(key, machine)
 
     def _keep(self, key: str, machine: MachineCode) -> None:
-        self._loaded[key] = machine
+        self._loaded[key] = weakref.ref(machine)
+        if len(self._loaded) > self._sweep_at:
+            self._loaded = {k: ref for k, ref in self._loaded.items() if ref() is not None}
+            self._sweep_at = 2 * max(len(self._loaded), self.RECENT)
         self._recent[key] = machine
         self._recent.move_to_end(key)
         if len(self._recent) > self.RECENT:

@@ -136,16 +136,14 @@ class CodeArena:
 _arena: CodeArena | None = None
 # Arenas that still hold live machine code, besides the current one.
 _arenas: set[CodeArena] = set()
-# The owner of each function linked, weakly, with its arena. The weak references' callbacks may run on any
-# thread at any allocation, so they only move the arena to _released (dict.pop and deque.append are
-# atomic); the counting is done under _lock. (weakref.finalize is not used: its atexit pass iterates its
-# registry unguarded, and fails if the compiler thread links a function meanwhile.)
+# The owner of each function linked, weakly, with its arena. An owner dies on any thread at any
+# deallocation, possibly in the middle of one of CPython's own updates (a method replaced in a class
+# dies before the class's version tag changes), so its weak reference's callback is a C method that runs
+# no Python code (which could switch threads): it only queues the reference, and the counting is done
+# later under _lock. (weakref.finalize is not used: its atexit pass iterates its registry unguarded,
+# and fails if the compiler thread links a function meanwhile.)
 _owners: dict[int, tuple[weakref.ref, CodeArena]] = {}  # by id() of the weak reference
-_released: collections.deque[CodeArena] = collections.deque()
-
-
-def _owner_died(ref: weakref.ref) -> None:
-    _released.append(_owners.pop(id(ref))[1])
+_released: collections.deque[weakref.ref] = collections.deque()
 
 
 def load_function(obj: bytes, function_name: str, owner: object) -> int:
@@ -159,7 +157,7 @@ def load_function(obj: bytes, function_name: str, owner: object) -> int:
                 _arenas.add(_arena)
             _arena = CodeArena()
         address = _arena.load(obj, function_name)
-        ref = weakref.ref(owner, _owner_died)
+        ref = weakref.ref(owner, _released.append)
         _owners[id(ref)] = (ref, _arena)
     return address
 
@@ -173,7 +171,7 @@ def _close_dead_arenas() -> None:
     dead = set()
     with _lock:
         while _released:
-            _released.popleft().live -= 1
+            _owners.pop(id(_released.popleft()))[1].live -= 1
         for arena in _arenas:
             if arena.live == 0:
                 dead.add(arena)

@@ -27,6 +27,8 @@ from .support import HELPER_TABLE, SIGNATURES, STRING_GLOBALS, SupportModule, st
 HOOK_NAME = "pyjion_eval_frame"
 WAITING_SLOTS = 16  # threads that can be inside on_hot at once
 RUNTIME_CODEGEN_LEVEL = 2
+# Frames on_hot may nest beyond the recursion limit: its own, the compiler queue's, ctypes' (about 10).
+ON_HOT_HEADROOM = 50
 
 
 def _emit_hook(module: ir.Module) -> None:
@@ -156,10 +158,14 @@ def _emit_hook(module: ir.Module) -> None:
     ask = b.block("compile")
     r.cbranch(r.icmp_signed("<", free, i64(0)), default, ask)
 
+    # on_hot's own frames get recursion headroom, as CPython gives its error handling: a function first
+    # called at the recursion limit is compiled like any other, not failed with an error of on_hot's.
     b.position(ask)
     b.store_slot(waiting, free, ts)
     r.store(r.add(r.load(waiting_count, typ=I64), i64(1)), waiting_count)
+    b.store(ts, THREAD.recursion_remaining, r.add(b.load(ts, THREAD.recursion_remaining), i32(ON_HOT_HEADROOM)))
     result = b.call("PyObject_CallOneArg", r.load(globals_["pyjion_on_hot"], typ=PTR), code)
+    b.store(ts, THREAD.recursion_remaining, r.sub(b.load(ts, THREAD.recursion_remaining), i32(ON_HOT_HEADROOM)))
     b.store_slot(waiting, free, NULL)
     r.store(r.sub(r.load(waiting_count, typ=I64), i64(1)), waiting_count)
     # on_hot raises only for KeyboardInterrupt and the like: propagate it from the call site.

@@ -204,18 +204,22 @@ class CompilerThread:
             heapq.heappush(self._requests, (-priority, next(self._arrivals), (code, level, cache, graph, finish)))
             self._pending.notify()
 
-    def compile(self, code: CodeType, level: int, cache: CodeCache | None, graph: bool) -> object:
-        """The machine code, or the exception compiling raised; the caller waits with the GIL released."""
+    def compile(self, code: CodeType, level: int, cache: CodeCache | None, graph: bool,
+                finish: Callable[[CodeType, object], None]) -> None:
+        """Compile ``code`` and wait, with the GIL released, until ``finish`` has run on the compiler thread.
+
+        An exception raised while waiting (a signal handler's) leaves the compilation to finish on its own:
+        ``finish`` still runs, so the code is not left queued for ever."""
         done = threading.Event()
-        box: list = []
 
-        def finish(code: CodeType, outcome: object) -> None:
-            box.append(outcome)
-            done.set()
+        def finish_and_wake(code: CodeType, outcome: object) -> None:
+            try:
+                finish(code, outcome)
+            finally:
+                done.set()
 
-        self.submit(code, level, cache, graph, finish)
+        self.submit(code, level, cache, graph, finish_and_wake)
         done.wait()
-        return box[0]
 
 
 _compiler: CompilerThread | None = None
@@ -282,18 +286,18 @@ def on_hot(code: CodeType) -> None:
         return None
     state.queued = 1
     _queued.add(code)
-    compiler = _compiler_thread()
     request = (code, settings.level, code_cache(), settings.graph)
-    if settings.background and settings.threshold > 0:
-        # What compiling saves is proportional to the time spent in the code, what it costs to its size.
-        compiler.submit(*request, _install, priority=state.cycles / max(len(code.co_code) // 2, 1))
-        return None
-    outcome = compiler.compile(*request)
-    if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
-        state.queued = 0  # KeyboardInterrupt and the like: raised at the call site, compiled another time
+    try:
+        compiler = _compiler_thread()
+        if settings.background and settings.threshold > 0:
+            # What compiling saves is proportional to the time spent in the code, what it costs to its size.
+            compiler.submit(*request, _install, priority=state.cycles / max(len(code.co_code) // 2, 1))
+            return None
+    except BaseException:  # nothing was submitted: the code may get hot again
+        state.queued = 0
         _queued.discard(code)
-        raise outcome
-    _install(code, outcome)
+        raise
+    compiler.compile(*request, _install)
     return None
 
 

@@ -9,6 +9,7 @@ needs (compile result, reason, IR) and goes away with the code object through a 
 from __future__ import annotations
 
 import ctypes
+import functools
 import weakref
 from dataclasses import dataclass, field
 from types import CodeType
@@ -91,7 +92,8 @@ def record(code: CodeType, create: bool = False) -> CodeRecord | None:
     if not create:
         return None
     rec = CodeRecord()
-    _records[key] = (weakref.ref(code, lambda _ref, key=key: _records.pop(key, None)), rec)
+    # A C callable, running no Python code while the code object dies (see runtime/engine.py, _owners).
+    _records[key] = (weakref.ref(code, functools.partial(_records.pop, key)), rec)
     return rec
 
 

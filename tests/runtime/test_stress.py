@@ -15,6 +15,7 @@ scale them (the timeouts scale too)::
 """
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import multiprocessing
@@ -593,31 +594,37 @@ def scenario_signal_while_compiling() -> dict:
     return {"outcomes": outcomes, "value": value, "compiled": compiled(first_call_under_signals)}
 
 
-def sigint_loop(limit: int) -> int:
+def sigint_loop(limit: int, announce: Callable[[], object] | None = None) -> int:
+    # Announced from inside the loop's frame, by a C callable: however late SIGINT comes after the
+    # announcement, its handler runs in this frame (a loaded machine may not run the child for a while).
+    if announce is not None:
+        announce()
     i = 0
     while i != limit:
         i += 1
     return i
 
 
-def wait_for_sigint(label: str) -> list[tuple[str, int]]:
-    print(label, flush=True)  # the test sends SIGINT once it reads this
+def ready() -> Callable[[], object]:
+    return functools.partial(print, "ready", flush=True)  # the test sends SIGINT once it reads this
+
+
+def wait_for_sigint() -> list[tuple[str, int]]:
     try:
-        sigint_loop(-1)
+        sigint_loop(-1, ready())
     except KeyboardInterrupt as exc:
         return frames_of(exc)
     return []
 
 
 def scenario_sigint(caught: str) -> dict:
-    plain = wait_for_sigint("ready")
+    plain = wait_for_sigint()
     pyjion.config(threshold=0, background=False)
     pyjion.enable()
     sigint_loop(10)  # compiled before the signal can come
     if caught == "uncaught":
-        print("ready", flush=True)
-        sigint_loop(-1)
-    jitted = wait_for_sigint("ready")
+        sigint_loop(-1, ready())
+    jitted = wait_for_sigint()
     after = kernel(50)
     pyjion.disable()
     return {"plain": plain, "jit": jitted, "after": after == sum(i * i % 13 for i in range(50)),

@@ -121,6 +121,7 @@ FUNCTIONS: dict[str, str] = {
     "PyObject_GC_Track": "void(ptr)",
     # memory
     "PyMem_RawCalloc": "ptr(i64,i64)",
+    "PyMem_Calloc": "ptr(i64,i64)",
 }
 
 # Data symbols: the symbol's address *is* the object (types, singletons) or holds a PyObject* (exceptions).

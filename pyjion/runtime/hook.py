@@ -95,10 +95,20 @@ def _emit_hook(module: ir.Module) -> None:
     r.cbranch(b.is_null(existing), create, counted)
 
     # First sight of this code object: attach a zeroed state (libc calloc; CPython frees it with free).
+    # A code object without extras gets an array just long enough for pyjion's slot, not one per index
+    # requested in the process as _PyCode_SetExtra makes: code_dealloc calls the free function of every
+    # slot in the array, and another tool's may be gone by then (test_code's ctypes one, at shutdown).
     b.position(create)
     fresh = b.call("calloc", i64(1), i64(STATE_SIZE))
     with b.if_then(b.is_null(fresh), likely=False):
         r.branch(default)
+    with b.if_then(b.is_null(extra)):
+        array = b.call("PyMem_Calloc", i64(1), r.add(i64(CODE_EXTRA.ce_extras.offset + 8), r.mul(index, i64(8))))
+        with b.if_then(b.is_null(array), likely=False):
+            b.call("free", fresh)
+            r.branch(default)
+        b.store(array, CODE_EXTRA.ce_size, r.add(index, i64(1)))
+        b.store(code, CODE.co_extra, array)
     with b.if_then(r.icmp_signed("!=", b.call("_PyCode_SetExtra", code, index, fresh), i32(0)), likely=False):
         b.call("PyErr_Clear")
         b.call("free", fresh)

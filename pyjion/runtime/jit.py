@@ -281,8 +281,8 @@ def on_hot(code: CodeType) -> None:
     """
     if _starting or _forking or (_compiler is not None and _compiler.stopped):
         return None
-    state = native_state(code, create=True)
-    if state.entry or state.failed or state.queued:
+    state = native_state(code)
+    if state is None or state.entry or state.failed or state.queued:
         return None
     state.queued = 1
     _queued.add(code)
@@ -308,7 +308,7 @@ def waiting_to_compile() -> int:
 
 def _install(code: CodeType, outcome: object) -> None:
     """Record what compiling ``code`` gave; on success the hook runs the machine code from the next call."""
-    state = native_state(code, create=True)
+    state = native_state(code)  # on_hot's: it queued the code
     rec = record(code, create=True)
     if isinstance(outcome, CompileFailure):
         rec.compile_result, rec.reason = outcome.result, outcome.reason

@@ -1,9 +1,8 @@
 """Per-code-object state: a small native struct in ``co_extra`` read by the hook, and a Python record.
 
 The native part is what the hook needs on every call (run count, entry point, failed and queued flags,
-cycles spent interpreting it); it is
-allocated with libc ``calloc`` and released by libc ``free``, which CPython calls from ``code_dealloc``
-for every extra slot, NULL included, even at shutdown. The Python record keeps what introspection
+cycles spent interpreting it); the hook attaches it when it first sees the code run, allocated with
+libc ``calloc``, and CPython releases it with libc ``free`` from ``code_dealloc``, even at shutdown. The Python record keeps what introspection
 needs (compile result, reason, IR) and goes away with the code object through a weak reference.
 """
 from __future__ import annotations
@@ -34,12 +33,6 @@ _api._PyEval_RequestCodeExtraIndex.argtypes = [ctypes.c_void_p]
 _api._PyEval_RequestCodeExtraIndex.restype = ctypes.c_ssize_t
 _api._PyCode_GetExtra.argtypes = [ctypes.py_object, ctypes.c_ssize_t, ctypes.POINTER(ctypes.c_void_p)]
 _api._PyCode_GetExtra.restype = ctypes.c_int
-_api._PyCode_SetExtra.argtypes = [ctypes.py_object, ctypes.c_ssize_t, ctypes.c_void_p]
-_api._PyCode_SetExtra.restype = ctypes.c_int
-_calloc = ctypes.CDLL(None).calloc
-_calloc.argtypes = [ctypes.c_size_t, ctypes.c_size_t]
-_calloc.restype = ctypes.c_void_p
-
 _extra_index: int | None = None
 
 
@@ -53,21 +46,12 @@ def extra_index() -> int:
     return _extra_index
 
 
-def native_state(code: CodeType, create: bool = False) -> NativeCodeState | None:
-    """The native state of ``code``, allocating it when ``create`` is set."""
+def native_state(code: CodeType) -> NativeCodeState | None:
+    """The native state of ``code``: None until the hook has seen it run (the hook attaches it)."""
     out = ctypes.c_void_p()
     if _api._PyCode_GetExtra(code, extra_index(), ctypes.byref(out)) != 0:
         raise RuntimeError("_PyCode_GetExtra failed")
-    if out.value:
-        return NativeCodeState.from_address(out.value)
-    if not create:
-        return None
-    address = _calloc(1, ctypes.sizeof(NativeCodeState))
-    if not address:
-        raise MemoryError
-    if _api._PyCode_SetExtra(code, extra_index(), address) != 0:
-        raise RuntimeError("_PyCode_SetExtra failed")
-    return NativeCodeState.from_address(address)
+    return NativeCodeState.from_address(out.value) if out.value else None
 
 
 @dataclass

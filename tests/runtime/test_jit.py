@@ -125,3 +125,32 @@ def test_environment_settings():
         with pytest.warns(RuntimeWarning, match=name):
             ignored = settings_from_environment({name: value})
         assert ignored == defaults
+
+
+OTHER_CO_EXTRA_USER = """
+import ctypes, gc
+import pyjion
+pyjion.config(threshold=0, background=False, cache=False)
+pyjion.enable()
+freed = []
+FREE = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(freed.append)
+request = ctypes.pythonapi._PyEval_RequestCodeExtraIndex
+request.argtypes, request.restype = [ctypes.c_void_p], ctypes.c_ssize_t
+assert request(ctypes.cast(FREE, ctypes.c_void_p)) > 0  # after pyjion's
+for n in range(20):
+    namespace = {}
+    exec(f"def f(x):\\n    return x + {n}", namespace)
+    assert namespace["f"](1) == n + 1 and pyjion.info(namespace["f"]).compiled
+    del namespace
+gc.collect()
+print(len(freed))
+"""
+
+
+def test_code_objects_call_no_other_tools_free_function():
+    # code_dealloc calls every registered free function of the slots a code object's extras array has.
+    # pyjion's state made that array as long as the interpreter's count of requested slots, so a tool's
+    # free function ran for every dead code object pyjion had seen: test_code's ctypes one, freed at
+    # shutdown, crashed the process.
+    run = subprocess.run([sys.executable, "-c", OTHER_CO_EXTRA_USER], capture_output=True, text=True, timeout=300)
+    assert (run.returncode, run.stdout) == (0, "0\n"), run.stderr[-2000:]

@@ -618,6 +618,9 @@ def wait_for_sigint() -> list[tuple[str, int]]:
 
 
 def scenario_sigint(caught: str) -> dict:
+    # A process started in the background by a shell ignores SIGINT, and so does its children's Python
+    # (it installs no KeyboardInterrupt handler then): pytest run that way would see the loops never end.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     plain = wait_for_sigint()
     pyjion.config(threshold=0, background=False)
     pyjion.enable()

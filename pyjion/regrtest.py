@@ -41,6 +41,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from typing import Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXCLUSIONS_FILE = os.path.join(HERE, "regrtest_exclusions.txt")
@@ -825,6 +826,24 @@ def _write_report(report: Report, path: str) -> None:
     os.replace(path + ".tmp", path)
 
 
+def load_resumed(ap: argparse.ArgumentParser, opts: argparse.Namespace,
+                 resume: Callable[[str, argparse.Namespace], tuple[dict, float]]) -> None:
+    """Set ``opts.source`` and, with ``--resume``, ``opts.resumed`` and ``opts.resumed_wall``: the runs
+    ``resume`` reads from the report at ``opts.json`` that a run cut short left (shared with thirdparty)."""
+    opts.source = source_fingerprint()
+    opts.resumed, opts.resumed_wall = {}, 0.0
+    if not opts.resume:
+        return
+    if not opts.json:
+        ap.error("--resume needs --json")
+    if os.path.exists(opts.json):
+        try:
+            opts.resumed, opts.resumed_wall = resume(opts.json, opts)
+        except (ValueError, KeyError, TypeError) as exc:
+            ap.error(f"cannot resume: {exc}")
+        print(f"resuming: {len(opts.resumed)} runs from {opts.json}", file=sys.stderr, flush=True)
+
+
 def _resume(path: str, opts) -> tuple[dict[tuple[str, str], Run], float]:
     """The runs of an earlier report at ``path`` made from the same sources and options, and its wall time."""
     with open(path, encoding="utf-8") as fp:
@@ -900,17 +919,7 @@ def main(argv=None) -> int:
     print(f"pyjion.regrtest: {len(modules)} modules x {len(opts.modes)} modes, {opts.jobs} jobs, "
           f"timeout {opts.timeout:.0f}s{', leak check ' + opts.leaks if opts.leaks else ''}; "
           f"logs in {opts.log_dir}", file=sys.stderr, flush=True)
-    opts.source = source_fingerprint()
-    opts.resumed, opts.resumed_wall = {}, 0.0
-    if opts.resume:
-        if not opts.json:
-            ap.error("--resume needs --json")
-        if os.path.exists(opts.json):
-            try:
-                opts.resumed, opts.resumed_wall = _resume(opts.json, opts)
-            except (ValueError, KeyError, TypeError) as exc:
-                ap.error(f"cannot resume: {exc}")
-            print(f"resuming: {len(opts.resumed)} runs from {opts.json}", file=sys.stderr, flush=True)
+    load_resumed(ap, opts, _resume)
 
     def on_sigterm(signum, frame):
         raise KeyboardInterrupt

@@ -620,18 +620,8 @@ def main(argv: list[str] | None = None) -> int:
     opts.workdir = os.path.abspath(opts.workdir)
     opts.log_dir = os.path.join(opts.workdir, "logs")
     os.makedirs(opts.log_dir, exist_ok=True)
-    from pyjion.regrtest import source_fingerprint
-    opts.source = source_fingerprint()
-    opts.resumed, opts.resumed_wall = {}, 0.0
-    if opts.resume:
-        if not opts.json:
-            ap.error("--resume needs --json")
-        if os.path.exists(opts.json):
-            try:
-                opts.resumed, opts.resumed_wall = _resume(opts.json, opts)
-            except (ValueError, KeyError, TypeError) as exc:
-                ap.error(f"cannot resume: {exc}")
-            print(f"resuming: {len(opts.resumed)} runs from {opts.json}", file=sys.stderr, flush=True)
+    from pyjion.regrtest import load_resumed
+    load_resumed(ap, opts, _resume)
     print(f"pyjion.thirdparty: {len(packages)} packages x {len(opts.configs)} configs, timeout "
           f"{opts.timeout:.0f}s; work dir {opts.workdir}", file=sys.stderr, flush=True)
     report = run_all(packages, opts)

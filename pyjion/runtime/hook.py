@@ -178,7 +178,7 @@ def _emit_hook(module: ir.Module) -> None:
     b.store(ts, THREAD.recursion_remaining, r.sub(b.load(ts, THREAD.recursion_remaining), i32(ON_HOT_HEADROOM)))
     b.store_slot(waiting, free, NULL)
     r.store(r.sub(r.load(waiting_count, typ=I64), i64(1)), waiting_count)
-    # on_hot raises only for KeyboardInterrupt and the like: propagate it from the call site.
+    # on_hot raises only what a signal handler raised while it waited (Ctrl-C): raise it from the call site.
     with b.if_then(b.is_null(result), likely=False):
         r.ret(NULL)
     b.decref(result)

@@ -151,6 +151,7 @@ def run_program(mode: Mode, program: dict) -> dict:
         for info in infos:
             flags |= info.optimizations
         report["code"] = len(codes)
+        report["ran"] = sum(info.run_count > 0 for info in infos)
         report["compiled"] = sum(info.compiled for info in infos)
         report["flags"] = sorted(f.name for f in type(flags) if f in flags)
     namespace.clear()

@@ -159,6 +159,7 @@ class Summary:
     skipped: Counter = field(default_factory=Counter)   # why a program was not compared
     findings: list[Finding] = field(default_factory=list)
     code: Counter = field(default_factory=Counter)      # code objects per mode
+    ran: Counter = field(default_factory=Counter)       # of which called at least once
     compiled: Counter = field(default_factory=Counter)  # of which compiled
     flags: Counter = field(default_factory=Counter)     # fast paths used (programs per flag, fb modes)
     raised: int = 0                      # rounds (plain) that ended in an exception
@@ -177,7 +178,8 @@ class Summary:
         if self.rounds:
             lines.append(f"plain rounds ending in an exception: {self.raised}/{self.rounds}")
         for mode in sorted(self.code):
-            lines.append(f"  {mode}: {self.compiled[mode]}/{self.code[mode]} code objects compiled")
+            lines.append(f"  {mode}: {self.compiled[mode]} of the {self.ran[mode]} code objects that ran compiled "
+                         f"({self.code[mode]} in the programs)")
         if self.flags:
             lines.append("  fast paths (programs): " + ", ".join(f"{k} {v}" for k, v in self.flags.most_common()))
         for f in self.findings:
@@ -224,6 +226,7 @@ def check_batch(programs: list[Program], modes: Iterable[str], summary: Summary,
         for mode in modes:
             jitted = reports[mode][program.id]
             summary.code[mode] += jitted.get("code", 0)
+            summary.ran[mode] += jitted.get("ran", 0)
             summary.compiled[mode] += jitted.get("compiled", 0)
             if mode.startswith("fb"):
                 used.update(jitted.get("flags", ()))

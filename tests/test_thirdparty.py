@@ -177,6 +177,18 @@ def test_report_table_and_exit_status() -> None:
     assert report.failing() == []
 
 
+def test_timing_dependent_tests_are_reported_apart() -> None:
+    report = make_report()
+    report.runs[("demo", "jit-t0-l0")].outcomes["t::a"] = FAILED
+    assert report.failing() == ["demo jit-t0-l0", "demo jit-t0-l1"]
+    report.packages = [Package("demo", "1.0", ("t",), timing={"t::a": "a race with its worker thread"})]
+    assert report.diffs("demo", "jit-t0-l0") == []
+    assert report.diffs("demo", "jit-t0-l0", timing=True) == [("t::a", PASSED, FAILED)]
+    assert report.failing() == ["demo jit-t0-l1"]  # t::b's crash there still counts
+    assert "demo jit-t0-l0: timing-dependent, not counted: t::a: passed -> failed (a race" in report.format()
+    assert report.as_dict()["timing_differences"]["demo jit-t0-l0"] == [("t::a", PASSED, FAILED)]
+
+
 def test_pins_and_configs() -> None:
     names = [p.name for p in thirdparty.PACKAGES]
     assert len(names) == len(set(names))

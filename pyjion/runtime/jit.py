@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import atexit
+import ctypes
 import heapq
 import itertools
 import logging
@@ -15,7 +16,7 @@ from types import CodeType
 from typing import Callable
 
 from ..abi import check_live
-from ..abi.cpython311 import thread_state_address
+from ..abi.cpython311 import THREAD, thread_state_address
 from ..compiler import CompileFailure, compile_code
 from ..compiler.cache import CodeCache
 from ..enums import CompilationResult
@@ -143,6 +144,7 @@ class CompilerThread:
     """
 
     STACK_SIZE = 64 * 1024 * 1024
+    RECURSION_HEADROOM = 10_000  # Python frames beyond the program's recursion limit; the stack holds them
 
     def __init__(self, hook: Hook) -> None:
         # Hottest first: a heap of (-priority, arrival, request).
@@ -162,7 +164,11 @@ class CompilerThread:
         started.wait()
 
     def _serve(self, hook: Hook, started: threading.Event) -> None:
-        hook.exempt_compiler_thread(thread_state_address())
+        thread_state = thread_state_address()
+        hook.exempt_compiler_thread(thread_state)
+        # sys.setrecursionlimit() sets every thread's limit, keeping each thread's headroom above it: a
+        # program's low limit (test_support sets 14) must not fail the compiler's own calls.
+        ctypes.c_int32.from_address(thread_state + THREAD.recursion_remaining.offset).value += self.RECURSION_HEADROOM
         started.set()
         while True:
             # In a call of its own: a local of this loop would keep the last code object compiled alive.
@@ -193,8 +199,11 @@ class CompilerThread:
                     outcome = exc
         try:
             finish(code, outcome)
-        except BaseException:  # the compiler thread must survive anything
-            log.exception("pyjion: installing the compiled code of %s failed", code.co_qualname)
+        except BaseException:  # the compiler thread must survive anything, logging failures included
+            try:
+                log.exception("pyjion: installing the compiled code of %s failed", code.co_qualname)
+            except BaseException:
+                pass
 
     def submit(self, code: CodeType, level: int, cache: CodeCache | None, graph: bool,
                finish: Callable[[CodeType, object], None], priority: float = math.inf) -> None:

@@ -154,3 +154,25 @@ def test_code_objects_call_no_other_tools_free_function():
     # shutdown, crashed the process.
     run = subprocess.run([sys.executable, "-c", OTHER_CO_EXTRA_USER], capture_output=True, text=True, timeout=300)
     assert (run.returncode, run.stdout) == (0, "0\n"), run.stderr[-2000:]
+
+
+LOW_RECURSION_LIMIT = """
+import sys
+import pyjion
+pyjion.config(threshold=0, background=False, cache=False)
+pyjion.enable()
+sys.setrecursionlimit(30)  # every thread's, the compiler thread's too
+results = []
+for n in range(5):
+    namespace = {}
+    exec(f"def f(x):\\n    return sorted(str(i * x) for i in range({n + 3}))", namespace)
+    results.append((namespace["f"](7), pyjion.info(namespace["f"]).compiled))
+print(results == [(sorted(str(i * 7) for i in range(n + 3)), True) for n in range(5)])
+"""
+
+
+def test_a_low_recursion_limit_does_not_stop_the_compiler():
+    # sys.setrecursionlimit(30) applied to the compiler thread: its own calls raised RecursionError,
+    # logging that failed too, the thread died and the next call waiting for it hung.
+    run = subprocess.run([sys.executable, "-c", LOW_RECURSION_LIMIT], capture_output=True, text=True, timeout=120)
+    assert (run.returncode, run.stdout, run.stderr) == (0, "True\n", "")

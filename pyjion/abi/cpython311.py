@@ -11,6 +11,7 @@ import ctypes
 import dis
 import sys
 import threading
+import types
 from dataclasses import dataclass
 from typing import Callable
 
@@ -44,10 +45,12 @@ OBJECT = Struct("PyObject", 16, ob_refcnt=(0, "i64"), ob_type=(8, "ptr"))
 VAROBJECT = Struct("PyVarObject", 24, ob_size=(16, "i64"))
 TYPE = Struct(
     "PyTypeObject", 408,
-    tp_name=(24, "ptr"), tp_basicsize=(32, "i64"), tp_as_number=(96, "ptr"), tp_as_sequence=(104, "ptr"),
+    tp_name=(24, "ptr"), tp_basicsize=(32, "i64"), tp_as_async=(80, "ptr"), tp_as_number=(96, "ptr"),
+    tp_as_sequence=(104, "ptr"),
     tp_as_mapping=(112, "ptr"), tp_flags=(168, "i64"), tp_iter=(216, "ptr"), tp_iternext=(224, "ptr"),
     tp_dict=(264, "ptr"), tp_mro=(344, "ptr"), tp_version_tag=(384, "i32"),
 )
+ASYNC_METHODS = Struct("PyAsyncMethods", 32, am_await=(0, "ptr"), am_aiter=(8, "ptr"), am_anext=(16, "ptr"))
 TUPLE = Struct("PyTupleObject", 24, ob_size=(16, "i64"), ob_item=(24, "ptr"))
 LIST = Struct("PyListObject", 40, ob_size=(16, "i64"), ob_item=(24, "ptr"), allocated=(32, "i64"))
 FLOAT = Struct("PyFloatObject", 24, ob_fval=(16, "f64"))
@@ -206,6 +209,9 @@ def check_live() -> list[str]:
     expect("_co_firsttraceable", dis.opname[code.co_code[2 * int(resume)]], "RESUME")
     expect("tp_flags", _at(list, TYPE.tp_flags) & 0xFFFFFFFFFFFFFFFF, list.__flags__)
     expect("tp_mro", _at(bool, TYPE.tp_mro), id(bool.__mro__))
+    async_methods = int(_at(types.AsyncGeneratorType, TYPE.tp_as_async))
+    expect("am_aiter", _read(async_methods + ASYNC_METHODS.am_aiter.offset, "ptr"),
+           ctypes.cast(ctypes.pythonapi.PyObject_SelfIter, ctypes.c_void_p).value)
     expect("ob_fval", _at(3.25, FLOAT.ob_fval), 3.25)
     pair = (sample, 1)
     expect("tuple ob_item", _read(id(pair) + TUPLE.ob_item.offset, "ptr"), id(sample))

@@ -11,8 +11,9 @@ from __future__ import annotations
 import ctypes
 import sys
 import types
+from typing import Callable
 
-from ..abi.cpython311 import CO_ITERABLE_COROUTINE, TYPE
+from ..abi.cpython311 import ASYNC_METHODS, CO_ITERABLE_COROUTINE, TYPE, Field
 
 KEEP = (None, None)
 _MISSING = object()
@@ -135,11 +136,25 @@ def _is_coroutine(obj: object) -> bool:
         kind is types.GeneratorType and bool(obj.gi_code.co_flags & CO_ITERABLE_COROUTINE))
 
 
+_UNARY_SLOT = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.py_object)
+
+
+def _async_slot(kind: type, slot: Field) -> Callable[[object], object] | None:
+    """The type's ``tp_as_async`` slot (``am_await``, ``am_aiter``, ``am_anext``), callable, or None.
+
+    ceval calls the slot, not the attribute: for a class whose ``__aiter__`` is not a function (a mock's
+    is a callable instance) the slot calls it the way ``lookup_maybe_method`` binds it, which a call of
+    ``type(obj).__aiter__(obj)`` does not."""
+    methods = ctypes.c_void_p.from_address(id(kind) + TYPE.tp_as_async.offset).value
+    address = ctypes.c_void_p.from_address(methods + slot.offset).value if methods else None
+    return _UNARY_SLOT(address) if address else None
+
+
 def _awaitable_iter(obj: object) -> tuple:
     """``_PyCoro_GetAwaitableIter`` (hidden in libpython)."""
     if _is_coroutine(obj):
         return obj, None
-    await_ = getattr(type(obj), "__await__", None)
+    await_ = _async_slot(type(obj), ASYNC_METHODS.am_await)
     if await_ is None:
         return None, TypeError(f"object {_tp_name(obj)[:100]} can't be used in 'await' expression")
     try:
@@ -157,7 +172,7 @@ def get_awaitable(obj: object, where: int, _unused: object) -> tuple:
     """GET_AWAITABLE for anything but a coroutine (native code handles those)."""
     result, error = _awaitable_iter(obj)
     if error is not None:
-        if where in (1, 2) and getattr(type(obj), "__await__", None) is None:
+        if where in (1, 2) and _async_slot(type(obj), ASYNC_METHODS.am_await) is None:
             method = "__aenter__" if where == 1 else "__aexit__"
             error = TypeError(f"'async with' received an object from {method} that does not implement "
                               f"__await__: {_tp_name(obj)[:100]}")
@@ -169,14 +184,14 @@ def get_awaitable(obj: object, where: int, _unused: object) -> tuple:
 
 def get_aiter(obj: object, _unused1: object, _unused2: object) -> tuple:
     """GET_AITER."""
-    aiter_ = getattr(type(obj), "__aiter__", None)
+    aiter_ = _async_slot(type(obj), ASYNC_METHODS.am_aiter)
     if aiter_ is None:
         return None, TypeError(f"'async for' requires an object with __aiter__ method, got {_tp_name(obj)[:100]}")
     try:
         result = aiter_(obj)
     except BaseException as error:
         return None, _strip_own_frame(error)
-    if getattr(type(result), "__anext__", None) is None:
+    if _async_slot(type(result), ASYNC_METHODS.am_anext) is None:
         return None, TypeError(f"'async for' received an object from __aiter__ that does not implement "
                                f"__anext__: {_tp_name(result)[:100]}")
     return result, None
@@ -184,7 +199,7 @@ def get_aiter(obj: object, _unused1: object, _unused2: object) -> tuple:
 
 def get_anext(aiter_: object, _unused1: object, _unused2: object) -> tuple:
     """GET_ANEXT: the awaitable for the next item of an ``async for``."""
-    anext_ = getattr(type(aiter_), "__anext__", None)
+    anext_ = _async_slot(type(aiter_), ASYNC_METHODS.am_anext)
     if anext_ is None:
         return None, TypeError(f"'async for' requires an iterator with __anext__ method, got "
                                f"{_tp_name(aiter_)[:100]}")

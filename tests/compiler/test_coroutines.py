@@ -124,13 +124,57 @@ async def await_errors(k):
     await coro  # cannot reuse
 
 
+class Returns:
+    """A callable instance as a class attribute: the type's slot calls it unbound (no self), as
+    ``lookup_maybe_method`` does for what is not a function; unittest.mock's async magic methods are these."""
+
+    def __init__(self, make):
+        self.make = make
+
+    def __call__(self, *args):
+        return self.make(*args)
+
+
+class SlotProtocol:
+    __aiter__ = Returns(lambda: SlotIterator())
+    __await__ = Returns(lambda: iter([None]))
+
+
+class SlotIterator:
+    left = 2
+    __anext__ = Returns(lambda: leaf(SlotIterator.take()))
+
+    @classmethod
+    def take(cls):
+        if cls.left == 0:
+            cls.left = 2
+            raise StopAsyncIteration
+        cls.left -= 1
+        return cls.left
+
+
+async def async_protocol_through_slots(k):
+    from unittest import mock
+    if k == 0:
+        m = mock.AsyncMock(name="tester")
+        m.__aiter__.return_value = [1, 2, 3]
+        return [i async for i in m]
+    if k == 1:
+        m = mock.MagicMock()
+        m.__aiter__.return_value = iter([4, 5])
+        return [i async for i in m]
+    await SlotProtocol()
+    return [i async for i in SlotProtocol()]
+
+
 def run(coroutine_function, *args):
     return lambda: asyncio.run(coroutine_function(*args))
 
 
 CASES = [("awaits", run(awaits)), ("async_fors", run(async_fors)), ("async_withs", run(async_withs))] + [
-    (f"await_errors_{k}", run(await_errors, k)) for k in range(7)]
-COROUTINES = [leaf, ticker, failing_ticker, awaits, async_fors, async_withs, await_errors,
+    (f"await_errors_{k}", run(await_errors, k)) for k in range(7)] + [
+    (f"async_protocol_through_slots_{k}", run(async_protocol_through_slots, k)) for k in range(3)]
+COROUTINES = [leaf, ticker, failing_ticker, awaits, async_fors, async_withs, await_errors, async_protocol_through_slots,
               AsyncManager.__aenter__, AsyncManager.__aexit__]
 
 

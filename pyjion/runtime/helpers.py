@@ -9,6 +9,7 @@ are ceval.c's, word for word.
 from __future__ import annotations
 
 import ctypes
+import functools
 import sys
 import types
 from typing import Callable
@@ -139,6 +140,11 @@ def _is_coroutine(obj: object) -> bool:
 _UNARY_SLOT = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.py_object)
 
 
+@functools.lru_cache(maxsize=None)  # one per C slot function: GET_ANEXT asks on every iteration
+def _slot_caller(address: int) -> Callable[[object], object]:
+    return _UNARY_SLOT(address)
+
+
 def _async_slot(kind: type, slot: Field) -> Callable[[object], object] | None:
     """The type's ``tp_as_async`` slot (``am_await``, ``am_aiter``, ``am_anext``), callable, or None.
 
@@ -147,7 +153,7 @@ def _async_slot(kind: type, slot: Field) -> Callable[[object], object] | None:
     ``type(obj).__aiter__(obj)`` does not."""
     methods = ctypes.c_void_p.from_address(id(kind) + TYPE.tp_as_async.offset).value
     address = ctypes.c_void_p.from_address(methods + slot.offset).value if methods else None
-    return _UNARY_SLOT(address) if address else None
+    return _slot_caller(address) if address else None
 
 
 def _awaitable_iter(obj: object) -> tuple:

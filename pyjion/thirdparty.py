@@ -409,6 +409,9 @@ class Report:
                 run = self.run(p.name, c)
                 if (p.name, c) in self.runs and run.status != OK:
                     details.append(f"--- {p.name} {c}: {run.status} ({run.detail}); log: {run.log}")
+                for nodeid, base, other in self.diffs(p.name, c, timing=True):
+                    details.append(f"--- {p.name} {c}: timing-dependent, not counted: {nodeid}: {base} -> "
+                                   f"{other} ({p.timing[nodeid]})")
                 diffs = self.diffs(p.name, c)
                 if not diffs:
                     continue
@@ -423,11 +426,6 @@ class Report:
                     details.append(f"  ... and {len(listed) - max_listed} more (see --json)")
                 if never:
                     details.append(f"  {len(never)} test(s) not run: the process died before them")
-        for p in self.packages:
-            for c in self.configs:
-                for nodeid, base, other in self.diffs(p.name, c, timing=True):
-                    details.append(f"--- {p.name} {c}: timing-dependent, not counted: {nodeid}: {base} -> "
-                                   f"{other} ({p.timing[nodeid]})")
         if details:
             lines += ["", "Differences and abnormal runs:"] + details
         return "\n".join(lines)

@@ -2,8 +2,9 @@
 
 The native part is what the hook needs on every call (run count, entry point, failed and queued flags,
 cycles spent interpreting it); the hook attaches it when it first sees the code run, allocated with
-libc ``calloc``, and CPython releases it with libc ``free`` from ``code_dealloc``, even at shutdown. The Python record keeps what introspection
-needs (compile result, reason, IR) and goes away with the code object through a weak reference.
+libc ``calloc``, and CPython releases it with libc ``free`` from ``code_dealloc``, even at shutdown. The
+Python record keeps what introspection needs (compile result, reason, IR) and goes away with the code
+object through a weak reference.
 """
 from __future__ import annotations
 

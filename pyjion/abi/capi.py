@@ -122,6 +122,8 @@ FUNCTIONS: dict[str, str] = {
     # memory
     "PyMem_RawCalloc": "ptr(i64,i64)",
     "PyMem_Calloc": "ptr(i64,i64)",
+    # libc (glibc's errno accessor, found through the same process-wide lookup)
+    "__errno_location": "ptr()",
 }
 
 # Data symbols: the symbol's address *is* the object (types, singletons) or holds a PyObject* (exceptions).

@@ -170,12 +170,17 @@ def _emit_hook(module: ir.Module) -> None:
 
     # on_hot's own frames get recursion headroom, as CPython gives its error handling: a function first
     # called at the recursion limit is compiled like any other, not failed with an error of on_hot's.
+    # errno too is the caller's: a C function calling back into Python (OpenSSL's password callback)
+    # reads it afterwards, and waiting for the compiler leaves EAGAIN in it. take_gil saves it likewise.
     b.position(ask)
+    errno = b.call("__errno_location")
+    saved_errno = r.load(errno, typ=I32)
     b.store_slot(waiting, free, ts)
     r.store(r.add(r.load(waiting_count, typ=I64), i64(1)), waiting_count)
     b.store(ts, THREAD.recursion_remaining, r.add(b.load(ts, THREAD.recursion_remaining), i32(ON_HOT_HEADROOM)))
     result = b.call("PyObject_CallOneArg", r.load(globals_["pyjion_on_hot"], typ=PTR), code)
     b.store(ts, THREAD.recursion_remaining, r.sub(b.load(ts, THREAD.recursion_remaining), i32(ON_HOT_HEADROOM)))
+    r.store(saved_errno, errno)
     b.store_slot(waiting, free, NULL)
     r.store(r.sub(r.load(waiting_count, typ=I64), i64(1)), waiting_count)
     # on_hot raises only what a signal handler raised while it waited (Ctrl-C): raise it from the call site.

@@ -176,3 +176,26 @@ def test_a_low_recursion_limit_does_not_stop_the_compiler():
     # logging that failed too, the thread died and the next call waiting for it hung.
     run = subprocess.run([sys.executable, "-c", LOW_RECURSION_LIMIT], capture_output=True, text=True, timeout=120)
     assert (run.returncode, run.stdout, run.stderr) == (0, "True\n", "")
+
+
+@pytest.mark.parametrize("background", [False, True])
+def test_a_call_from_c_finds_errno_as_it_left_it(background):
+    # C code that calls back into Python reads errno afterwards (OpenSSL's password callback: _ssl.c
+    # raises OSError from errno if it is set). Waiting for the compiler on the first call left EAGAIN
+    # there, so test_ssl's load_cert_chain raised BlockingIOError instead of SSLError.
+    import ctypes
+    location = ctypes.pythonapi["__errno_location"]
+    location.restype = ctypes.c_void_p
+    errno = ctypes.c_int.from_address(location())  # this thread's
+    seen, compiled = [], []
+    with jit(threshold=0, background=background):
+        for n in range(3):
+            namespace: dict = {}
+            exec(f"def callback():\n    return sum(i * {n} for i in range(50))", namespace)
+            through_c = ctypes.CFUNCTYPE(ctypes.c_int)(namespace["callback"])
+            errno.value = 0
+            assert through_c() == 1225 * n
+            seen.append(errno.value)
+            compiled.append(pyjion.info(namespace["callback"]).compiled)
+    assert compiled == [True, True, True]
+    assert seen == [0, 0, 0]

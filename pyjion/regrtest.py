@@ -22,8 +22,9 @@ compiled, and why the others were not.
 
 A module *regresses* when it passes plainly (or only changes the environment) but fails, crashes or
 times out under the JIT, or is skipped plainly and fails under the JIT. The exit status is 1 iff a
-module regresses (or, with ``--leaks``, leaks under the JIT only) and is not listed in
-``regrtest_exclusions.txt`` next to this file.
+module regresses (or, with ``--leaks``, leaks under the JIT only) and is not excused by
+``regrtest_exclusions.txt`` next to this file: listed as a whole, or failing only in tests listed there
+one by one (``test_int::IntStrDigitLimitsTests.test_x``; the rest of the module must pass).
 """
 from __future__ import annotations
 
@@ -110,7 +111,8 @@ child.child_main(sys.argv[1], sys.argv[3:])
 # Exclusions and module lists
 
 def load_exclusions(path: str = EXCLUSIONS_FILE) -> dict[str, str]:
-    """``test_name  # reason`` per line; blank lines and lines starting with ``#`` are ignored."""
+    """``name  # reason`` per line; blank lines and lines starting with ``#`` are ignored. ``name`` is a
+    test module (``test_dis``) or one test of it (``test_int::IntStrDigitLimitsTests.test_x``)."""
     if not os.path.exists(path):
         return {}
     with open(path, encoding="utf-8") as fp:
@@ -127,12 +129,25 @@ def parse_exclusions(text: str, source: str = "<exclusions>") -> dict[str, str]:
         name, reason = name.strip(), reason.strip()
         if not sep or not reason:
             raise ValueError(f"{source}:{lineno}: exclusion {name!r} has no '# reason'")
-        if not name.startswith("test_") or any(c.isspace() for c in name):
-            raise ValueError(f"{source}:{lineno}: bad test module name {name!r}")
+        module, _, test = name.partition("::")
+        if (not module.startswith("test_") or any(c.isspace() for c in name)
+                or ("::" in name and not re.fullmatch(r"\w+(\.\w+)+", test))):
+            raise ValueError(f"{source}:{lineno}: bad test module or test name {name!r}")
         if name in out:
             raise ValueError(f"{source}:{lineno}: {name} listed twice")
         out[name] = reason
     return out
+
+
+def excluded_modules(exclusions: dict[str, str]) -> set[str]:
+    """The modules the exclusions touch, wholly or by one of their tests: the number the issue bounds."""
+    return {name.partition("::")[0] for name in exclusions}
+
+
+def failed_test_id(name: str) -> str:
+    """``test.test_int.C.test_x`` from a failure's name, ``test_x (test.test_int.C.test_x) [(subtest)]``."""
+    found = re.search(r"\((test\.[\w.]+)\)", name)
+    return found.group(1) if found else name
 
 
 def source_fingerprint() -> str:
@@ -593,6 +608,17 @@ def regressed(plain: Run, jit: Run) -> bool:
     return False
 
 
+def excused(module: str, plain: Run, jit: Run, exclusions: dict[str, str]) -> bool:
+    """A regression the exclusions account for: the whole module is listed, or the JIT run failed
+    (no crash, no timeout) only in tests listed one by one."""
+    if module in exclusions:
+        return True
+    listed = {f"test.{module}.{name.partition('::')[2]}" for name in exclusions
+              if name.partition("::")[0] == module}
+    return (bool(listed) and jit.status == FAIL and bool(jit.failed_tests)
+            and all(failed_test_id(name) in listed for name in jit_only_failures(plain, jit)))
+
+
 def jit_only_failures(plain: Run, jit: Run) -> list[str]:
     """Test ids that failed under the JIT but not plainly."""
     before = {name for name, _ in plain.failed_tests or ()}
@@ -632,8 +658,27 @@ class Report:
                 out.append(m)
         return out
 
+    def excused(self, module: str) -> bool:
+        return excused(module, *self.pair(module), self.exclusions)
+
     def failing(self) -> list[str]:
-        return [m for m in self.regressions() + self.jit_only_leaks() if m not in self.exclusions]
+        return ([m for m in self.regressions() if not self.excused(m)]
+                + [m for m in self.jit_only_leaks() if m not in self.exclusions])
+
+    def stale_exclusions(self) -> list[str]:
+        """Entries for modules of this run that no longer fail under the JIT."""
+        regs = self.regressions()
+        stale = []
+        for name in self.exclusions:
+            module, _, test = name.partition("::")
+            jit = self.pair(module)[1] if module in self.modules else None
+            if jit is None or jit.status == MISSING:
+                continue
+            if not test and module not in regs:
+                stale.append(name)
+            elif test and f"test.{module}.{test}" not in {failed_test_id(n) for n, _ in jit.failed_tests or ()}:
+                stale.append(name)
+        return stale
 
     def jit_totals(self) -> dict:
         considered = compiled = 0
@@ -661,12 +706,14 @@ class Report:
             "not_run": self.not_run,
             "runs": [asdict(r) for r in self.runs.values()],
             "regressions": self.regressions(), "jit_only_leaks": self.jit_only_leaks(),
-            "failing": self.failing(), "exclusions": self.exclusions, "jit": self.jit_totals(),
+            "failing": self.failing(), "exclusions": self.exclusions,
+            "stale_exclusions": self.stale_exclusions(), "jit": self.jit_totals(),
         }
 
     def format(self) -> str:
         lines = []
         w = max([len(m) for m in self.modules] + [6])
+        stale = self.stale_exclusions()
         leak_cols = self.leak_warmups is not None
         head = (f"{'module':<{w}}  {'plain':<7} {'jit':<7} {'plain r/f/e/s':<15} {'jit r/f/e/s':<15} "
                 f"{'compiled':>8} {'plain s':>8} {'jit s':>8}")
@@ -677,10 +724,10 @@ class Report:
             plain, jit = self.pair(m)
             note = []
             if regressed(plain, jit):
-                note.append("EXCLUDED" if m in self.exclusions else "REGRESSION")
+                note.append("EXCLUDED" if self.excused(m) else "REGRESSION")
                 if jit.detail and jit.status in (CRASH, TIMEOUT):
                     note.append(jit.detail)
-            elif m in self.exclusions:
+            elif any(name.partition("::")[0] == m for name in stale):
                 note.append("excluded but not failing")
             extra = jit_only_failures(plain, jit)
             if extra and not regressed(plain, jit):
@@ -705,11 +752,10 @@ class Report:
                   + (f"   NOT RUN (interrupted or --max-time): {len(self.not_run)}" if self.not_run else ""),
                   f"plain: {count('plain')}", f"jit:   {count('jit')}",
                   f"passing plain: {len(ok_plain)}; of those passing under the JIT: {len(ok_both)}",
-                  f"regressions (not excluded): {len([m for m in regs if m not in self.exclusions])}"
-                  f" {[m for m in regs if m not in self.exclusions]}",
-                  f"regressions excluded: {len([m for m in regs if m in self.exclusions])}"
-                  f" {[m for m in regs if m in self.exclusions]}"]
-        stale = [m for m in self.modules if m in self.exclusions and m not in regs]
+                  f"regressions (not excluded): {len([m for m in regs if not self.excused(m)])}"
+                  f" {[m for m in regs if not self.excused(m)]}",
+                  f"regressions excluded: {len([m for m in regs if self.excused(m)])}"
+                  f" {[m for m in regs if self.excused(m)]}"]
         if stale:
             lines.append(f"exclusions not failing in this run: {stale}")
         if leak_cols:

@@ -31,13 +31,17 @@ def test_parse_exclusions() -> None:
         regrtest.parse_exclusions("test_a\n")
     with pytest.raises(ValueError, match="twice"):
         regrtest.parse_exclusions("test_a # x\ntest_a # y\n")
+    one_test = regrtest.parse_exclusions("test_a::C.test_x  # timing\n")
+    assert one_test == {"test_a::C.test_x": "timing"}
+    with pytest.raises(ValueError, match="bad test"):
+        regrtest.parse_exclusions("test_a::test_x # not Class.test\n")
 
 
 def test_checked_in_exclusions_are_valid_and_few() -> None:
-    exclusions = regrtest.load_exclusions()
-    assert len(exclusions) <= 10
+    modules = regrtest.excluded_modules(regrtest.load_exclusions())
+    assert len(modules) <= 10
     known = set(regrtest.full_tier())
-    assert set(exclusions) <= known, set(exclusions) - known
+    assert modules <= known, modules - known
 
 
 def test_fast_tier_modules_exist() -> None:
@@ -82,6 +86,22 @@ def test_report_exit_status_honours_exclusions() -> None:
     assert regrtest.Report(["test_a"], runs, {}).failing() == ["test_a"]
     assert regrtest.Report(["test_a"], runs, {"test_a": "reason"}).failing() == []
     assert "REGRESSION" in regrtest.Report(["test_a"], runs, {}).format()
+
+
+def test_an_exclusion_of_one_test_excuses_that_test_only() -> None:
+    failure = "test_x (test.test_a.C.test_x) (i=1)"
+    exclusions = {"test_a::C.test_x": "timing"}
+
+    def report(*failed, status=FAIL):
+        runs = {("test_a", "plain"): Run("test_a", "plain", status=PASS),
+                ("test_a", "jit"): Run("test_a", "jit", status=status, failed_tests=[[f, ""] for f in failed])}
+        return regrtest.Report(["test_a"], runs, exclusions)
+    assert regrtest.failed_test_id(failure) == "test.test_a.C.test_x"
+    assert report(failure).failing() == [] and "EXCLUDED" in report(failure).format()
+    assert report(failure, "test_y (test.test_a.C.test_y)").failing() == ["test_a"]
+    assert report(failure, status=CRASH).failing() == ["test_a"]  # a crash is never excused by a test entry
+    assert report(status=PASS).stale_exclusions() == ["test_a::C.test_x"]
+    assert report(failure).stale_exclusions() == []
 
 
 def test_a_regression_is_rerun_alone_once(monkeypatch) -> None:

@@ -73,15 +73,15 @@ def generate(module: ir.Module, function_name: str, level: int, lower_seconds: f
     start = time.perf_counter()
     module.triple = engine.triple
     module.data_layout = engine.data_layout
+    missing = engines.unresolved(module)
+    if missing:
+        raise CodegenError(f"unresolved symbols: {', '.join(missing)}")
     text = str(module)
     try:
         parsed = llvm.parse_assembly(text)
         parsed.verify()
     except RuntimeError as exc:
         raise CodegenError(str(exc)) from exc
-    missing = engines.unresolved(parsed)
-    if missing:
-        raise CodegenError(f"unresolved symbols: {', '.join(missing)}")
     if level == 1:
         builder = llvm.create_pass_builder(engine.target_machine, llvm.create_pipeline_tuning_options(0))
         passes = llvm.create_new_module_pass_manager()

@@ -23,6 +23,7 @@ import threading
 import weakref
 
 import llvmlite.binding as llvm
+from llvmlite import ir
 
 from ..abi import capi
 
@@ -61,16 +62,11 @@ class Engine:
         empty = llvm.parse_assembly("")
         empty.triple = self.target_machine.triple
         self._mcjit = llvm.create_mcjit_compiler(empty, self.target_machine)
+        # Read once: each read is a call into LLVM, which releases the GIL (see unresolved()).
+        self.triple: str = self.target_machine.triple
+        self.data_layout: str = str(self.target_machine.target_data)
         # Immortal: see the module docstring.
         ctypes.pythonapi.Py_IncRef(ctypes.py_object(self))
-
-    @property
-    def triple(self) -> str:
-        return self.target_machine.triple
-
-    @property
-    def data_layout(self) -> str:
-        return str(self.target_machine.target_data)
 
     def add(self, module: llvm.ModuleRef) -> None:
         """Generate machine code for ``module`` and make its symbols callable."""
@@ -100,10 +96,13 @@ def export_symbol(name: str, address: int) -> None:
     _resolvable.add(name)
 
 
-def unresolved(module: llvm.ModuleRef) -> list[str]:
+def unresolved(module: ir.Module) -> list[str]:
     """Declarations in ``module`` the linker cannot resolve. MCJIT would bind an unknown data symbol
-    to address 0 without complaint, so this is checked before code generation."""
-    declared = [g.name for g in (*module.functions, *module.global_variables) if g.is_declaration]
+    to address 0 without complaint, so this is checked before code generation. Read from llvmlite's
+    IR objects, not the parsed module: walking that takes ~100 calls into LLVM per function, each
+    releasing the GIL and waiting up to a switch interval to take it back from a busy program."""
+    declared = [value.name for value in module.global_values
+                if (value.is_declaration if isinstance(value, ir.Function) else value.initializer is None)]
     return [name for name in declared if not name.startswith("llvm.") and name not in _resolvable]
 
 

@@ -83,3 +83,20 @@ def test_suspended_generator_keeps_its_machine_code():
             assert scratch["f"]() == n
         assert running.send(1) == 1001
         assert running.send(2) == 1003
+
+
+def test_declarations_nobody_provides_are_refused_before_code_generation():
+    # MCJIT would bind an unknown data symbol to address 0 without complaint.
+    import pytest
+    from llvmlite import ir
+    from pyjion.compiler import codegen
+    engine.engine(0)  # binds the C API's symbols
+    module = ir.Module("refused")
+    ir.Function(module, ir.FunctionType(ir.VoidType(), []), "PyObject_GetAttr")  # provided
+    ir.Function(module, ir.FunctionType(ir.VoidType(), []), "pyjion_no_such_function")
+    ir.GlobalVariable(module, ir.IntType(8), "pyjion_no_such_data")
+    defined = ir.GlobalVariable(module, ir.IntType(8), "pyjion_defined_here")
+    defined.initializer = ir.Constant(ir.IntType(8), 0)
+    assert engine.unresolved(module) == ["pyjion_no_such_function", "pyjion_no_such_data"]
+    with pytest.raises(codegen.CodegenError, match="pyjion_no_such_function, pyjion_no_such_data"):
+        codegen.generate(module, "refused", 0, 0.0)

@@ -7,6 +7,7 @@ This is the only module that knows offsets. Everything else asks for a field by 
 """
 from __future__ import annotations
 
+import builtins
 import ctypes
 import dis
 import sys
@@ -58,6 +59,9 @@ LONG = Struct("PyLongObject", 28, ob_size=(16, "i64"), ob_digit=(24, "i32"))
 DICT = Struct("PyDictObject", 48, ma_used=(16, "i64"), ma_version_tag=(24, "i64"), ma_keys=(32, "ptr"),
               ma_values=(40, "ptr"))
 CELL = Struct("PyCellObject", 24, ob_ref=(16, "ptr"))
+CFUNCTION = Struct("PyCFunctionObject", 56, m_ml=(16, "ptr"), m_self=(24, "ptr"))
+METHOD_DESCR = Struct("PyMethodDescrObject", 56, d_type=(16, "ptr"), d_method=(40, "ptr"))
+METHOD_DEF = Struct("PyMethodDef", 32, ml_meth=(8, "ptr"), ml_flags=(16, "i32"))
 RANGE_ITER = Struct("rangeiterobject", 48, index=(16, "i64"), start=(24, "i64"), step=(32, "i64"), len=(40, "i64"))
 SEQUENCE_ITER = Struct("listiterobject", 32, it_index=(16, "i64"), it_seq=(24, "ptr"))  # and tupleiterobject
 # PyDictKeysObject: the hash index (1 << dk_log2_index_bytes bytes) at dk_indices, then the entries.
@@ -134,6 +138,9 @@ TPFLAGS_BASE_EXC_SUBCLASS = 1 << 30
 TPFLAGS_TYPE_SUBCLASS = 1 << 31
 
 PY_VECTORCALL_ARGUMENTS_OFFSET = 1 << 63
+METH_KEYWORDS = 0x2
+METH_O = 0x8
+METH_FASTCALL = 0x80
 FRAME_OWNED_BY_GENERATOR = 1
 
 # Inline cache units that follow each instruction in co_code (trap: they are not instructions).
@@ -213,6 +220,12 @@ def check_live() -> list[str]:
     expect("am_aiter", _read(async_methods + ASYNC_METHODS.am_aiter.offset, "ptr"),
            ctypes.cast(ctypes.pythonapi.PyObject_SelfIter, ctypes.c_void_p).value)
     expect("ob_fval", _at(3.25, FLOAT.ob_fval), 3.25)
+    expect("m_self", _at(len, CFUNCTION.m_self), id(builtins))
+    expect("ml_flags", [_read(int(_at(f, CFUNCTION.m_ml)) + METHOD_DEF.ml_flags.offset, "i32") for f in (len, isinstance)],
+           [METH_O, METH_FASTCALL])
+    expect("ml_meth", _read(int(_at([].append, CFUNCTION.m_ml)) + METHOD_DEF.ml_meth.offset, "ptr"),
+           _read(int(_at(list.append, METHOD_DESCR.d_method)) + METHOD_DEF.ml_meth.offset, "ptr"))
+    expect("d_type", _at(list.index, METHOD_DESCR.d_type), id(list))
     pair = (sample, 1)
     expect("tuple ob_item", _read(id(pair) + TUPLE.ob_item.offset, "ptr"), id(sample))
     lst = [sample]
@@ -286,7 +299,6 @@ def check_live() -> list[str]:
            threading.get_ident())
     interp = interpreter_address()
     expect("thread interp", _read(ts + THREAD.interp.offset, "ptr"), interp)
-    import builtins
     if builtins.__import__.__module__ == "builtins":
         expect("interp import_func", _read(interp + INTERP.import_func.offset, "ptr"), id(builtins.__import__))
     api = ctypes.pythonapi

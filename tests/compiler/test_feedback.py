@@ -369,3 +369,63 @@ STEPS = [("get", [1, 2, 3], 0), ("get", [1, 2, 3], 2), ("get", [1, 2, 3], 3), ("
                                             ("put", Flags.KnownStoreSubscr)])
 def test_subscript_fast_paths(function, flag):
     check(SUBSCRIPTS, function, flag)
+
+
+BUILTIN_CALLS = """
+import _testinternalcapi
+import contextlib
+
+class MyStr(str):
+    pass
+
+class MyList(list):
+    pass
+
+def call2(f, a, b):
+    return f(a, b)
+
+def call_kw(f, a):
+    return f(a, key=abs)
+
+def meth(obj, a):
+    return obj.index(a)
+
+def meth_kw(obj, a):
+    return obj.split(a, maxsplit=1)
+
+@contextlib.contextmanager
+def depth_inside():
+    yield _testinternalcapi.get_recursion_depth()
+
+def depth():
+    # next() of the generator, in contextlib: the specialised interpreter counts no recursion depth
+    # around a METH_FASTCALL call, the generic vectorcall counts one.
+    outside = _testinternalcapi.get_recursion_depth()
+    with depth_inside() as inside:
+        return inside - outside
+
+def warm():
+    call2(isinstance, 1, int)
+    call_kw(sorted, [2, 1])
+    meth([1, 2, 3], 2)
+    meth_kw("a b c", " ")
+    depth()
+
+STEPS = [("call2", isinstance, 1, int), ("call2", isinstance, 1, "no type"), ("call2", max, 3, 4),
+         ("call2", divmod, 7, 2), ("call2", divmod, 7, 0), ("call2", pow, 2, 5), ("call2", getattr, 1, "real"),
+         ("call2", next, iter([]), "default"), ("call2", lambda a, b: a - b, 5, 3),
+         ("call2", str.count, "banana", "a"), ("call2", str.count, MyStr("banana"), "a"),
+         ("call2", str.count, 5, "a"), ("call2", dict.get, {1: 2}, 1), ("call2", list.append, [], 1),
+         ("call2", len, "ab", "cd"), ("call2", [].append, 1, 2),
+         ("call_kw", sorted, [3, -1, 2]), ("call_kw", max, [3, -4]), ("call_kw", sorted, [1, "a"]),
+         ("call_kw", isinstance, 1), ("call_kw", lambda a, key: key(a), -5),
+         ("meth", [1, 2, 3], 2), ("meth", [1, 2], 9), ("meth", (1, 2, 3), 3), ("meth", "abc", "c"),
+         ("meth", MyList([5]), 5), ("meth", {}, 1),
+         ("meth_kw", "a b c", " "), ("meth_kw", b"a b c", b" "), ("meth_kw", "abc", 5),
+         ("depth",)]
+"""
+
+
+@pytest.mark.parametrize("function", ["call2", "call_kw", "meth", "meth_kw", "depth"])
+def test_builtin_calls(function):
+    check(BUILTIN_CALLS, function, Flags.BuiltinMethods)

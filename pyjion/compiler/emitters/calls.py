@@ -1,10 +1,16 @@
 """Calls and function creation: CALL (with KW_NAMES), CALL_FUNCTION_EX, MAKE_FUNCTION."""
 from __future__ import annotations
 
-from ...abi.cpython311 import FUNCTION, PY_VECTORCALL_ARGUMENTS_OFFSET, TYPE
+from typing import Callable
+
+from llvmlite import ir
+
+from ...abi.cpython311 import (CFUNCTION, FUNCTION, INLINE_CACHE_ENTRIES, METH_FASTCALL, METH_KEYWORDS,
+                               METHOD_DEF, METHOD_DESCR, PY_VECTORCALL_ARGUMENTS_OFFSET, TYPE)
+from ...enums import OptimizationFlags
 from ...runtime.helpers import HELPER_ARGS_NOT_ITERABLE, HELPER_KWARGS_ERROR
 from ..analysis import Kind
-from ..builder import NULL, i32, i64
+from ..builder import NULL, PTR, i32, i64
 from ..bytecode import Instruction
 from ..lowering import Lowering
 
@@ -26,22 +32,97 @@ def call(fx: Lowering, ins: Instruction) -> None:
     b.store_slot(buffer, 1, self_or_callable.value)
     for k, entry in enumerate(args):
         b.store_slot(buffer, k + 2, entry.value)
-    offset = PY_VECTORCALL_ARGUMENTS_OFFSET
     if method.kind is Kind.NULL:
-        result = b.call("PyObject_Vectorcall", self_or_callable.value, b.slot(buffer, 2), i64((n - nkw) | offset),
-                        kwnames)
+        callable_, first, nargs = self_or_callable.value, b.slot(buffer, 2), i64(n - nkw)
     else:
         is_method = r.icmp_unsigned("!=", method.value, NULL)
         callable_ = r.select(is_method, method.value, self_or_callable.value)
         first = r.select(is_method, b.slot(buffer, 1), b.slot(buffer, 2))
-        nargs = r.select(is_method, i64((n + 1 - nkw) | offset), i64((n - nkw) | offset))
-        result = b.call("PyObject_Vectorcall", callable_, first, nargs, kwnames)
+        nargs = r.select(is_method, i64(n + 1 - nkw), i64(n - nkw))
+
+    def vectorcall() -> tuple[ir.Value]:
+        return b.call("PyObject_Vectorcall", callable_, first, r.or_(nargs, i64(PY_VECTORCALL_ARGUMENTS_OFFSET)),
+                      kwnames),
+    if _builtin_call_site(fx, ins):
+        result, = _call_builtin(fx, callable_, first, nargs, kwnames, vectorcall)
+    else:
+        result, = vectorcall()
     for entry in entries:
         fx.release(entry)
     fx.error_if_null(result)
     fx.push(result)
     fx.check_eval_breaker()
     fx.deopt_if_tracing(ins.next)
+
+
+# The specialisations of PRECALL whose fast path calls a METH_FASTCALL C function directly.
+_BUILTIN_FASTCALL_FORMS = frozenset({
+    "PRECALL_BUILTIN_FAST", "PRECALL_BUILTIN_FAST_WITH_KEYWORDS", "PRECALL_NO_KW_ISINSTANCE",
+    "PRECALL_NO_KW_METHOD_DESCRIPTOR_FAST", "PRECALL_METHOD_DESCRIPTOR_FAST_WITH_KEYWORDS",
+})
+
+
+def _builtin_call_site(fx: Lowering, ins: Instruction) -> bool:
+    """Whether to try the direct call of a C function first: the interpreter specialised the site's
+    PRECALL (the code unit before CALL's) into a direct call, or it has not specialised it at all."""
+    if not fx.fast_paths:
+        return False
+    found = fx.feedback.get(ins.index - 1 - INLINE_CACHE_ENTRIES["PRECALL"])
+    if found is not None and found.opname not in _BUILTIN_FASTCALL_FORMS:
+        return False
+    fx.optimizations |= OptimizationFlags.BuiltinMethods
+    return True
+
+
+def _call_builtin(fx: Lowering, callable_: ir.Value, first: ir.Value, nargs: ir.Value, kwnames: ir.Value,
+                  generic: Callable[[], tuple[ir.Value]]) -> tuple[ir.Value]:
+    """A METH_FASTCALL C function called directly, as PRECALL_BUILTIN_FAST* and
+    PRECALL_*METHOD_DESCRIPTOR_FAST* do: a builtin function (its ``m_self`` first) or a method
+    descriptor whose first argument has exactly its type. Like those instructions (and unlike the
+    vectorcall ``generic()`` takes), no recursion-depth count around the call; anything else is generic."""
+    b, r = fx.b, fx.r
+    done = b.block("builtin_done")
+    slow = b.block("builtin_generic")
+    arms: list[tuple[ir.Value, ir.Block]] = []
+
+    def call_method_def(method_def: ir.Value, self_: ir.Value, args: ir.Value, count: ir.Value) -> None:
+        flags = b.load(method_def, METHOD_DEF.ml_flags)
+        meth = b.load(method_def, METHOD_DEF.ml_meth)
+        shapes = [(METH_FASTCALL | METH_KEYWORDS, [self_, args, count, kwnames])]
+        if kwnames is NULL:
+            shapes.insert(0, (METH_FASTCALL, [self_, args, count]))
+        for wanted, call_args in shapes:
+            direct, other = b.block("fastcall"), b.block("not_fastcall")
+            r.cbranch(r.icmp_unsigned("==", flags, i32(wanted)), direct, other)
+            b.position(direct)
+            signature = ir.FunctionType(PTR, [arg.type for arg in call_args])
+            arms.append((b.call_pointer(meth, signature, call_args), r.block))
+            r.branch(done)
+            b.position(other)
+        r.branch(slow)
+
+    tp = b.type_of(callable_)
+    function, not_function = b.block("cfunction"), b.block("not_cfunction")
+    r.cbranch(r.icmp_unsigned("==", tp, b.object("PyCFunction_Type")), function, not_function)
+    b.position(function)
+    call_method_def(b.load(callable_, CFUNCTION.m_ml), b.load(callable_, CFUNCTION.m_self), first, nargs)
+
+    b.position(not_function)
+    descriptor, has_self = b.block("method_descriptor"), b.block("descriptor_self")
+    is_descriptor = r.and_(r.icmp_unsigned("==", tp, b.object("PyMethodDescr_Type")),
+                           r.icmp_signed(">", nargs, i64(0)))
+    r.cbranch(is_descriptor, descriptor, slow)
+    b.position(descriptor)
+    self_ = b.load_slot(first, 0)
+    r.cbranch(r.icmp_unsigned("==", b.type_of(self_), b.load(callable_, METHOD_DESCR.d_type)), has_self, slow)
+    b.position(has_self)
+    call_method_def(b.load(callable_, METHOD_DESCR.d_method), self_, b.slot(first, 1), r.sub(nargs, i64(1)))
+
+    b.position(slow)
+    result, = generic()
+    arms.append((result, r.block))
+    r.branch(done)
+    return b.merge(done, *arms),
 
 
 def call_function_ex(fx: Lowering, ins: Instruction) -> None:

@@ -17,6 +17,7 @@ pushed, jump to the handler block. Two exits hand the frame to the interpreter i
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from types import CodeType
 from typing import Callable, Iterable
@@ -64,6 +65,12 @@ class Lowering:
         self.emitters = emitters
         self.nlocalsplus = code.co_nlocals + len(set(code.co_cellvars) - set(code.co_varnames)) + len(
             code.co_freevars)
+        # Parameters the code never deletes stay bound for the frame's life (a tracer that could unbind
+        # one sends the frame to the interpreter): their LOAD_FAST needs no unbound-local check.
+        parameters = (code.co_argcount + code.co_kwonlyargcount + bool(code.co_flags & inspect.CO_VARARGS)
+                      + bool(code.co_flags & inspect.CO_VARKEYWORDS))
+        deleted = {ins.arg for block in blocks.values() for ins in block.instructions if ins.opname == "DELETE_FAST"}
+        self.always_bound = frozenset(range(parameters)) - deleted
         self.function = ir.Function(module, FRAME_FUNCTION, name)
         self.b = Builder(self.function, SIGNATURES)
         self.r = self.b.ir

@@ -57,6 +57,30 @@ def delete_deref():
     return f()
 
 
+def deleted_parameters(a, b, *rest, k=1, **kw):
+    # A parameter deleted (or unbound by "except ... as") anywhere keeps LOAD_FAST's unbound check.
+    total = b + k + len(rest) + len(kw)
+    del a
+    try:
+        raise ValueError
+    except ValueError as b:
+        pass
+    for name in ("rest", "kw", "k", "b", "a"):
+        try:
+            total += len(str(eval(name)))
+        except NameError:
+            total += 100
+    return total + len(rest)
+
+
+def parameter_unbound_by_except(a):
+    try:
+        raise ValueError
+    except ValueError as a:
+        pass
+    return a
+
+
 def cell_argument(a):
     def f():
         return a + 1
@@ -496,6 +520,7 @@ def loader_mismatch():
 CASES = [
     (fast_locals, (2,)), (fast_locals, (2, 5)), (unbound_local, (True,)), (unbound_local, (False,)),
     (delete_unbound, ()), (closures, (10,)), (unbound_free, ()), (delete_deref, ()), (cell_argument, (4,)),
+    (deleted_parameters, (1, 2, 3, 4)), (parameter_unbound_by_except, (1,)),
     (read_global, ()), (write_global, (7,)), (missing_global, ()), (missing_del, ()),
     (attributes, (3,)), (missing_attr, ()), (subscripts, ([1, 2, 3, 4, 5],)), (subscripts, ("hello",)),
     (bad_subscript, ({},)), (arithmetic, (17, 5)), (arithmetic, (2 ** 70, 3)), (inplace, (5, 9)), (matmul, ()),

@@ -15,14 +15,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import logging
 import marshal
 import os
 import sys
 import tempfile
 import weakref
 import zlib
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from pathlib import Path
 from types import CodeType
 
@@ -31,7 +30,6 @@ import llvmlite.binding as llvm
 
 from .codegen import CodegenError, MachineCode, load
 
-log = logging.getLogger("pyjion.cache")
 MAGIC = b"PYJION-CODE-CACHE 1\n"
 SUFFIX = ".pjc"
 
@@ -77,6 +75,9 @@ class CodeCache:
         self._loaded: dict[str, weakref.ref[MachineCode]] = {}
         self._sweep_at = self.RECENT
         self._recent: OrderedDict[str, MachineCode] = OrderedDict()
+        # What went wrong, for the runtime to log from a program's thread: the cache is used on the
+        # compiler thread, which must take no lock (logging's) a thread waiting for it may hold.
+        self.problems: deque[str] = deque(maxlen=64)
 
     def get(self, key: str, function_name: str) -> MachineCode | None:
         ref = self._loaded.get(key)
@@ -92,7 +93,7 @@ class CodeCache:
         try:
             machine = load(obj, packed_ir, function_name)
         except (CodegenError, RuntimeError) as exc:
-            log.warning("code cache entry %s not loaded: %s", key, exc)
+            self.problems.append(f"code cache entry {key} not loaded: {exc}")
             return None
         self._keep(key, machine)
         return machine
@@ -132,7 +133,7 @@ class CodeCache:
             zlib.decompress(packed_ir).decode()  # damaged if it does not unpack
             return obj, packed_ir
         except (ValueError, KeyError, TypeError, zlib.error, UnicodeDecodeError) as exc:
-            log.warning("code cache entry %s ignored: %s", key, exc)
+            self.problems.append(f"code cache entry {key} ignored: {exc}")
             return None
 
     def _write(self, key: str, machine: MachineCode) -> None:
@@ -148,6 +149,6 @@ class CodeCache:
                 out.write(MAGIC + header + b"\n" + machine.object + machine.packed_ir)
             os.replace(temporary, target)
         except OSError as exc:
-            log.warning("code cache entry %s not written: %s", key, exc)
+            self.problems.append(f"code cache entry {key} not written: {exc}")
             if temporary is not None:
                 Path(temporary).unlink(missing_ok=True)

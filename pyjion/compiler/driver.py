@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import itertools
-import logging
 import re
 import time
 from types import CodeType
@@ -16,7 +15,6 @@ from .emitters import EMITTERS, SPECIALISED
 from .graph import to_dot
 from .lowering import Lowering
 
-log = logging.getLogger("pyjion.compiler")
 GENERATOR_FLAGS = CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR
 _serial = itertools.count()
 
@@ -94,8 +92,6 @@ def _compile(code: CodeType, level: int, name: str, graph: bool,
     machine.optimizations = lowering.optimizations
     if graph:
         machine.graph = to_dot(code.co_qualname, blocks, kinds, handlers)
-    log.debug("compiled %s: %d instructions, lower %.1f ms, llvm %.1f ms", code.co_qualname, len(instructions),
-              1e3 * machine.lower_seconds, 1e3 * machine.llvm_seconds)
     return machine
 
 

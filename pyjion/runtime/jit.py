@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import atexit
+import collections
 import ctypes
 import heapq
 import itertools
@@ -9,6 +10,7 @@ import logging
 import math
 import os
 import threading
+import traceback
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
@@ -145,6 +147,10 @@ class CompilerThread:
 
     STACK_SIZE = 64 * 1024 * 1024
     RECURSION_HEADROOM = 10_000  # Python frames beyond the program's recursion limit; the stack holds them
+    # A thread waits this long for a compilation at most, then runs the call in the interpreter (the code
+    # is installed when ready): the compiler thread can be stuck behind a lock the waiting thread holds,
+    # for instance in a finalizer that its allocations made the garbage collector run.
+    WAIT_SECONDS = 30.0
 
     def __init__(self, hook: Hook) -> None:
         # Hottest first: a heap of (-priority, arrival, request).
@@ -154,6 +160,7 @@ class CompilerThread:
         # Held while compiling: fork() waits for it, so no child inherits LLVM's locks mid-compile.
         self.busy = threading.Lock()
         self.stopped = False
+        self._overdue: threading.Event | None = None  # set once the compilation last waited for in vain ends
         atexit.register(self.stop)
         started = threading.Event()
         previous = threading.stack_size(self.STACK_SIZE)
@@ -199,9 +206,10 @@ class CompilerThread:
                     outcome = exc
         try:
             finish(code, outcome)
-        except BaseException:  # the compiler thread must survive anything, logging failures included
+        except BaseException:  # the compiler thread must survive anything
             try:
-                log.exception("pyjion: installing the compiled code of %s failed", code.co_qualname)
+                deferred_messages.append(f"pyjion: installing the compiled code of {code.co_qualname} failed\n"
+                                         + traceback.format_exc())
             except BaseException:
                 pass
 
@@ -215,7 +223,8 @@ class CompilerThread:
 
     def compile(self, code: CodeType, level: int, cache: CodeCache | None, graph: bool,
                 finish: Callable[[CodeType, object], None]) -> None:
-        """Compile ``code`` and wait, with the GIL released, until ``finish`` has run on the compiler thread.
+        """Compile ``code`` and wait, with the GIL released, until ``finish`` has run on the compiler thread
+        (at most WAIT_SECONDS; not at all while a compilation waited for in vain has not ended).
 
         An exception raised while waiting (a signal handler's) leaves the compilation to finish on its own:
         ``finish`` still runs, so the code is not left queued for ever."""
@@ -227,8 +236,12 @@ class CompilerThread:
             finally:
                 done.set()
 
+        overdue = self._overdue
         self.submit(code, level, cache, graph, finish_and_wake)
-        done.wait()
+        if overdue is not None and not overdue.is_set():
+            return  # stuck behind a compilation waited for in vain: this call is interpreted too
+        if not done.wait(self.WAIT_SECONDS):
+            self._overdue = done
 
 
 _compiler: CompilerThread | None = None
@@ -240,6 +253,11 @@ _starting = False
 _forking: list[int] = []
 # Being compiled (state.queued set: the hook interprets them meanwhile); a fork child compiles them anew.
 _queued: set[CodeType] = set()
+# What the compiler thread has to say, logged by the next thread that finds code hot. The compiler thread
+# takes no lock a program's thread may hold while it waits for a compilation: logging's is one (a thread
+# in logging.getLogger, holding it, called logging's _fixupParents for the first time: with threshold 0
+# it waited for the compiler thread, which waited for the lock to log; test_lib2to3 hung).
+deferred_messages: collections.deque[str] = collections.deque(maxlen=64)
 
 
 def _compiler_thread() -> CompilerThread:
@@ -290,6 +308,8 @@ def on_hot(code: CodeType) -> None:
     """
     if _starting or _forking or (_compiler is not None and _compiler.stopped):
         return None
+    if deferred_messages or (_code_cache is not None and _code_cache.problems):
+        _log_deferred_messages()
     state = native_state(code)
     if state is None or state.entry or state.failed or state.queued:
         return None
@@ -308,6 +328,13 @@ def on_hot(code: CodeType) -> None:
         raise
     compiler.compile(*request, _install)
     return None
+
+
+def _log_deferred_messages() -> None:
+    while deferred_messages:
+        log.error("%s", deferred_messages.popleft())
+    while _code_cache is not None and _code_cache.problems:
+        log.warning("%s", _code_cache.problems.popleft())
 
 
 def waiting_to_compile() -> int:

@@ -199,3 +199,35 @@ def test_a_call_from_c_finds_errno_as_it_left_it(background):
             compiled.append(pyjion.info(namespace["callback"]).compiled)
     assert compiled == [True, True, True]
     assert seen == [0, 0, 0]
+
+
+HOLDS_LOGGING_LOCK = """
+import logging, threading, time
+import pyjion
+from pyjion.runtime import jit
+pyjion.config(threshold=0, background=False, cache=False)
+pyjion.enable()
+namespace = {}
+exec("def f(x):\\n    return [i * x for i in range(3)]", namespace)
+logging.Logger.manager._clear_cache()  # as a new logger or level does: each logger takes the lock to refill it
+logging._acquireLock()  # as logging.getLogger holds it while it calls _fixupParents, compiled on first call
+try:
+    print(namespace["f"](2), pyjion.info(namespace["f"]).compiled)
+finally:
+    logging._releaseLock()
+# A compilation stuck longer than WAIT_SECONDS: the call runs in the interpreter, the code comes later.
+jit.CompilerThread.WAIT_SECONDS = 0.5
+exec("def g(x):\\n    return x + 1", namespace)
+with jit._compiler.busy:
+    print(namespace["g"](2), pyjion.info(namespace["g"]).compiled)
+while not pyjion.info(namespace["g"]).compiled:
+    time.sleep(0.01)
+print(namespace["g"](3))
+"""
+
+
+def test_a_thread_holding_a_lock_the_compiler_could_want_does_not_hang():
+    # test_lib2to3 hung: the thread waiting for a compilation held logging's lock, and the compiler
+    # thread logged each compilation.
+    run = subprocess.run([sys.executable, "-c", HOLDS_LOGGING_LOCK], capture_output=True, text=True, timeout=120)
+    assert (run.returncode, run.stdout) == (0, "[0, 2, 4] True\n3 False\n4\n"), run.stderr[-2000:]

@@ -397,9 +397,11 @@ class Lowering:
         self.push(result)
 
     # ---- fast paths ----------------------------------------------------------------------------------
-    def specialised(self, ins: Instruction, flag: OptimizationFlags, *opnames: str) -> Specialisation | None:
-        """The interpreter's specialisation of ``ins`` if it is one of ``opnames``; records ``flag``."""
-        found = self.feedback.get(ins.index)
+    def specialised(self, ins: Instruction, flag: OptimizationFlags, *opnames: str,
+                    units_before: int = 0) -> Specialisation | None:
+        """The interpreter's specialisation of ``ins`` (or of the instruction ``units_before`` code units
+        before it) if it is one of ``opnames``; records ``flag``."""
+        found = self.feedback.get(ins.index - units_before)
         if found is None or found.opname not in opnames:
             return None
         self.optimizations |= flag

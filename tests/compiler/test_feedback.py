@@ -391,15 +391,18 @@ def meth(obj, a):
     return obj.index(a)
 
 def meth_kw(obj, a):
-    return obj.split(a, maxsplit=1)
+    return obj.split(a)  # str.split: METH_FASTCALL | METH_KEYWORDS
 
 @contextlib.contextmanager
 def depth_inside():
     yield _testinternalcapi.get_recursion_depth()
 
+ENTER = contextlib._GeneratorContextManager.__enter__
+
+
 def depth():
-    # next() of the generator, in contextlib: the specialised interpreter counts no recursion depth
-    # around a METH_FASTCALL call, the generic vectorcall counts one.
+    # next() of the generator, in ENTER: the specialised interpreter counts no recursion depth around a
+    # METH_FASTCALL call, the generic vectorcall counts one.
     outside = _testinternalcapi.get_recursion_depth()
     with depth_inside() as inside:
         return inside - outside
@@ -426,6 +429,6 @@ STEPS = [("call2", isinstance, 1, int), ("call2", isinstance, 1, "no type"), ("c
 """
 
 
-@pytest.mark.parametrize("function", ["call2", "call_kw", "meth", "meth_kw", "depth"])
+@pytest.mark.parametrize("function", ["call2", "call_kw", "meth", "meth_kw", "ENTER"])
 def test_builtin_calls(function):
     check(BUILTIN_CALLS, function, Flags.BuiltinMethods)

@@ -29,6 +29,6 @@ EMITTERS: dict[str, Emitter] = _merge(stack.EMITTERS, locals_.EMITTERS, names.EM
                                       generators.EMITTERS, patterns.EMITTERS)
 
 # The interpreter's specialised instructions some emitter turns into a fast path (compiler/feedback.py).
-SPECIALISED: frozenset[str] = frozenset(operators.SPECIALISED + names.SPECIALISED)
+SPECIALISED: frozenset[str] = frozenset(operators.SPECIALISED + names.SPECIALISED + calls.SPECIALISED)
 
 __all__ = ["EMITTERS", "SPECIALISED", "Instruction"]

@@ -56,27 +56,24 @@ def call(fx: Lowering, ins: Instruction) -> None:
 
 
 # The specialisations of PRECALL whose fast path calls a METH_FASTCALL C function directly.
-_BUILTIN_FASTCALL_FORMS = frozenset({
-    "PRECALL_BUILTIN_FAST", "PRECALL_BUILTIN_FAST_WITH_KEYWORDS", "PRECALL_NO_KW_ISINSTANCE",
+_BUILTIN_FASTCALL_FORMS = (
+    "PRECALL_NO_KW_BUILTIN_FAST", "PRECALL_BUILTIN_FAST_WITH_KEYWORDS", "PRECALL_NO_KW_ISINSTANCE",
     "PRECALL_NO_KW_METHOD_DESCRIPTOR_FAST", "PRECALL_METHOD_DESCRIPTOR_FAST_WITH_KEYWORDS",
-})
+)
+SPECIALISED = _BUILTIN_FASTCALL_FORMS
 
 
 def _builtin_call_site(fx: Lowering, ins: Instruction) -> bool:
     """Whether to try the direct call of a C function first: the interpreter specialised the site's
-    PRECALL (the code unit before CALL's) into a direct call, or it has not specialised it at all."""
-    if not fx.fast_paths:
-        return False
-    found = fx.feedback.get(ins.index - 1 - INLINE_CACHE_ENTRIES["PRECALL"])
-    if found is not None and found.opname not in _BUILTIN_FASTCALL_FORMS:
-        return False
-    fx.optimizations |= OptimizationFlags.BuiltinMethods
-    return True
+    PRECALL (the code unit before CALL's) into a direct call. Not where it has not specialised it: there
+    it calls through vectorcall, whose recursion-depth count a call at the limit can tell apart."""
+    return fx.specialised(ins, OptimizationFlags.BuiltinMethods, *_BUILTIN_FASTCALL_FORMS,
+                          units_before=1 + INLINE_CACHE_ENTRIES["PRECALL"]) is not None
 
 
 def _call_builtin(fx: Lowering, callable_: ir.Value, first: ir.Value, nargs: ir.Value, kwnames: ir.Value,
                   generic: Callable[[], tuple[ir.Value]]) -> tuple[ir.Value]:
-    """A METH_FASTCALL C function called directly, as PRECALL_BUILTIN_FAST* and
+    """A METH_FASTCALL C function called directly, as PRECALL_*BUILTIN_FAST* and
     PRECALL_*METHOD_DESCRIPTOR_FAST* do: a builtin function (its ``m_self`` first) or a method
     descriptor whose first argument has exactly its type. Like those instructions (and unlike the
     vectorcall ``generic()`` takes), no recursion-depth count around the call; anything else is generic."""

@@ -18,7 +18,7 @@ from types import CodeType
 from typing import Callable
 
 from ..abi import check_live
-from ..abi.cpython311 import THREAD, thread_state_address
+from ..abi.cpython311 import CO_OPTIMIZED, THREAD, thread_state_address
 from ..compiler import CompileFailure, compile_code
 from ..compiler.cache import CodeCache
 from ..enums import CompilationResult
@@ -33,6 +33,10 @@ DEFAULT_THRESHOLD = 100
 # Or, whatever its calls, once it has spent this many cycles per code unit in the interpreter (a function
 # with a loop, called a few times): ~30 us per unit at 3 GHz, against ~1 ms per unit to compile it.
 HOT_CYCLES_PER_UNIT = 100_000
+# Code larger than this (~20,000 instructions, ten seconds of compilation) is compiled in the background
+# even when the caller would wait (threshold 0); module-level code that large (eval of a huge literal, a
+# generated table: it runs once) is not compiled at all.
+WAIT_FOR_CODE_UNITS = 40_000
 
 
 def default_cache_dir() -> str:
@@ -315,10 +319,15 @@ def on_hot(code: CodeType) -> None:
         return None
     state.queued = 1
     _queued.add(code)
+    units = len(code.co_code) // 2
+    if units > WAIT_FOR_CODE_UNITS and not code.co_flags & CO_OPTIMIZED:
+        _install(code, CompileFailure(CompilationResult.IncompatibleSize,
+                                      f"module-level code of {units} code units runs once: not worth compiling"))
+        return None
     request = (code, settings.level, code_cache(), settings.graph)
     try:
         compiler = _compiler_thread()
-        if settings.background and settings.threshold > 0:
+        if (settings.background and settings.threshold > 0) or units > WAIT_FOR_CODE_UNITS:
             # What compiling saves is proportional to the time spent in the code, what it costs to its size.
             compiler.submit(*request, _install, priority=state.cycles / max(len(code.co_code) // 2, 1))
             return None

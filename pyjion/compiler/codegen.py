@@ -24,11 +24,13 @@ from ..runtime import engine as engines
 from . import objectcode
 
 CODEGEN_LEVEL = {0: 0, 1: 2, 2: 2}
-# Above this many bytecode instructions, levels 1 and 2 run the cleanup pipeline and fast instruction
-# selection: full instruction selection and register allocation grow faster than the function (measured
-# on one-expression functions at level 1: 0.57, 1.2 and 2.4 ms per instruction at 2,500, 10,000 and
-# 41,000 instructions; 0.24, 0.34 and 0.36 ms this way). Such code is mostly generated tables and
-# dispatchers (regex_v8's), run a few times; a 65,536-entry dict literal would take LLVM ten minutes.
+# Straight-line code (no loop) above this many bytecode instructions gets, at levels 1 and 2, the
+# cleanup pipeline and fast instruction selection: full instruction selection and register allocation
+# grow faster than the function (one-expression functions at level 1: 0.57, 1.2 and 2.4 ms per
+# instruction at 2,500, 10,000 and 41,000 instructions; 0.24, 0.34 and 0.36 ms this way), and such code
+# (generated tables, regex_v8's block functions, a huge literal) runs each instruction once per call.
+# Code with a loop keeps the full pipeline: fast selection made unpack_sequence's 4,800-instruction
+# loop body 2.5x slower (0.37x of the interpreter against 0.88x; compiling it took 10 s against 28 s).
 LARGE_CODE = 2_000
 _DECLARATION = re.compile(r'^declare [^@]*@"?([\w.$]+)"?\(', re.MULTILINE)
 CLEANUP_PASSES = ("simplify_cfg", "sroa", "instruction_combine", "simplify_cfg")
@@ -75,9 +77,10 @@ class CodegenError(Exception):
 
 
 def generate(module: ir.Module, function_name: str, level: int, lower_seconds: float,
-             instructions: int = 0) -> MachineCode:
-    """Machine code for the lowered ``module`` of a code object of ``instructions`` bytecode instructions."""
-    large = level >= 1 and instructions > LARGE_CODE
+             straight_line_instructions: int = 0) -> MachineCode:
+    """Machine code for the lowered ``module``; ``straight_line_instructions``: the size of the code
+    object if it has no loop, else 0."""
+    large = level >= 1 and straight_line_instructions > LARGE_CODE
     engine = engines.engine(0 if large else CODEGEN_LEVEL[level])
     start = time.perf_counter()
     module.triple = engine.triple

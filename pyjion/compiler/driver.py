@@ -84,7 +84,8 @@ def _compile(code: CodeType, level: int, name: str, graph: bool,
         raise CompileFailure(CompilationResult.CompilationStackEffectFault, str(fault)) from fault
     lowered = time.perf_counter()
     try:
-        machine = codegen.generate(module, name, level, lowered - start, len(instructions))
+        loops = any(ins.opname.startswith("JUMP_BACKWARD") for ins in instructions)
+        machine = codegen.generate(module, name, level, lowered - start, 0 if loops else len(instructions))
     except codegen.CodegenError as exc:
         raise CompileFailure(CompilationResult.CompilationJitFailure, str(exc)) from exc
     finally:

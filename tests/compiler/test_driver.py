@@ -29,8 +29,8 @@ def test_compiling_leaves_no_cyclic_garbage():
 
 
 def test_large_code():
-    # A function above codegen.LARGE_CODE instructions takes the linear-cost pipeline and still runs
-    # right; module-level code above WAIT_FOR_CODE_UNITS (a huge literal, evaluated once) is not compiled.
+    # A loop-free function above codegen.LARGE_CODE instructions takes the linear-cost pipeline and still
+    # runs right; module-level code above WAIT_FOR_CODE_UNITS (a huge literal, evaluated once) is not compiled.
     from pyjion.compiler import codegen
     from pyjion.runtime import jit as runtime
     entries = codegen.LARGE_CODE

@@ -407,7 +407,30 @@ def depth():
     with depth_inside() as inside:
         return inside - outside
 
+def length(x):
+    return len(x)
+
+def push(seq, x):
+    seq.append(x)
+    return seq
+
+class Sized:
+    def __init__(self, n):
+        self.n = n
+    def __len__(self):
+        return self.n
+
+def shadow_len():
+    global len
+    len = lambda x: "shadowed"
+
+def unshadow_len():
+    global len
+    del len
+
 def warm():
+    length([1, 2])
+    push([], 1)
     call2(isinstance, 1, int)
     call_kw(sorted, [2, 1])
     meth([1, 2, 3], 2)
@@ -425,10 +448,14 @@ STEPS = [("call2", isinstance, 1, int), ("call2", isinstance, 1, "no type"), ("c
          ("meth", [1, 2, 3], 2), ("meth", [1, 2], 9), ("meth", (1, 2, 3), 3), ("meth", "abc", "c"),
          ("meth", MyList([5]), 5), ("meth", {}, 1),
          ("meth_kw", "a b c", " "), ("meth_kw", b"a b c", b" "), ("meth_kw", "abc", 5),
-         ("depth",)]
+         ("depth",),
+         ("length", [1, 2, 3]), ("length", "abcd"), ("length", {}), ("length", Sized(7)), ("length", Sized(-1)),
+         ("length", Sized(2**70)), ("length", 5), ("shadow_len",), ("length", [1]), ("unshadow_len",),
+         ("length", [1]), ("push", [1], 2), ("push", MyList([1]), 2), ("push", __import__("collections").deque(), 3),
+         ("push", (), 1), ("push", [], "x")]
 """
 
 
-@pytest.mark.parametrize("function", ["call2", "call_kw", "meth", "meth_kw", "ENTER"])
+@pytest.mark.parametrize("function", ["call2", "call_kw", "meth", "meth_kw", "ENTER", "length", "push"])
 def test_builtin_calls(function):
     check(BUILTIN_CALLS, function, Flags.BuiltinMethods)

@@ -1,6 +1,7 @@
 """Calls and function creation: CALL (with KW_NAMES), CALL_FUNCTION_EX, MAKE_FUNCTION."""
 from __future__ import annotations
 
+import builtins
 from typing import Callable
 
 from llvmlite import ir
@@ -43,10 +44,16 @@ def call(fx: Lowering, ins: Instruction) -> None:
     def vectorcall() -> tuple[ir.Value]:
         return b.call("PyObject_Vectorcall", callable_, first, r.or_(nargs, i64(PY_VECTORCALL_ARGUMENTS_OFFSET)),
                       kwnames),
-    if _builtin_call_site(fx, ins):
-        result, = _call_builtin(fx, callable_, first, nargs, kwnames, vectorcall)
-    else:
+    precall = fx.specialised(ins, OptimizationFlags.BuiltinMethods, *SPECIALISED,
+                             units_before=1 + INLINE_CACHE_ENTRIES["PRECALL"])
+    if precall is None:
         result, = vectorcall()
+    elif precall.opname == "PRECALL_NO_KW_LEN":
+        result, = fx.guarded(lambda bail_if: _len(fx, bail_if, callable_, first, nargs), vectorcall)
+    elif precall.opname == "PRECALL_NO_KW_LIST_APPEND":
+        result, = fx.guarded(lambda bail_if: _list_append(fx, bail_if, callable_, first, nargs), vectorcall)
+    else:
+        result, = _call_builtin(fx, callable_, first, nargs, kwnames, vectorcall)
     for entry in entries:
         fx.release(entry)
     fx.error_if_null(result)
@@ -55,20 +62,51 @@ def call(fx: Lowering, ins: Instruction) -> None:
     fx.deopt_if_tracing(ins.next)
 
 
-# The specialisations of PRECALL whose fast path calls a METH_FASTCALL C function directly.
-_BUILTIN_FASTCALL_FORMS = (
+# The specialisations of the PRECALL before a CALL whose fast paths call C directly: a METH_FASTCALL
+# function (_call_builtin), len() and list.append. Not where the interpreter has not specialised the
+# site: there it calls through vectorcall, whose recursion-depth count a call at the limit tells apart.
+SPECIALISED = (
     "PRECALL_NO_KW_BUILTIN_FAST", "PRECALL_BUILTIN_FAST_WITH_KEYWORDS", "PRECALL_NO_KW_ISINSTANCE",
     "PRECALL_NO_KW_METHOD_DESCRIPTOR_FAST", "PRECALL_METHOD_DESCRIPTOR_FAST_WITH_KEYWORDS",
+    "PRECALL_NO_KW_LEN", "PRECALL_NO_KW_LIST_APPEND",
 )
-SPECIALISED = _BUILTIN_FASTCALL_FORMS
+_LEN = id(builtins.len)
+_LIST_APPEND = id(list.append)
 
 
-def _builtin_call_site(fx: Lowering, ins: Instruction) -> bool:
-    """Whether to try the direct call of a C function first: the interpreter specialised the site's
-    PRECALL (the code unit before CALL's) into a direct call. Not where it has not specialised it: there
-    it calls through vectorcall, whose recursion-depth count a call at the limit can tell apart."""
-    return fx.specialised(ins, OptimizationFlags.BuiltinMethods, *_BUILTIN_FASTCALL_FORMS,
-                          units_before=1 + INLINE_CACHE_ENTRIES["PRECALL"]) is not None
+def _len(fx: Lowering, bail_if: Callable[[ir.Value], None], callable_: ir.Value, first: ir.Value,
+         nargs: ir.Value) -> tuple[ir.Value]:
+    """``len(x)`` as PRECALL_NO_KW_LEN: the builtin itself with one argument, PyObject_Size boxed."""
+    b, r = fx.b, fx.r
+    bail_if(r.icmp_unsigned("!=", callable_, r.inttoptr(i64(_LEN), PTR)))
+    bail_if(r.icmp_signed("!=", nargs, i64(1)))
+    size = b.call("PyObject_Size", b.load_slot(first, 0))
+    return _unless(fx, r.icmp_signed("<", size, i64(0)), lambda: b.call("PyLong_FromSsize_t", size)),
+
+
+def _list_append(fx: Lowering, bail_if: Callable[[ir.Value], None], callable_: ir.Value, first: ir.Value,
+                 nargs: ir.Value) -> tuple[ir.Value]:
+    """``lst.append(x)`` as PRECALL_NO_KW_LIST_APPEND: list.append itself, on an exact list."""
+    b, r = fx.b, fx.r
+    bail_if(r.icmp_unsigned("!=", callable_, r.inttoptr(i64(_LIST_APPEND), PTR)))
+    bail_if(r.icmp_signed("!=", nargs, i64(2)))
+    self_ = b.load_slot(first, 0)
+    bail_if(r.icmp_unsigned("!=", b.type_of(self_), b.object("PyList_Type")))
+    failed = r.icmp_signed("<", b.call("PyList_Append", self_, b.load_slot(first, 1)), i32(0))
+    return _unless(fx, failed, lambda: b.new_ref(b.none())),
+
+
+def _unless(fx: Lowering, failed: ir.Value, make: Callable[[], ir.Value]) -> ir.Value:
+    """NULL if ``failed`` (the exception is set), else the new reference ``make()`` emits."""
+    b, r = fx.b, fx.r
+    start = r.block
+    ok, done = b.block("call_ok"), b.block("call_done")
+    r.cbranch(failed, done, ok)
+    b.position(ok)
+    value = make()
+    ok_end = r.block
+    r.branch(done)
+    return b.merge(done, (NULL, start), (value, ok_end))
 
 
 def _call_builtin(fx: Lowering, callable_: ir.Value, first: ir.Value, nargs: ir.Value, kwnames: ir.Value,

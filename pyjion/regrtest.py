@@ -608,13 +608,22 @@ def regressed(plain: Run, jit: Run) -> bool:
     return False
 
 
+def excluded_tests(module: str, exclusions: dict[str, str]) -> dict[str, str]:
+    """The single-test entries of ``module``, by the test id its failures carry (``test.module.C.test``)."""
+    tests = {}
+    for name in exclusions:
+        entry_module, _, test = name.partition("::")
+        if test and entry_module == module:
+            tests[f"test.{module}.{test}"] = name
+    return tests
+
+
 def excused(module: str, plain: Run, jit: Run, exclusions: dict[str, str]) -> bool:
     """A regression the exclusions account for: the whole module is listed, or the JIT run failed
     (no crash, no timeout) only in tests listed one by one."""
     if module in exclusions:
         return True
-    listed = {f"test.{module}.{name.partition('::')[2]}" for name in exclusions
-              if name.partition("::")[0] == module}
+    listed = excluded_tests(module, exclusions)
     return (bool(listed) and jit.status == FAIL and bool(jit.failed_tests)
             and all(failed_test_id(name) in listed for name in jit_only_failures(plain, jit)))
 
@@ -669,16 +678,16 @@ class Report:
         """Entries for modules of this run that no longer fail under the JIT."""
         regs = self.regressions()
         stale = []
-        for name in self.exclusions:
-            module, _, test = name.partition("::")
-            jit = self.pair(module)[1] if module in self.modules else None
-            if jit is None or jit.status == MISSING:
+        for module in excluded_modules(self.exclusions) & set(self.modules):
+            jit = self.pair(module)[1]
+            if jit.status == MISSING:
                 continue
-            if not test and module not in regs:
-                stale.append(name)
-            elif test and f"test.{module}.{test}" not in {failed_test_id(n) for n, _ in jit.failed_tests or ()}:
-                stale.append(name)
-        return stale
+            if module in self.exclusions and module not in regs:
+                stale.append(module)
+            failed = {failed_test_id(name) for name, _ in jit.failed_tests or ()}
+            stale += [name for test_id, name in excluded_tests(module, self.exclusions).items()
+                      if test_id not in failed]
+        return sorted(stale, key=list(self.exclusions).index)
 
     def jit_totals(self) -> dict:
         considered = compiled = 0

@@ -221,8 +221,8 @@ def check_live() -> list[str]:
            ctypes.cast(ctypes.pythonapi.PyObject_SelfIter, ctypes.c_void_p).value)
     expect("ob_fval", _at(3.25, FLOAT.ob_fval), 3.25)
     expect("m_self", _at(len, CFUNCTION.m_self), id(builtins))
-    expect("ml_flags", [_read(int(_at(f, CFUNCTION.m_ml)) + METHOD_DEF.ml_flags.offset, "i32") for f in (len, isinstance)],
-           [METH_O, METH_FASTCALL])
+    expect("ml_flags", [_read(int(_at(f, CFUNCTION.m_ml)) + METHOD_DEF.ml_flags.offset, "i32")
+                        for f in (len, isinstance)], [METH_O, METH_FASTCALL])
     expect("ml_meth", _read(int(_at([].append, CFUNCTION.m_ml)) + METHOD_DEF.ml_meth.offset, "ptr"),
            _read(int(_at(list.append, METHOD_DESCR.d_method)) + METHOD_DEF.ml_meth.offset, "ptr"))
     expect("d_type", _at(list.index, METHOD_DESCR.d_type), id(list))

@@ -329,7 +329,7 @@ def on_hot(code: CodeType) -> None:
         compiler = _compiler_thread()
         if (settings.background and settings.threshold > 0) or units > WAIT_FOR_CODE_UNITS:
             # What compiling saves is proportional to the time spent in the code, what it costs to its size.
-            compiler.submit(*request, _install, priority=state.cycles / max(len(code.co_code) // 2, 1))
+            compiler.submit(*request, _install, priority=state.cycles / max(units, 1))
             return None
     except BaseException:  # nothing was submitted: the code may get hot again
         state.queued = 0

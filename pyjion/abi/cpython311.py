@@ -66,7 +66,10 @@ RANGE_ITER = Struct("rangeiterobject", 48, index=(16, "i64"), start=(24, "i64"),
 SEQUENCE_ITER = Struct("listiterobject", 32, it_index=(16, "i64"), it_seq=(24, "ptr"))  # and tupleiterobject
 # PyDictKeysObject: the hash index (1 << dk_log2_index_bytes bytes) at dk_indices, then the entries.
 DICT_KEYS = Struct("PyDictKeysObject", 32, dk_log2_index_bytes=(9, "i8"), dk_kind=(10, "i8"),
-                   dk_version=(12, "i32"), dk_indices=(32, "i8"))
+                   dk_version=(12, "i32"), dk_nentries=(24, "i64"), dk_indices=(32, "i8"))
+DICT_KEYS_UNICODE = 1  # dk_kind of string-keyed combined tables: PyDictUnicodeEntry entries
+# Keys versions are handed out from 2 up (dictobject.c's next_dict_keys_version); 1 never names keys.
+NO_KEYS_VERSION = 1
 UNICODE_ENTRY = Struct("PyDictUnicodeEntry", 16, me_key=(0, "ptr"), me_value=(8, "ptr"))
 HEAPTYPE = Struct("PyHeapTypeObject", 912, ht_qualname=(864, "ptr"), ht_cached_keys=(872, "ptr"))
 MODULE = Struct("PyModuleObject", 24, md_dict=(16, "ptr"))
@@ -325,6 +328,8 @@ def _check_specialisation(expect: Callable[[str, object, object], None]) -> None
     entries = keys + DICT_KEYS.dk_indices.offset + (1 << _read(keys + DICT_KEYS.dk_log2_index_bytes.offset, "i8"))
     expect("dict entry me_key", _read(entries + UNICODE_ENTRY.me_key.offset, "ptr"), id("key"))
     expect("dict entry me_value", _read(entries + UNICODE_ENTRY.me_value.offset, "ptr"), id(_Probe))
+    expect("dk_nentries", _read(keys + DICT_KEYS.dk_nentries.offset, "i64"), 1)
+    expect("dk_kind", _read(keys + DICT_KEYS.dk_kind.offset, "i8"), DICT_KEYS_UNICODE)
     expect("ht_qualname", _at(_Probe, HEAPTYPE.ht_qualname), id(_Probe.__qualname__))
     expect("md_dict", _at(sys, MODULE.md_dict), id(sys.__dict__))
     probe = _Probe()
@@ -357,6 +362,26 @@ def _check_specialisation(expect: Callable[[str, object, object], None]) -> None
     cached_keys = _at(_Probe, HEAPTYPE.ht_cached_keys)
     expect("ht_cached_keys dk_version", seen.get("LOAD_METHOD_WITH_VALUES", {}).get("keys_version"),
            _read(int(cached_keys) + DICT_KEYS.dk_version.offset, "i32"))
+
+
+def keys_version_function() -> int | None:
+    """Address of the hidden ``_PyDictKeys_GetVersionForCurrentState``, if this binary names it and it
+    behaves: it gives unversioned keys the next version and returns a versioned one's own."""
+    from .symtab import hidden_function
+
+    address = hidden_function("_PyDictKeys_GetVersionForCurrentState")
+    if address is None:
+        return None
+    version_of = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p)(address)
+    probe = {"fresh": None}
+    keys = _at(probe, DICT.ma_keys)
+    current = ctypes.c_uint32.from_address(keys + DICT_KEYS.dk_version.offset)
+    if current.value != 0:
+        return None
+    version = version_of(keys)
+    if version in (0, NO_KEYS_VERSION) or current.value != version:
+        return None
+    return address if version_of(keys) == version else None
 
 
 def thread_state_address() -> int:

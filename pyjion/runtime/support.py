@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from ..abi.cpython311 import (CODE, FRAME, INTERP, LIST, RUNTIME, THREAD, TPFLAGS_BASE_EXC_SUBCLASS,
-                              TPFLAGS_TYPE_SUBCLASS, TUPLE, TYPE, VAROBJECT)
+from ..abi.cpython311 import (CODE, DICT, DICT_KEYS, DICT_KEYS_UNICODE, FRAME, INTERP, LIST, RUNTIME, THREAD,
+                              TPFLAGS_BASE_EXC_SUBCLASS, TPFLAGS_TYPE_SUBCLASS, TUPLE, TYPE, UNICODE_ENTRY,
+                              VAROBJECT, Struct)
 from ..compiler.builder import I1, I8, I32, I64, NULL, PTR, Builder, define_global, i32, i64
 
 SIGNATURES: dict[str, str] = {
@@ -18,6 +19,8 @@ SIGNATURES: dict[str, str] = {
     "pyjion_exc_check_arg": "void(ptr,ptr,ptr)",
     "pyjion_mapping_get": "ptr(ptr,ptr)",
     "pyjion_load_global": "ptr(ptr,ptr,ptr)",
+    "pyjion_load_global_refresh": "ptr(ptr,ptr,ptr,ptr,i32)",
+    "pyjion_unicode_entry_index": "i64(ptr,ptr)",
     "pyjion_load_name": "ptr(ptr,ptr)",
     "pyjion_unpack_iterable": "i32(ptr,i32,i32,ptr)",
     "pyjion_import_name": "ptr(ptr,ptr,ptr,ptr,ptr)",
@@ -49,6 +52,18 @@ HELPER_TABLE_SIZE = 16
 STACK_TABLE_SLOTS = 256  # threads whose native stack bounds are cached
 STACK_MARGIN = 256 * 1024  # bytes of C stack kept free below the deepest Python call
 
+# A LOAD_GLOBAL site's cache, in the compiled module's data: what the interpreter's inline cache holds
+# (keys versions, entry index), refreshed by pyjion_load_global_refresh when its guards fail, as the
+# interpreter respecialises. ``refreshes`` caps the attempts (a site whose dicts keep changing stays
+# generic). ``form``: GLOBAL_IN_MODULE (the entry is the globals') or GLOBAL_IN_BUILTINS (the builtins'
+# entry; the globals' version says the name is still not global).
+GLOBAL_CACHE = Struct("pyjion global cache", 24, globals_version=(0, "i32"), builtins_version=(4, "i32"),
+                      index=(8, "i64"), refreshes=(16, "i64"))
+GLOBAL_IN_MODULE, GLOBAL_IN_BUILTINS = 0, 1
+MAX_GLOBAL_REFRESHES = 1000
+# The hidden _PyDictKeys_GetVersionForCurrentState, set at start-up (NULL: caches are never refreshed).
+KEYS_VERSION_FUNCTION = "pyjion_keys_version_function"
+
 PYTRACE_RETURN = 3
 TRACE_FUNCTION = ir.FunctionType(I32, [PTR, PTR, I32, PTR])  # Py_tracefunc
 
@@ -72,10 +87,13 @@ class SupportModule:
             define_global(module, PTR, string_global(name))
         define_global(module, ir.ArrayType(PTR, HELPER_TABLE_SIZE), HELPER_TABLE)
         self.stack_table = define_global(module, ir.ArrayType(I64, 3 * STACK_TABLE_SLOTS), "pyjion_stack_table")
+        self.keys_version_function = define_global(module, PTR, KEYS_VERSION_FUNCTION, None)
         for name, emit in (
             ("pyjion_stack_low", self.stack_low), ("pyjion_eval_breaker", self.eval_breaker),
             ("pyjion_exc_check_arg", self.exc_check_arg), ("pyjion_mapping_get", self.mapping_get),
             ("pyjion_load_global", self.load_global), ("pyjion_load_name", self.load_name),
+            ("pyjion_load_global_refresh", self.load_global_refresh),
+            ("pyjion_unicode_entry_index", self.unicode_entry_index),
             ("pyjion_unpack_iterable", self.unpack_iterable), ("pyjion_import_name", self.import_name),
             ("pyjion_import_from", self.import_from), ("pyjion_iter_next", self.iter_next),
             ("pyjion_call_helper", self.call_helper), ("pyjion_fetch_call_helper", self.fetch_call_helper),
@@ -248,6 +266,82 @@ class SupportModule:
         self._get_or_continue(b, builtins, name)
         b.call("pyjion_exc_check_arg", b.exception("PyExc_NameError"), b.cstring(NAME_ERROR_MSG), name)
         b.ir.ret(NULL)
+
+    def load_global_refresh(self, b: Builder, globals_: ir.Value, builtins: ir.Value, name: ir.Value,
+                            cache: ir.Value, form: ir.Value) -> None:
+        """LOAD_GLOBAL's value for a site whose cache (GLOBAL_CACHE) failed its guards; the cache is
+        refilled when the name is found where ``form`` says, in string-keyed dicts whose keys get a
+        version. The lookups are the interpreter's (_PyDict_LoadGlobal: globals, then builtins)."""
+        r = b.ir
+        version_of = r.load(self.keys_version_function, typ=PTR)
+        refreshes = b.load(cache, GLOBAL_CACHE.refreshes)
+        exhausted = r.or_(b.is_null(version_of), r.icmp_signed(">=", refreshes, i64(MAX_GLOBAL_REFRESHES)))
+        dicts = r.and_(b.is_type(globals_, "PyDict_Type"), b.is_type(builtins, "PyDict_Type"))
+        with b.if_then(r.or_(exhausted, r.not_(dicts)), likely=False):
+            r.ret(b.call("pyjion_load_global", globals_, builtins, name))
+        b.store(cache, GLOBAL_CACHE.refreshes, r.add(refreshes, i64(1)))
+        version_type = ir.FunctionType(I32, [PTR])
+
+        def version(keys: ir.Value) -> ir.Value:
+            return b.call_pointer(version_of, version_type, [keys])
+
+        def refill(globals_version: ir.Value, builtins_version: ir.Value, index: ir.Value) -> None:
+            usable = r.and_(r.icmp_signed(">=", index, i64(0)), r.and_(
+                r.icmp_unsigned("!=", globals_version, i32(0)), r.icmp_unsigned("!=", builtins_version, i32(0))))
+            with b.if_then(usable):
+                b.store(cache, GLOBAL_CACHE.globals_version, globals_version)
+                b.store(cache, GLOBAL_CACHE.builtins_version, builtins_version)
+                b.store(cache, GLOBAL_CACHE.index, index)
+
+        # Keys are read after the lookups: a lookup in keys that are not all strings may run a key's
+        # __eq__, which may change the dict. A builtin's entry is cached only when both dicts' keys
+        # are all strings: then neither lookup ran Python code, and the name is still not global.
+        found = b.call("PyDict_GetItemWithError", globals_, name)
+        with b.if_then(r.icmp_unsigned("!=", found, NULL)):
+            with b.if_then(r.icmp_unsigned("==", form, i32(GLOBAL_IN_MODULE))):
+                global_keys = b.load(globals_, DICT.ma_keys)
+                refill(version(global_keys), i32(-1), b.call("pyjion_unicode_entry_index", global_keys, name))
+            r.ret(b.new_ref(found))
+        with b.if_then(r.icmp_unsigned("!=", b.call("PyErr_Occurred"), NULL)):
+            r.ret(NULL)
+        found = b.call("PyDict_GetItemWithError", builtins, name)
+        with b.if_then(r.icmp_unsigned("!=", found, NULL)):
+            global_keys = b.load(globals_, DICT.ma_keys)
+            strings = r.icmp_unsigned("==", b.load(global_keys, DICT_KEYS.dk_kind), ir.Constant(I8, DICT_KEYS_UNICODE))
+            with b.if_then(r.and_(strings, r.icmp_unsigned("==", form, i32(GLOBAL_IN_BUILTINS)))):
+                builtin_keys = b.load(builtins, DICT.ma_keys)
+                index = b.call("pyjion_unicode_entry_index", builtin_keys, name)
+                with b.if_then(r.icmp_signed(">=", index, i64(0))):
+                    refill(version(global_keys), version(builtin_keys), index)
+            r.ret(b.new_ref(found))
+        with b.if_then(r.icmp_unsigned("!=", b.call("PyErr_Occurred"), NULL)):
+            r.ret(NULL)
+        b.call("pyjion_exc_check_arg", b.exception("PyExc_NameError"), b.cstring(NAME_ERROR_MSG), name)
+        r.ret(NULL)
+
+    def unicode_entry_index(self, b: Builder, keys: ir.Value, name: ir.Value) -> None:
+        """Index of the entry whose key is ``name`` itself in string-keyed dict keys, or -1 (another
+        kind of keys, or no such entry: an equal string that is not ``name`` is not looked for)."""
+        r = b.ir
+        with b.if_then(r.icmp_unsigned("!=", b.load(keys, DICT_KEYS.dk_kind), ir.Constant(I8, DICT_KEYS_UNICODE))):
+            r.ret(i64(-1))
+        count = b.load(keys, DICT_KEYS.dk_nentries)
+        index_bytes = r.shl(i64(1), r.zext(b.load(keys, DICT_KEYS.dk_log2_index_bytes), I64))
+        entries = r.gep(keys, [r.add(index_bytes, i64(DICT_KEYS.dk_indices.offset))], source_etype=I8)
+        start = r.block
+        scan, done = b.block("scan"), b.block("not_found")
+        r.cbranch(r.icmp_signed(">", count, i64(0)), scan, done)
+        b.position(scan)
+        index = r.phi(I64)
+        index.add_incoming(i64(0), start)
+        entry = r.gep(entries, [r.mul(index, i64(UNICODE_ENTRY.size))], source_etype=I8)
+        with b.if_then(r.icmp_unsigned("==", b.load(entry, UNICODE_ENTRY.me_key), name)):
+            r.ret(index)
+        following = r.add(index, i64(1))
+        index.add_incoming(following, r.block)
+        r.cbranch(r.icmp_signed("<", following, count), scan, done)
+        b.position(done)
+        r.ret(i64(-1))
 
     def load_name(self, b: Builder, frame: ir.Value, name: ir.Value) -> None:
         r = b.ir

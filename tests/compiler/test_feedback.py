@@ -7,6 +7,7 @@ compiled code's back) must give exactly what they give in the interpreter.
 """
 from __future__ import annotations
 
+import ctypes
 import textwrap
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 import pyjion
 from differential import jit, outcome
 from pyjion import OptimizationFlags as Flags
+from pyjion.abi import DICT, DICT_KEYS, keys_version_function
 from pyjion.compiler import feedback
 
 WARM_UP = 64
@@ -180,13 +182,45 @@ def drop():
     global SCALE
     del SCALE
 
-STEPS = [("read",), ("rebind",), ("read",), ("shadow_len",), ("read",), ("unshadow",), ("read",),
-         ("drop",), ("read",)]
+def add_global(name):
+    globals()[name] = name   # a new key: the caches are refilled with the keys' next version
+
+def readd():
+    global SCALE
+    del SCALE
+    SCALE = 7             # a new entry, at another index
+
+STEPS = [("read",), ("rebind",), ("read",), ("add_global", "a"), ("read",), ("read",), ("readd",), ("read",),
+         ("shadow_len",), ("read",), ("add_global", "b"), ("read",), ("unshadow",), ("read",), ("read",),
+         ("drop",), ("read",), ("add_global", "SCALE"), ("read",)]
 """
 
 
 def test_global_cache():
     check(GLOBALS, "read", Flags.GlobalCache)
+
+
+def _keys_version(mapping: dict) -> int:
+    keys = ctypes.c_void_p.from_address(id(mapping) + DICT.ma_keys.offset).value
+    return ctypes.c_uint32.from_address(keys + DICT_KEYS.dk_version.offset).value
+
+
+@pytest.mark.skipif(keys_version_function() is None, reason="this CPython binary does not name "
+                    "_PyDictKeys_GetVersionForCurrentState: global caches are not refilled")
+def test_a_global_cache_failing_its_guard_is_refilled():
+    """A global added after compilation clears the globals' keys version, which no interpreted code
+    gives them again here: the compiled code's refill does."""
+    namespace: dict = {}
+    exec(textwrap.dedent(GLOBALS), namespace)
+    for _ in range(WARM_UP):
+        namespace["warm"]()
+    with jit():
+        assert namespace["read"]() == 9
+        assert pyjion.info(namespace["read"]).compiled
+        namespace["late"] = 1
+        assert _keys_version(namespace) == 0
+        assert namespace["read"]() == 9
+    assert _keys_version(namespace) != 0
 
 
 ATTRIBUTES = """

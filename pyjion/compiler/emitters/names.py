@@ -10,12 +10,13 @@ from __future__ import annotations
 from llvmlite import ir
 
 from ...abi.cpython311 import (DICT, DICT_KEYS, FRAME, HEAPTYPE, MANAGED_DICT, MANAGED_VALUES, MODULE,
-                               TPFLAGS_TYPE_SUBCLASS, TYPE, UNICODE_ENTRY, Field)
+                               NO_KEYS_VERSION, TPFLAGS_TYPE_SUBCLASS, TYPE, UNICODE_ENTRY, Field)
 from ...enums import OptimizationFlags
 from ...runtime.helpers import HELPER_IMPORT_STAR
-from ...runtime.support import NAME_ERROR_MSG, string_global
+from ...runtime.support import (GLOBAL_CACHE, GLOBAL_IN_BUILTINS, GLOBAL_IN_MODULE, NAME_ERROR_MSG,
+                               string_global)
 from ..analysis import Kind
-from ..builder import I8, I64, NULL, PTR, i32, i64
+from ..builder import I8, I64, NULL, PTR, define_global, i32, i64
 from ..bytecode import Instruction
 from ..feedback import Specialisation
 from ..lowering import Lowering
@@ -37,7 +38,7 @@ def _u32(value: int) -> ir.Constant:
     return i32(value - (1 << 32) if value >= 1 << 31 else value)
 
 
-def _keys_with_version(fx: Lowering, bail_if, mapping: ir.Value, version: int) -> ir.Value:
+def _keys_with_version(fx: Lowering, bail_if, mapping: ir.Value, version: int | ir.Value) -> ir.Value:
     """The keys of ``mapping``, an exact dict whose keys still have ``version``."""
     bail_if(fx.r.not_(fx.b.is_type(mapping, "PyDict_Type")))
     keys = fx.b.load(mapping, DICT.ma_keys)
@@ -45,9 +46,10 @@ def _keys_with_version(fx: Lowering, bail_if, mapping: ir.Value, version: int) -
     return keys
 
 
-def _bail_unless_version(fx: Lowering, bail_if, obj: ir.Value, field: Field, version: int) -> None:
-    """A type's version tag or dict keys' version still the one the interpreter cached."""
-    bail_if(fx.r.icmp_unsigned("!=", fx.b.load(obj, field), _u32(version)))
+def _bail_unless_version(fx: Lowering, bail_if, obj: ir.Value, field: Field, version: int | ir.Value) -> None:
+    """A type's version tag or dict keys' version still the one cached."""
+    expected = _u32(version) if isinstance(version, int) else version
+    bail_if(fx.r.icmp_unsigned("!=", fx.b.load(obj, field), expected))
 
 
 def _module_attribute(fx: Lowering, bail_if, module: ir.Value, found: Specialisation) -> ir.Value:
@@ -57,12 +59,13 @@ def _module_attribute(fx: Lowering, bail_if, module: ir.Value, found: Specialisa
     return _entry_value(fx, bail_if, keys, found.field("index"))
 
 
-def _entry_value(fx: Lowering, bail_if, keys: ir.Value, index: int) -> ir.Value:
+def _entry_value(fx: Lowering, bail_if, keys: ir.Value, index: int | ir.Value) -> ir.Value:
     """New reference to the value of entry ``index`` of string-keyed dict keys (bail if it was deleted)."""
     b, r = fx.b, fx.r
     index_bytes = r.shl(i64(1), r.zext(b.load(keys, DICT_KEYS.dk_log2_index_bytes), I64))
-    offset = DICT_KEYS.dk_indices.offset + index * UNICODE_ENTRY.size + UNICODE_ENTRY.me_value.offset
-    value = r.load(r.gep(keys, [r.add(index_bytes, i64(offset))], source_etype=I8), typ=PTR)
+    offset = r.add(r.mul(i64(index) if isinstance(index, int) else index, i64(UNICODE_ENTRY.size)),
+                   i64(DICT_KEYS.dk_indices.offset + UNICODE_ENTRY.me_value.offset))
+    value = r.load(r.gep(keys, [r.add(index_bytes, offset)], source_etype=I8), typ=PTR)
     bail_if(b.is_null(value))
     return b.new_ref(value)
 
@@ -74,21 +77,41 @@ def _type_version_is(fx: Lowering, bail_if, obj: ir.Value, version: int) -> ir.V
 
 
 def load_global(fx: Lowering, ins: Instruction) -> None:
-    def generic():
-        return fx.b.call("pyjion_load_global", fx.globals(), fx.builtins(), fx.name(ins.arg >> 1)),
-
-    def cached(bail_if):
-        keys = _keys_with_version(fx, bail_if, fx.globals(), found.field("module_keys_version"))
-        if found.opname == "LOAD_GLOBAL_BUILTIN":  # the globals' keys unchanged: the name is still not global
-            keys = _keys_with_version(fx, bail_if, fx.builtins(), found.field("builtin_keys_version"))
-        return _entry_value(fx, bail_if, keys, found.field("index")),
-
+    """Where the interpreter specialised the site, its inline cache is copied into a GLOBAL_CACHE of
+    the compiled code's own, checked like the interpreter checks it, and refilled by the generic path
+    when a check fails (a global added after compilation changes the globals' keys version)."""
     found = fx.specialised(ins, OptimizationFlags.GlobalCache, *_GLOBAL_FORMS)
-    value, = fx.guarded(cached, generic) if found else generic()
+    if found is None:
+        value = fx.b.call("pyjion_load_global", fx.globals(), fx.builtins(), fx.name(ins.arg >> 1))
+    else:
+        in_builtins = found.opname == "LOAD_GLOBAL_BUILTIN"
+        builtins_version = found.field("builtin_keys_version") if in_builtins else NO_KEYS_VERSION
+        cache = define_global(fx.b.module, ir.ArrayType(I64, 3), f"global_cache_{ins.index}", [
+            _signed64(found.field("module_keys_version") | builtins_version << 32), found.field("index"), 0],
+            linkage="internal")
+        value, = fx.guarded(lambda bail_if: _cached_global(fx, bail_if, cache, in_builtins),
+                            lambda: _refreshed_global(fx, ins, cache, in_builtins))
     fx.error_if_null(value)
     if ins.arg & 1:
         fx.push(NULL, Kind.NULL)
     fx.push(value)
+
+
+def _cached_global(fx: Lowering, bail_if, cache: ir.Value, in_builtins: bool) -> tuple[ir.Value]:
+    b = fx.b
+    keys = _keys_with_version(fx, bail_if, fx.globals(), b.load(cache, GLOBAL_CACHE.globals_version))
+    if in_builtins:  # the globals' keys unchanged: the name is still not global
+        keys = _keys_with_version(fx, bail_if, fx.builtins(), b.load(cache, GLOBAL_CACHE.builtins_version))
+    return _entry_value(fx, bail_if, keys, b.load(cache, GLOBAL_CACHE.index)),
+
+
+def _refreshed_global(fx: Lowering, ins: Instruction, cache: ir.Value, in_builtins: bool) -> tuple[ir.Value]:
+    return fx.b.call("pyjion_load_global_refresh", fx.globals(), fx.builtins(), fx.name(ins.arg >> 1), cache,
+                     i32(GLOBAL_IN_BUILTINS if in_builtins else GLOBAL_IN_MODULE)),
+
+
+def _signed64(value: int) -> int:
+    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 def store_global(fx: Lowering, ins: Instruction) -> None:

@@ -1,0 +1,92 @@
+"""Functions libpython defines but does not export, found in its ELF symbol table (``.symtab``).
+
+3.11 hides functions a JIT would like to call (``_PyDictKeys_GetVersionForCurrentState``, ...). Builds
+that keep ``.symtab`` (pyenv's, a source build) still name them; distributions strip it. Whatever uses
+a function from here works without it: :func:`hidden_function` returns None then.
+"""
+from __future__ import annotations
+
+import ctypes
+import functools
+import mmap
+import struct
+
+_SHT_SYMTAB = 2
+_SECTION = struct.Struct("<IIQQQQIIQQ")  # Elf64_Shdr
+_SYMBOL = struct.Struct("<IBBHQQ")  # Elf64_Sym
+_STT_FUNC = 2
+_ANCHOR = "Py_Initialize"  # exported: its run-time address minus its symbol value is the load base
+
+# The hidden functions pyjion may call, with their C signatures.
+HIDDEN: dict[str, str] = {
+    # uint32_t (PyDictKeysObject *): the keys' version, assigning the next one if they have none.
+    "_PyDictKeys_GetVersionForCurrentState": "i32(ptr)",
+}
+
+
+def hidden_function(name: str) -> int | None:
+    """Run-time address of the hidden function ``name`` (one of :data:`HIDDEN`), or None if this
+    interpreter's binary does not name it."""
+    return _functions().get(name)
+
+
+@functools.cache
+def _functions() -> dict[str, int]:
+    anchor = ctypes.cast(getattr(ctypes.pythonapi, _ANCHOR), ctypes.c_void_p).value
+    path = _mapped_file(anchor)
+    if path is None:
+        return {}
+    try:
+        values = _function_values(path, {_ANCHOR, *HIDDEN})
+    except (OSError, ValueError, struct.error):
+        return {}
+    if _ANCHOR not in values:
+        return {}
+    base = anchor - values.pop(_ANCHOR)
+    return {name: base + value for name, value in values.items()}
+
+
+def _mapped_file(address: int) -> str | None:
+    """The file whose mapping in this process holds ``address``."""
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                fields = line.split(maxsplit=5)
+                start, end = (int(x, 16) for x in fields[0].split("-"))
+                if start <= address < end and len(fields) == 6 and fields[5].startswith("/"):
+                    return fields[5].strip()
+    except OSError:
+        return None
+    return None
+
+
+def _function_values(path: str, names: set[str]) -> dict[str, int]:
+    """Symbol values (link-time addresses) of the functions ``names`` in the ELF file's ``.symtab``."""
+    found: dict[str, int] = {}
+    with open(path, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as elf:
+        if elf[:6] != b"\x7fELF\x02\x01":  # 64-bit little-endian only
+            return found
+        shoff, = struct.unpack_from("<Q", elf, 0x28)
+        shentsize, shnum = struct.unpack_from("<HH", elf, 0x3A)
+        sections = [_SECTION.unpack_from(elf, shoff + k * shentsize) for k in range(shnum)]
+        for section in sections:
+            if section[1] != _SHT_SYMTAB:
+                continue
+            strings = sections[section[6]]
+            strings_start, strings_end = strings[4], strings[4] + strings[5]
+            start, end = section[4], section[4] + section[5]
+            for name in names:
+                at = elf.find(b"\0" + name.encode() + b"\0", strings_start, strings_end)
+                if at < 0:
+                    continue
+                st_name = struct.pack("<I", at + 1 - strings_start)
+                # mmap.find at C speed over the ~100,000 entries; a hit counts at an entry's start only.
+                at = elf.find(st_name, start, end)
+                while at >= 0:
+                    if (at - start) % _SYMBOL.size == 0:
+                        _, st_info, _, shndx, value, _ = _SYMBOL.unpack_from(elf, at)
+                        if st_info & 0xF == _STT_FUNC and shndx != 0:
+                            found[name] = value
+                            break
+                    at = elf.find(st_name, at + 1, end)
+    return found

@@ -1,0 +1,45 @@
+"""Hidden libpython functions found through the ELF symbol table."""
+from __future__ import annotations
+
+import ctypes
+
+import pytest
+
+from pyjion.abi import DICT, DICT_KEYS, keys_version_function, symtab
+
+
+def test_an_exported_function_is_found_at_its_address():
+    """The load base computed from Py_Initialize, applied to another exported function, gives that
+    function's dynamic-linker address."""
+    symtab._functions.cache_clear()
+    anchor = ctypes.cast(ctypes.pythonapi.Py_Initialize, ctypes.c_void_p).value
+    path = symtab._mapped_file(anchor)
+    if path is None:
+        pytest.skip("no file mapped at Py_Initialize")
+    values = symtab._function_values(path, {"Py_Initialize", "PyList_New"})
+    if "Py_Initialize" not in values:
+        pytest.skip("this CPython binary has no symbol table (stripped)")
+    base = anchor - values["Py_Initialize"]
+    assert base + values["PyList_New"] == ctypes.cast(ctypes.pythonapi.PyList_New, ctypes.c_void_p).value
+
+
+def test_names_the_binary_lacks_give_none():
+    assert symtab.hidden_function("pyjion_no_such_function") is None
+    path = symtab._mapped_file(ctypes.cast(ctypes.pythonapi.Py_Initialize, ctypes.c_void_p).value)
+    assert symtab._function_values(path, {"pyjion_no_such_function"}) == {}
+
+
+def test_the_keys_version_function_versions_unversioned_keys():
+    address = keys_version_function()
+    if address is None:
+        pytest.skip("this CPython binary does not name _PyDictKeys_GetVersionForCurrentState")
+    version_of = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p)(address)
+    mapping = {"a": 1}
+    keys = ctypes.c_void_p.from_address(id(mapping) + DICT.ma_keys.offset).value
+    version = ctypes.c_uint32.from_address(keys + DICT_KEYS.dk_version.offset)
+    assert version.value == 0
+    assigned = version_of(keys)
+    assert assigned > 1 and version.value == assigned
+    mapping["b"] = 2  # a new key clears the version of the (same or new) keys
+    keys = ctypes.c_void_p.from_address(id(mapping) + DICT.ma_keys.offset).value
+    assert ctypes.c_uint32.from_address(keys + DICT_KEYS.dk_version.offset).value == 0

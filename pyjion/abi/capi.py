@@ -40,6 +40,7 @@ FUNCTIONS: dict[str, str] = {
     "PyObject_Repr": "ptr(ptr)",
     "PyObject_ASCII": "ptr(ptr)",
     "PyObject_Vectorcall": "ptr(ptr,ptr,i64,ptr)",
+    "_PyFunction_Vectorcall": "ptr(ptr,ptr,i64,ptr)",
     "PyObject_Call": "ptr(ptr,ptr,ptr)",
     "PyObject_CallOneArg": "ptr(ptr,ptr)",
     "PyCallable_Check": "i32(ptr)",

@@ -87,7 +87,7 @@ FUNCTION = Struct(
 CODE = Struct(
     "PyCodeObject", 192,
     co_consts=(24, "ptr"), co_names=(32, "ptr"), co_exceptiontable=(40, "ptr"), co_flags=(48, "i32"),
-    co_argcount=(56, "i32"), co_stacksize=(68, "i32"), co_firstlineno=(72, "i32"),
+    co_argcount=(56, "i32"), co_kwonlyargcount=(64, "i32"), co_stacksize=(68, "i32"), co_firstlineno=(72, "i32"),
     co_nlocalsplus=(76, "i32"), co_nlocals=(80, "i32"), co_nfreevars=(92, "i32"),
     co_localsplusnames=(96, "ptr"), co_name=(120, "ptr"), co_qualname=(128, "ptr"),
     co_firsttraceable=(168, "i32"), co_extra=(176, "ptr"), co_code_adaptive=(184, "i16"),
@@ -111,7 +111,13 @@ THREAD = Struct(
     interp=(16, "ptr"), recursion_remaining=(32, "i32"), recursion_limit=(36, "i32"), tracing=(44, "i32"),
     tracing_what=(48, "i32"), cframe=(56, "ptr"), c_profilefunc=(64, "ptr"), c_tracefunc=(72, "ptr"),
     c_profileobj=(80, "ptr"), c_traceobj=(88, "ptr"), curexc_type=(96, "ptr"), exc_info=(120, "ptr"), async_exc=(144, "ptr"), thread_id=(152, "i64"),
+    datastack_chunk=(296, "ptr"), datastack_top=(304, "ptr"), datastack_limit=(312, "ptr"),
 )
+# The thread's frame stack is a list of chunks: {previous, size in bytes, top, data[]}.
+STACK_CHUNK = Struct("_PyStackChunk", 24, chunk_size=(8, "i64"), data=(24, "ptr"))
+# Words of a frame beyond its locals and value stack (_PyInterpreterFrame up to localsplus).
+FRAME_SPECIALS_SIZE = 9
+FRAME_OWNED_BY_THREAD = 0
 INTERP = Struct(
     "PyInterpreterState", 1448,
     eval_breaker=(100, "i32"), gil_drop_request=(104, "i32"), calls_to_do=(120, "i32"), async_exc=(124, "i32"),
@@ -123,6 +129,8 @@ SMALL_INT_SIZE = 32  # sizeof(PyLongObject) for one-digit ints in _PyRuntime.sma
 # Code flags and local kinds (Include/cpython/code.h, Include/internal/pycore_code.h).
 CO_OPTIMIZED = 0x1
 CO_NEWLOCALS = 0x2
+CO_VARARGS = 0x4
+CO_VARKEYWORDS = 0x8
 CO_GENERATOR = 0x20
 CO_COROUTINE = 0x80
 CO_ITERABLE_COROUTINE = 0x100
@@ -206,6 +214,7 @@ def check_live() -> list[str]:
     expect("co_names", _at(code, CODE.co_names), id(code.co_names))
     expect("co_flags", _at(code, CODE.co_flags), code.co_flags)
     expect("co_argcount", _at(code, CODE.co_argcount), code.co_argcount)
+    expect("co_kwonlyargcount", _at(code, CODE.co_kwonlyargcount), code.co_kwonlyargcount)
     expect("co_stacksize", _at(code, CODE.co_stacksize), code.co_stacksize)
     expect("co_firstlineno", _at(code, CODE.co_firstlineno), code.co_firstlineno)
     expect("co_nlocals", _at(code, CODE.co_nlocals), code.co_nlocals)
@@ -273,6 +282,10 @@ def check_live() -> list[str]:
     # Read inline: a helper call would make its own frame the current one.
     current = ctypes.c_void_p.from_address(cframe + CFRAME.current_frame.offset).value
     expect("cframe current_frame", current, iframe)
+    chunk = _read(ts + THREAD.datastack_chunk.offset, "ptr")
+    top, limit = _read(ts + THREAD.datastack_top.offset, "ptr"), _read(ts + THREAD.datastack_limit.offset, "ptr")
+    expect("datastack frames in the top chunk", chunk + STACK_CHUNK.data.offset <= iframe < top <= limit, True)
+    expect("datastack chunk size", chunk + _read(chunk + STACK_CHUNK.chunk_size.offset, "i64"), limit)
     previous_trace, previous_profile = sys.gettrace(), sys.getprofile()
     sys.settrace(None)
     sys.setprofile(None)

@@ -21,6 +21,9 @@ _ANCHOR = "Py_Initialize"  # exported: its run-time address minus its symbol val
 HIDDEN: dict[str, str] = {
     # uint32_t (PyDictKeysObject *): the keys' version, assigning the next one if they have none.
     "_PyDictKeys_GetVersionForCurrentState": "i32(ptr)",
+    # void (_PyInterpreterFrame *): release a finished frame's references, or hand its locals over to
+    # the frame object that outlives it.
+    "_PyFrame_Clear": "void(ptr)",
 }
 
 

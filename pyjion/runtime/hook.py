@@ -17,14 +17,15 @@ import llvmlite.binding as llvm
 from llvmlite import ir
 
 from ..abi import capi
+from ..abi.symtab import hidden_function
 from ..abi.cpython311 import (CFRAME, CODE, CODE_EXTRA, FRAME, THREAD, VAROBJECT, interpreter_address,
                               keys_version_function)
 from ..compiler.builder import FRAME_FUNCTION, I32, I64, NULL, PTR, Builder, define_global, i32, i64
 from . import engine as engines
 from .helpers import HELPERS
 from .state import STATE_LAYOUT, STATE_SIZE, extra_index
-from .support import (HELPER_TABLE, KEYS_VERSION_FUNCTION, SIGNATURES, STRING_GLOBALS, SupportModule,
-                      string_global)
+from .support import (FRAME_CLEAR_FUNCTION, HELPER_TABLE, KEYS_VERSION_FUNCTION, SIGNATURES, STRING_GLOBALS,
+                      SupportModule, string_global)
 
 HOOK_NAME = "pyjion_eval_frame"
 WAITING_SLOTS = 16  # threads that can be inside on_hot at once
@@ -225,7 +226,7 @@ class Hook:
         self._globals = {name: engine.global_address(name) for name in (
             "pyjion_threshold", "pyjion_extra_index", "pyjion_compiler_thread", "pyjion_waiting",
             "pyjion_waiting_count", "pyjion_hot_cycles_per_unit",
-            "pyjion_on_hot", HELPER_TABLE, KEYS_VERSION_FUNCTION,
+            "pyjion_on_hot", HELPER_TABLE, KEYS_VERSION_FUNCTION, FRAME_CLEAR_FUNCTION,
             *(string_global(s) for s in STRING_GLOBALS))}
         for name in (HELPER_TABLE, *(string_global(s) for s in STRING_GLOBALS)):
             engines.export_symbol(name, self._globals[name])
@@ -238,6 +239,7 @@ class Hook:
             self._set_pointer(string_global(name), text)
         ctypes.c_int64.from_address(self._globals["pyjion_extra_index"]).value = extra_index()
         ctypes.c_void_p.from_address(self._globals[KEYS_VERSION_FUNCTION]).value = keys_version_function()
+        ctypes.c_void_p.from_address(self._globals[FRAME_CLEAR_FUNCTION]).value = hidden_function("_PyFrame_Clear")
         ctypes.pythonapi.Py_IncRef(ctypes.py_object(self))
         self._interp = interpreter_address()
         api = ctypes.pythonapi

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from ..abi.cpython311 import (CODE, DICT, DICT_KEYS, DICT_KEYS_UNICODE, FRAME, INTERP, LIST, RUNTIME, THREAD,
+from ..abi.cpython311 import (CO_ASYNC_GENERATOR, CO_COROUTINE, CO_GENERATOR, CO_ITERABLE_COROUTINE,
+                              CO_OPTIMIZED, CO_VARARGS, CO_VARKEYWORDS, CODE, DICT, DICT_KEYS, DICT_KEYS_UNICODE,
+                              FRAME, FRAME_OWNED_BY_THREAD, FRAME_SPECIALS_SIZE, FUNCTION, INTERP, LIST,
+                              PY_VECTORCALL_ARGUMENTS_OFFSET, RUNTIME, STACK_CHUNK, THREAD,
                               TPFLAGS_BASE_EXC_SUBCLASS, TPFLAGS_TYPE_SUBCLASS, TUPLE, TYPE, UNICODE_ENTRY,
                               VAROBJECT, Struct)
 from ..compiler.builder import I1, I8, I32, I64, NULL, PTR, Builder, define_global, i32, i64
@@ -21,6 +24,7 @@ SIGNATURES: dict[str, str] = {
     "pyjion_load_global": "ptr(ptr,ptr,ptr)",
     "pyjion_load_global_refresh": "ptr(ptr,ptr,ptr,ptr,i32)",
     "pyjion_unicode_entry_index": "i64(ptr,ptr)",
+    "pyjion_vectorcall": "ptr(ptr,ptr,ptr,i64,ptr)",
     "pyjion_load_name": "ptr(ptr,ptr)",
     "pyjion_unpack_iterable": "i32(ptr,i32,i32,ptr)",
     "pyjion_import_name": "ptr(ptr,ptr,ptr,ptr,ptr)",
@@ -61,8 +65,13 @@ GLOBAL_CACHE = Struct("pyjion global cache", 24, globals_version=(0, "i32"), bui
                       index=(8, "i64"), refreshes=(16, "i64"))
 GLOBAL_IN_MODULE, GLOBAL_IN_BUILTINS = 0, 1
 MAX_GLOBAL_REFRESHES = 1000
-# The hidden _PyDictKeys_GetVersionForCurrentState, set at start-up (NULL: caches are never refreshed).
-KEYS_VERSION_FUNCTION = "pyjion_keys_version_function"
+# Hidden functions (abi/symtab.py) in globals set at start-up; NULL where the binary does not name them.
+KEYS_VERSION_FUNCTION = "pyjion_keys_version_function"  # NULL: global caches are never refilled
+FRAME_CLEAR_FUNCTION = "pyjion_frame_clear_function"  # NULL: pyjion_vectorcall is PyObject_Vectorcall
+# Code flags pyjion_vectorcall leaves to PyObject_Vectorcall: argument packing, and frames that become
+# generators (RETURN_GENERATOR hands the frame over).
+_NOT_DIRECT = (CO_VARARGS | CO_VARKEYWORDS | CO_GENERATOR | CO_COROUTINE | CO_ITERABLE_COROUTINE
+               | CO_ASYNC_GENERATOR)
 
 PYTRACE_RETURN = 3
 TRACE_FUNCTION = ir.FunctionType(I32, [PTR, PTR, I32, PTR])  # Py_tracefunc
@@ -88,12 +97,13 @@ class SupportModule:
         define_global(module, ir.ArrayType(PTR, HELPER_TABLE_SIZE), HELPER_TABLE)
         self.stack_table = define_global(module, ir.ArrayType(I64, 3 * STACK_TABLE_SLOTS), "pyjion_stack_table")
         self.keys_version_function = define_global(module, PTR, KEYS_VERSION_FUNCTION, None)
+        self.frame_clear_function = define_global(module, PTR, FRAME_CLEAR_FUNCTION, None)
         for name, emit in (
             ("pyjion_stack_low", self.stack_low), ("pyjion_eval_breaker", self.eval_breaker),
             ("pyjion_exc_check_arg", self.exc_check_arg), ("pyjion_mapping_get", self.mapping_get),
             ("pyjion_load_global", self.load_global), ("pyjion_load_name", self.load_name),
             ("pyjion_load_global_refresh", self.load_global_refresh),
-            ("pyjion_unicode_entry_index", self.unicode_entry_index),
+            ("pyjion_unicode_entry_index", self.unicode_entry_index), ("pyjion_vectorcall", self.vectorcall),
             ("pyjion_unpack_iterable", self.unpack_iterable), ("pyjion_import_name", self.import_name),
             ("pyjion_import_from", self.import_from), ("pyjion_iter_next", self.iter_next),
             ("pyjion_call_helper", self.call_helper), ("pyjion_fetch_call_helper", self.fetch_call_helper),
@@ -342,6 +352,105 @@ class SupportModule:
         r.cbranch(r.icmp_signed("<", following, count), scan, done)
         b.position(done)
         r.ret(i64(-1))
+
+    # ---- calls ---------------------------------------------------------------------------------------
+    def vectorcall(self, b: Builder, ts: ir.Value, callable_: ir.Value, args: ir.Value, nargsf: ir.Value,
+                   kwnames: ir.Value) -> None:
+        """``PyObject_Vectorcall``, with the frame of a Python function given exactly its positional
+        parameters pushed and evaluated here, as the interpreter's CALL_PY_EXACT_ARGS does when no hook is
+        installed: without _PyFunction_Vectorcall, _PyEval_Vector, _PyEvalFramePushAndInit and
+        initialize_locals (a third of a call-bound profile). The frame is run by the interpreter's frame
+        evaluator (pyjion's hook: compiled code, tracing and thresholds are its business) and cleared
+        as _PyEvalFrameClearAndPop clears it; one that a frame object outlives goes to the hidden
+        _PyFrame_Clear, which hands its locals over."""
+        r = b.ir
+        generic = b.block("generic")
+        direct = b.block("direct")
+        frame_clear = r.load(self.frame_clear_function, typ=PTR)
+        function = r.and_(b.is_type(callable_, "PyFunction_Type"),
+                          r.and_(b.is_null(kwnames), r.not_(b.is_null(frame_clear))))
+        checked = b.block("function")
+        r.cbranch(function, checked, generic)
+        b.position(checked)
+        code = b.load(callable_, FUNCTION.func_code)
+        nargs = r.and_(nargsf, i64(PY_VECTORCALL_ARGUMENTS_OFFSET - 1))
+        flags = b.load(code, CODE.co_flags)
+        plain = r.icmp_unsigned("==", r.and_(flags, i32(_NOT_DIRECT | CO_OPTIMIZED)), i32(CO_OPTIMIZED))
+        exact = r.and_(r.icmp_signed("==", r.sext(b.load(code, CODE.co_argcount), I64), nargs),
+                       r.icmp_signed("==", b.load(code, CODE.co_kwonlyargcount), i32(0)))
+        own_vectorcall = r.icmp_unsigned("==", b.load(callable_, FUNCTION.vectorcall),
+                                         b.declare("_PyFunction_Vectorcall"))
+        nlocalsplus = r.sext(b.load(code, CODE.co_nlocalsplus), I64)
+        words = r.add(r.add(nlocalsplus, r.sext(b.load(code, CODE.co_stacksize), I64)), i64(FRAME_SPECIALS_SIZE))
+        base = b.load(ts, THREAD.datastack_top)
+        top = r.gep(base, [r.mul(words, i64(8))], source_etype=I8)
+        chunk = b.load(ts, THREAD.datastack_chunk)
+        # Room in the current chunk, and not its first word: _PyThreadState_PopFrame frees a chunk
+        # whose first frame it pops, which the inline pop below does not.
+        room = r.and_(r.and_(r.not_(b.is_null(base)), r.icmp_unsigned("<", top, b.load(ts, THREAD.datastack_limit))),
+                      r.icmp_unsigned("!=", base, b.addr(chunk, STACK_CHUNK.data)))
+        r.cbranch(r.and_(r.and_(plain, exact), r.and_(own_vectorcall, room)), direct, generic)
+
+        b.position(generic)
+        r.ret(b.call("PyObject_Vectorcall", callable_, args, nargsf, kwnames))
+
+        b.position(direct)
+        b.store(ts, THREAD.datastack_top, top)
+        frame = base
+        b.incref(callable_)
+        b.incref(code)
+        b.store(frame, FRAME.f_func, callable_)
+        b.store(frame, FRAME.f_code, code)
+        b.store(frame, FRAME.f_builtins, b.load(callable_, FUNCTION.func_builtins))
+        b.store(frame, FRAME.f_globals, b.load(callable_, FUNCTION.func_globals))
+        b.store(frame, FRAME.f_locals, NULL)
+        b.store(frame, FRAME.frame_obj, NULL)
+        b.store(frame, FRAME.stacktop, r.trunc(nlocalsplus, I32))
+        b.store(frame, FRAME.prev_instr, r.gep(b.addr(code, CODE.co_code_adaptive), [i64(-2)], source_etype=I8))
+        b.store(frame, FRAME.is_entry, ir.Constant(I8, 0))
+        b.store(frame, FRAME.owner, ir.Constant(I8, FRAME_OWNED_BY_THREAD))
+        locals_ = b.addr(frame, FRAME.localsplus)
+        self._for_each(b, i64(0), nargs, lambda k: b.store_slot(locals_, k, b.new_ref(b.load_slot(args, k))))
+        self._for_each(b, nargs, nlocalsplus, lambda k: b.store_slot(locals_, k, NULL))
+        evaluate = b.load(b.load(ts, THREAD.interp), INTERP.eval_frame)
+        evaluate = r.select(b.is_null(evaluate), b.declare("_PyEval_EvalFrameDefault"), evaluate)
+        result = b.call_pointer(evaluate, ir.FunctionType(PTR, [PTR, PTR, I32]), [ts, frame, i32(0)])
+        # _PyEvalFrameClearAndPop: the clearing runs one recursion level deeper (finalizers it calls).
+        b.store(ts, THREAD.recursion_remaining, r.sub(b.load(ts, THREAD.recursion_remaining), i32(1)))
+        owned = b.block("frame_object")
+        inline = b.block("clear")
+        popped = b.block("pop")
+        r.cbranch(b.is_null(b.load(frame, FRAME.frame_obj)), inline, owned)
+        b.position(owned)
+        b.call_pointer(frame_clear, ir.FunctionType(ir.VoidType(), [PTR]), [frame])
+        r.branch(popped)
+        b.position(inline)
+        self._for_each(b, i64(0), r.sext(b.load(frame, FRAME.stacktop), I64),
+                       lambda k: b.xdecref(b.load_slot(locals_, k)))
+        b.xdecref(b.load(frame, FRAME.f_locals))  # locals() made it
+        b.decref(callable_)
+        b.decref(code)
+        r.branch(popped)
+        b.position(popped)
+        b.store(ts, THREAD.recursion_remaining, r.add(b.load(ts, THREAD.recursion_remaining), i32(1)))
+        b.store(ts, THREAD.datastack_top, frame)
+        r.ret(result)
+
+    @staticmethod
+    def _for_each(b: Builder, start: ir.Value, stop: ir.Value, body) -> None:
+        """``body(k)`` for k in range(start, stop), as a loop."""
+        r = b.ir
+        before = r.block
+        loop, done = b.block("loop"), b.block("loop_done")
+        r.cbranch(r.icmp_signed("<", start, stop), loop, done)
+        b.position(loop)
+        k = r.phi(I64)
+        k.add_incoming(start, before)
+        body(k)
+        following = r.add(k, i64(1))
+        k.add_incoming(following, r.block)
+        r.cbranch(r.icmp_signed("<", following, stop), loop, done)
+        b.position(done)
 
     def load_name(self, b: Builder, frame: ir.Value, name: ir.Value) -> None:
         r = b.ir

@@ -498,9 +498,10 @@ def spin(interval: float) -> tuple[int, int, int]:
 def raise_on_tick(signum: int, frame: FrameType | None) -> None:
     global TICKS
     TICKS += 1
-    if TICKS == TICK_TARGET:
+    count = TICKS  # a tick pending as the timer stops runs this handler again inside setitimer()'s call
+    if count == TICK_TARGET:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        raise Alarm(f"tick {TICKS}")
+        raise Alarm(f"tick {count}")
 
 
 def spin_forever(interval: float) -> None:

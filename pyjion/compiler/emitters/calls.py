@@ -19,8 +19,9 @@ from ..lowering import Lowering
 def call(fx: Lowering, ins: Instruction) -> None:
     """Stack ``[X, Y, a1..an]``: a method call ``X(Y, a1..an)`` when X is not NULL, else ``Y(a1..an)``.
 
-    The arguments go to ``PyObject_Vectorcall`` from one stack array whose slot 0 is scratch, so
-    PY_VECTORCALL_ARGUMENTS_OFFSET can be passed in both shapes.
+    The arguments go to ``PyObject_Vectorcall`` (at levels 1 and 2 ``pyjion_vectorcall``, which pushes
+    a Python function's frame itself: flag FunctionCalls) from one stack array whose slot 0 is scratch,
+    so PY_VECTORCALL_ARGUMENTS_OFFSET can be passed in both shapes.
     """
     b, r = fx.b, fx.r
     n = ins.arg
@@ -42,8 +43,11 @@ def call(fx: Lowering, ins: Instruction) -> None:
         nargs = r.select(is_method, i64(n + 1 - nkw), i64(n - nkw))
 
     def vectorcall() -> tuple[ir.Value]:
-        return b.call("PyObject_Vectorcall", callable_, first, r.or_(nargs, i64(PY_VECTORCALL_ARGUMENTS_OFFSET)),
-                      kwnames),
+        nargsf = r.or_(nargs, i64(PY_VECTORCALL_ARGUMENTS_OFFSET))
+        if not fx.fast_paths:
+            return b.call("PyObject_Vectorcall", callable_, first, nargsf, kwnames),
+        fx.optimizations |= OptimizationFlags.FunctionCalls
+        return b.call("pyjion_vectorcall", fx.ts, callable_, first, nargsf, kwnames),
     precall = fx.specialised(ins, OptimizationFlags.BuiltinMethods, *SPECIALISED,
                              units_before=1 + INLINE_CACHE_ENTRIES["PRECALL"])
     if precall is None:

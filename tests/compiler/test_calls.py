@@ -1,0 +1,179 @@
+"""Calls of Python functions from compiled code (FunctionCalls: pyjion_vectorcall pushes the callee's frame
+itself), differentially: frames that outlive the call, exceptions, locals(), closures, deep recursion across
+the thread's frame-stack chunks, the recursion limit, and the calls left to PyObject_Vectorcall."""
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+import pyjion
+from differential import check, jit
+from pyjion import OptimizationFlags as Flags
+from pyjion.abi.symtab import hidden_function
+
+pytestmark = pytest.mark.skipif(hidden_function("_PyFrame_Clear") is None,
+                                reason="this CPython binary does not name _PyFrame_Clear: no direct calls")
+
+
+def add(a, b):
+    return a + b
+
+
+def fib(n):
+    if n < 2:
+        return n
+    return fib(n - 1) + fib(n - 2)
+
+
+def calls_directly(caller) -> None:
+    assert Flags.FunctionCalls in pyjion.info(caller).optimizations
+
+
+def test_plain_and_recursive_calls():
+    def run():
+        return [add(1, 2), add("a", "b"), fib(15)]
+
+    check(run)
+    calls_directly(run)
+    calls_directly(fib)
+
+
+def frame_of_callee(x):
+    local = [x]
+    return sys._getframe()
+
+
+def test_a_frame_that_outlives_its_call():
+    """The callee's frame object lives on: _PyFrame_Clear hands its locals over to it."""
+    def run():
+        frame = frame_of_callee(41)
+        return (frame.f_code.co_name, frame.f_lineno, sorted(frame.f_locals.items()),
+                frame.f_back.f_code.co_name, frame.f_back is sys._getframe())
+
+    check(run)
+    calls_directly(run)
+
+
+def fails(depth):
+    if depth == 0:
+        raise ValueError("deep")
+    return fails(depth - 1) + 1
+
+
+def test_exceptions_through_direct_calls():
+    def run():
+        try:
+            fails(5)
+        except ValueError as exc:
+            tb, frames = exc.__traceback__, []
+            while tb is not None:
+                frames.append((tb.tb_frame.f_code.co_name, tb.tb_lineno, sorted(tb.tb_frame.f_locals)))
+                tb = tb.tb_next
+            return frames
+
+    check(run)
+    check(fails, 3)
+    calls_directly(fails)
+
+
+def with_locals(a, b):
+    pair = (a, b)
+    return sorted(locals())
+
+
+def test_locals_in_the_callee_and_reference_counts():
+    """Arguments are owned by the callee's frame and released with it, with the dict locals() made."""
+    marker = object()
+
+    def run(n):
+        before = sys.getrefcount(marker)
+        names = [with_locals(marker, k) for k in range(n)]
+        sums = [add((marker,), ()) for _ in range(n)]
+        del sums
+        return names[-1], sys.getrefcount(marker) - before
+
+    assert check(run, 200)[1][1] == 0
+    calls_directly(run)
+
+
+def test_closures_and_cells():
+    def run(n):
+        scale = 3
+
+        def inner(x):
+            def innermost():
+                return x * scale
+            return innermost()
+        return [inner(k) for k in range(n)]
+
+    check(run, 10)
+
+
+def many_locals(n):
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = a8 = a9 = n
+    b0 = b1 = b2 = b3 = b4 = b5 = b6 = b7 = b8 = b9 = n
+    if n == 0:
+        return 0
+    return many_locals(n - 1) + a0 + a9 + b0 + b9 - 4 * n + 1
+
+
+def test_deep_recursion_across_frame_stack_chunks():
+    """Frames of ~30 words, 900 deep: the thread's 16 KiB chunks fill and new ones are pushed."""
+    check(many_locals, 900)
+
+
+def depth(n):
+    try:
+        return depth(n + 1)
+    except RecursionError:
+        return n
+
+
+def test_the_recursion_limit_is_reached_at_the_same_depth():
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(300)
+    try:
+        check(depth, 0)
+    finally:
+        sys.setrecursionlimit(previous)
+
+
+def defaults(a, b=2, *, c=3):
+    return a, b, c
+
+
+def packed(*args, **kwargs):
+    return args, sorted(kwargs.items())
+
+
+def generator(n):
+    yield from range(n)
+
+
+def test_calls_left_to_vectorcall():
+    """Defaults, keywords, packing, generators, wrong argument counts: the generic path."""
+    def run():
+        out = [defaults(1), defaults(1, 5), defaults(1, c=7), packed(1, 2, x=3), list(generator(3))]
+        try:
+            add(1)
+        except TypeError as exc:
+            out.append(str(exc))
+        try:
+            add(1, 2, 3)
+        except TypeError as exc:
+            out.append(str(exc))
+        return out
+
+    check(run)
+    calls_directly(run)
+
+
+def test_level_zero_calls_through_vectorcall():
+    def run():
+        return add(2, 3)
+
+    with jit(level=0):
+        assert run() == 5
+    info = pyjion.info(run)
+    assert info.compiled and Flags.FunctionCalls not in info.optimizations

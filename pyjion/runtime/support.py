@@ -356,9 +356,9 @@ class SupportModule:
     # ---- calls ---------------------------------------------------------------------------------------
     def vectorcall(self, b: Builder, ts: ir.Value, callable_: ir.Value, args: ir.Value, nargsf: ir.Value,
                    kwnames: ir.Value) -> None:
-        """``PyObject_Vectorcall``, with the frame of a Python function given exactly its positional
-        parameters pushed and evaluated here, as the interpreter's CALL_PY_EXACT_ARGS does when no hook is
-        installed: without _PyFunction_Vectorcall, _PyEval_Vector, _PyEvalFramePushAndInit and
+        """``PyObject_Vectorcall``, with the frame of a Python function given its positional parameters
+        (the last ones may be left to their defaults) pushed and evaluated here, as the interpreter's
+        CALL_PY_EXACT_ARGS and CALL_PY_WITH_DEFAULTS do when no hook is installed: without _PyFunction_Vectorcall, _PyEval_Vector, _PyEvalFramePushAndInit and
         initialize_locals (a third of a call-bound profile). The frame is run by the interpreter's frame
         evaluator (pyjion's hook: compiled code, tracing and thresholds are its business) and cleared
         as _PyEvalFrameClearAndPop clears it; one that a frame object outlives goes to the hidden
@@ -376,7 +376,18 @@ class SupportModule:
         nargs = r.and_(nargsf, i64(PY_VECTORCALL_ARGUMENTS_OFFSET - 1))
         flags = b.load(code, CODE.co_flags)
         plain = r.icmp_unsigned("==", r.and_(flags, i32(_NOT_DIRECT | CO_OPTIMIZED)), i32(CO_OPTIMIZED))
-        exact = r.and_(r.icmp_signed("==", r.sext(b.load(code, CODE.co_argcount), I64), nargs),
+        # Missing trailing parameters with defaults are filled in, as initialize_locals does.
+        argcount = r.sext(b.load(code, CODE.co_argcount), I64)
+        defaults = b.load(callable_, FUNCTION.func_defaults)
+        before_defaults = r.block
+        has_defaults, counted = b.block("has_defaults"), b.block("defaults_counted")
+        r.cbranch(b.is_null(defaults), counted, has_defaults)
+        b.position(has_defaults)
+        defaults_size = b.load(defaults, VAROBJECT.ob_size)
+        r.branch(counted)
+        ndefaults = b.merge(counted, (i64(0), before_defaults), (defaults_size, has_defaults))
+        first_default = r.sub(argcount, ndefaults)
+        exact = r.and_(r.and_(r.icmp_signed("<=", nargs, argcount), r.icmp_signed(">=", nargs, first_default)),
                        r.icmp_signed("==", b.load(code, CODE.co_kwonlyargcount), i32(0)))
         own_vectorcall = r.icmp_unsigned("==", b.load(callable_, FUNCTION.vectorcall),
                                          b.declare("_PyFunction_Vectorcall"))
@@ -411,7 +422,10 @@ class SupportModule:
         b.store(frame, FRAME.owner, ir.Constant(I8, FRAME_OWNED_BY_THREAD))
         locals_ = b.addr(frame, FRAME.localsplus)
         self._for_each(b, i64(0), nargs, lambda k: b.store_slot(locals_, k, b.new_ref(b.load_slot(args, k))))
-        self._for_each(b, nargs, nlocalsplus, lambda k: b.store_slot(locals_, k, NULL))
+        default_items = b.addr(defaults, TUPLE.ob_item)
+        self._for_each(b, nargs, argcount, lambda k: b.store_slot(
+            locals_, k, b.new_ref(b.load_slot(default_items, r.sub(k, first_default)))))
+        self._for_each(b, argcount, nlocalsplus, lambda k: b.store_slot(locals_, k, NULL))
         evaluate = b.load(b.load(ts, THREAD.interp), INTERP.eval_frame)
         evaluate = r.select(b.is_null(evaluate), b.declare("_PyEval_EvalFrameDefault"), evaluate)
         result = b.call_pointer(evaluate, ir.FunctionType(PTR, [PTR, PTR, I32]), [ts, frame, i32(0)])

@@ -151,8 +151,31 @@ def generator(n):
     yield from range(n)
 
 
+def positional_defaults(a, b=[], c="c"):
+    b.append(a)
+    return a, len(b), c
+
+
+def test_defaults_fill_missing_parameters():
+    def run():
+        positional_defaults.__defaults__ = ([], "c")  # the same shared default in each mode
+        return [positional_defaults(1), positional_defaults(2, [0]), positional_defaults(3, [], "x"),
+                positional_defaults(4), positional_defaults.__defaults__[0]]
+
+    check(run)
+    calls_directly(run)
+    try:
+        positional_defaults()
+    except TypeError as exc:
+        plain = str(exc)
+    with jit():
+        with pytest.raises(TypeError) as raised:
+            positional_defaults()
+    assert str(raised.value) == plain
+
+
 def test_calls_left_to_vectorcall():
-    """Defaults, keywords, packing, generators, wrong argument counts: the generic path."""
+    """Keyword-only parameters, keywords, packing, generators, wrong argument counts: the generic path."""
     def run():
         out = [defaults(1), defaults(1, 5), defaults(1, c=7), packed(1, 2, x=3), list(generator(3))]
         try:

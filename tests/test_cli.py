@@ -84,7 +84,13 @@ def test_perf_map_lists_compiled_functions(script, tmp_path):
         perf_map.unlink(missing_ok=True)
     expected = f"{address[2:]} {size[2:]} py::collatz:{probe}:4"
     assert expected in lines, lines[:5]
-    assert all(len(line.split(" ", 2)) == 3 and line.split()[2].startswith("py::") for line in lines)
+    assert all(len(line.split(" ", 2)) == 3 and line.split()[2].startswith(("py::", "pyjion::")) for line in lines)
+    # The runtime's functions once, the hook and the call helper among them, each ending before the next.
+    runtime = sorted((int(line.split()[0], 16), int(line.split()[1], 16), line.split()[2])
+                     for line in lines if line.split()[2].startswith("pyjion::"))
+    names = [name for _, _, name in runtime]
+    assert {"pyjion::pyjion_eval_frame", "pyjion::pyjion_vectorcall"} <= set(names) and len(names) == len(set(names))
+    assert all(start + size <= following for (start, size, _), (following, _, _) in zip(runtime, runtime[1:]))
 
 
 @pytest.fixture(scope="module")

@@ -220,8 +220,11 @@ class Hook:
         parsed = llvm.parse_assembly(str(module))
         parsed.verify()
         engine.add(parsed)
-        for name in (*[n for n in SIGNATURES if n.startswith("pyjion_")], HOOK_NAME):
-            engines.export_symbol(name, engine.function_address(name))
+        # The runtime's functions by address (perf maps name them).
+        self.functions = {name: engine.function_address(name)
+                          for name in (*[n for n in SIGNATURES if n.startswith("pyjion_")], HOOK_NAME)}
+        for name, address in self.functions.items():
+            engines.export_symbol(name, address)
         self.address = engine.function_address(HOOK_NAME)
         self._globals = {name: engine.global_address(name) for name in (
             "pyjion_threshold", "pyjion_extra_index", "pyjion_compiler_thread", "pyjion_waiting",

@@ -366,6 +366,7 @@ def _install(code: CodeType, outcome: object) -> None:
         rec.compile_result, rec.reason, rec.compiled = CompilationResult.Success, None, outcome
         rec.optimizations = outcome.optimizations
         if settings.perf_map:
+            perfmap.write_runtime(hook().functions)
             perfmap.write(outcome.address, outcome.size, code)
         state.entry = outcome.address
         statistics.compiled += 1

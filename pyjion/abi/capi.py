@@ -27,6 +27,8 @@ FUNCTIONS: dict[str, str] = {
     "PyObject_IsInstance": "i32(ptr,ptr)",
     "PySequence_Contains": "i32(ptr,ptr)",
     "PyObject_GetAttr": "ptr(ptr,ptr)",
+    "PyObject_GenericGetAttr": "ptr(ptr,ptr)",
+    "_PyType_Lookup": "ptr(ptr,ptr)",
     "PyObject_SetAttr": "i32(ptr,ptr,ptr)",
     "PyObject_SetAttrString": "i32(ptr,ptr,ptr)",
     "_PyObject_GetMethod": "i32(ptr,ptr,ptr)",

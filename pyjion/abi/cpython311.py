@@ -48,7 +48,7 @@ TYPE = Struct(
     "PyTypeObject", 408,
     tp_name=(24, "ptr"), tp_basicsize=(32, "i64"), tp_as_async=(80, "ptr"), tp_as_number=(96, "ptr"),
     tp_as_sequence=(104, "ptr"),
-    tp_as_mapping=(112, "ptr"), tp_flags=(168, "i64"), tp_iter=(216, "ptr"), tp_iternext=(224, "ptr"),
+    tp_as_mapping=(112, "ptr"), tp_getattro=(144, "ptr"), tp_flags=(168, "i64"), tp_iter=(216, "ptr"), tp_iternext=(224, "ptr"),
     tp_dict=(264, "ptr"), tp_mro=(344, "ptr"), tp_version_tag=(384, "i32"),
 )
 ASYNC_METHODS = Struct("PyAsyncMethods", 32, am_await=(0, "ptr"), am_aiter=(8, "ptr"), am_anext=(16, "ptr"))
@@ -68,6 +68,7 @@ SEQUENCE_ITER = Struct("listiterobject", 32, it_index=(16, "i64"), it_seq=(24, "
 DICT_KEYS = Struct("PyDictKeysObject", 32, dk_log2_index_bytes=(9, "i8"), dk_kind=(10, "i8"),
                    dk_version=(12, "i32"), dk_nentries=(24, "i64"), dk_indices=(32, "i8"))
 DICT_KEYS_UNICODE = 1  # dk_kind of string-keyed combined tables: PyDictUnicodeEntry entries
+DICT_KEYS_SPLIT = 2  # a type's shared instance keys (ht_cached_keys): PyDictUnicodeEntry entries too
 # Keys versions are handed out from 2 up (dictobject.c's next_dict_keys_version); 1 never names keys.
 NO_KEYS_VERSION = 1
 UNICODE_ENTRY = Struct("PyDictUnicodeEntry", 16, me_key=(0, "ptr"), me_value=(8, "ptr"))
@@ -140,6 +141,8 @@ CO_FAST_CELL = 0x40
 CO_FAST_FREE = 0x80
 
 # tp_flags bits.
+TPFLAGS_MANAGED_DICT = 1 << 4
+TPFLAGS_HEAPTYPE = 1 << 9
 TPFLAGS_LONG_SUBCLASS = 1 << 24
 TPFLAGS_LIST_SUBCLASS = 1 << 25
 TPFLAGS_TUPLE_SUBCLASS = 1 << 26
@@ -343,6 +346,12 @@ def _check_specialisation(expect: Callable[[str, object, object], None]) -> None
     expect("dict entry me_value", _read(entries + UNICODE_ENTRY.me_value.offset, "ptr"), id(_Probe))
     expect("dk_nentries", _read(keys + DICT_KEYS.dk_nentries.offset, "i64"), 1)
     expect("dk_kind", _read(keys + DICT_KEYS.dk_kind.offset, "i8"), DICT_KEYS_UNICODE)
+    expect("shared keys dk_kind", _read(int(_at(_Probe, HEAPTYPE.ht_cached_keys)) + DICT_KEYS.dk_kind.offset, "i8"),
+           DICT_KEYS_SPLIT)
+    expect("Py_TPFLAGS_MANAGED_DICT", bool(_Probe.__flags__ & TPFLAGS_MANAGED_DICT), True)
+    expect("Py_TPFLAGS_HEAPTYPE", [bool(t.__flags__ & TPFLAGS_HEAPTYPE) for t in (_Probe, int)], [True, False])
+    expect("tp_getattro", _at(_Probe, TYPE.tp_getattro),
+           ctypes.cast(ctypes.pythonapi.PyObject_GenericGetAttr, ctypes.c_void_p).value)
     expect("ht_qualname", _at(_Probe, HEAPTYPE.ht_qualname), id(_Probe.__qualname__))
     expect("md_dict", _at(sys, MODULE.md_dict), id(sys.__dict__))
     probe = _Probe()

@@ -9,7 +9,9 @@ from __future__ import annotations
 from llvmlite import ir
 
 from ..abi.cpython311 import (CO_ASYNC_GENERATOR, CO_COROUTINE, CO_GENERATOR, CO_ITERABLE_COROUTINE,
-                              CO_OPTIMIZED, CO_VARARGS, CO_VARKEYWORDS, CODE, DICT, DICT_KEYS, DICT_KEYS_UNICODE,
+                              CO_OPTIMIZED, CO_VARARGS, CO_VARKEYWORDS, CODE, DICT, DICT_KEYS, DICT_KEYS_SPLIT,
+                              DICT_KEYS_UNICODE, HEAPTYPE, MANAGED_DICT, MANAGED_VALUES, TPFLAGS_HEAPTYPE,
+                              TPFLAGS_MANAGED_DICT,
                               FRAME, FRAME_OWNED_BY_THREAD, FRAME_SPECIALS_SIZE, FUNCTION, INTERP, LIST,
                               PY_VECTORCALL_ARGUMENTS_OFFSET, RUNTIME, STACK_CHUNK, THREAD,
                               TPFLAGS_BASE_EXC_SUBCLASS, TPFLAGS_TYPE_SUBCLASS, TUPLE, TYPE, UNICODE_ENTRY,
@@ -23,7 +25,8 @@ SIGNATURES: dict[str, str] = {
     "pyjion_mapping_get": "ptr(ptr,ptr)",
     "pyjion_load_global": "ptr(ptr,ptr,ptr)",
     "pyjion_load_global_refresh": "ptr(ptr,ptr,ptr,ptr,i32)",
-    "pyjion_unicode_entry_index": "i64(ptr,ptr)",
+    "pyjion_unicode_entry_index": "i64(ptr,ptr,i8)",
+    "pyjion_load_attr_refresh": "ptr(ptr,ptr,ptr)",
     "pyjion_vectorcall": "ptr(ptr,ptr,ptr,i64,ptr)",
     "pyjion_load_name": "ptr(ptr,ptr)",
     "pyjion_unpack_iterable": "i32(ptr,i32,i32,ptr)",
@@ -65,6 +68,13 @@ GLOBAL_CACHE = Struct("pyjion global cache", 24, globals_version=(0, "i32"), bui
                       index=(8, "i64"), refreshes=(16, "i64"))
 GLOBAL_IN_MODULE, GLOBAL_IN_BUILTINS = 0, 1
 MAX_GLOBAL_REFRESHES = 1000
+# A LOAD_ATTR site's cache of instance-value slots: ATTR_CACHE_ENTRIES words (a type version tag in the
+# low half, the attribute's index in the instances' values in the high half; version 0: empty), then
+# the number of entries filled so far, which caps refilling (a site that meets ever new types stays
+# generic). The interpreter's LOAD_ATTR_INSTANCE_VALUE caches one type; a method of a base class sees
+# the instances of every subclass (richards' Task.fn).
+ATTR_CACHE_ENTRIES = 4
+MAX_ATTR_FILLS = 64
 # Hidden functions (abi/symtab.py) in globals set at start-up; NULL where the binary does not name them.
 KEYS_VERSION_FUNCTION = "pyjion_keys_version_function"  # NULL: global caches are never refilled
 FRAME_CLEAR_FUNCTION = "pyjion_frame_clear_function"  # NULL: pyjion_vectorcall is PyObject_Vectorcall
@@ -81,6 +91,10 @@ NAME_ERROR_MSG = "name '%.200s' is not defined"
 UNBOUNDLOCAL_ERROR_MSG = "cannot access local variable '%s' where it is not associated with a value"
 UNBOUNDFREE_ERROR_MSG = ("cannot access free variable '%s' where it is not associated with a value "
                          "in enclosing scope")
+
+
+def _kind(dk_kind: int) -> ir.Constant:
+    return ir.Constant(I8, dk_kind)
 
 
 def string_global(name: str) -> str:
@@ -104,6 +118,7 @@ class SupportModule:
             ("pyjion_load_global", self.load_global), ("pyjion_load_name", self.load_name),
             ("pyjion_load_global_refresh", self.load_global_refresh),
             ("pyjion_unicode_entry_index", self.unicode_entry_index), ("pyjion_vectorcall", self.vectorcall),
+            ("pyjion_load_attr_refresh", self.load_attr_refresh),
             ("pyjion_unpack_iterable", self.unpack_iterable), ("pyjion_import_name", self.import_name),
             ("pyjion_import_from", self.import_from), ("pyjion_iter_next", self.iter_next),
             ("pyjion_call_helper", self.call_helper), ("pyjion_fetch_call_helper", self.fetch_call_helper),
@@ -310,7 +325,7 @@ class SupportModule:
         with b.if_then(r.icmp_unsigned("!=", found, NULL)):
             with b.if_then(r.icmp_unsigned("==", form, i32(GLOBAL_IN_MODULE))):
                 global_keys = b.load(globals_, DICT.ma_keys)
-                refill(version(global_keys), i32(-1), b.call("pyjion_unicode_entry_index", global_keys, name))
+                refill(version(global_keys), i32(-1), b.call("pyjion_unicode_entry_index", global_keys, name, _kind(DICT_KEYS_UNICODE)))
             r.ret(b.new_ref(found))
         with b.if_then(r.icmp_unsigned("!=", b.call("PyErr_Occurred"), NULL)):
             r.ret(NULL)
@@ -320,7 +335,7 @@ class SupportModule:
             strings = r.icmp_unsigned("==", b.load(global_keys, DICT_KEYS.dk_kind), ir.Constant(I8, DICT_KEYS_UNICODE))
             with b.if_then(r.and_(strings, r.icmp_unsigned("==", form, i32(GLOBAL_IN_BUILTINS)))):
                 builtin_keys = b.load(builtins, DICT.ma_keys)
-                index = b.call("pyjion_unicode_entry_index", builtin_keys, name)
+                index = b.call("pyjion_unicode_entry_index", builtin_keys, name, _kind(DICT_KEYS_UNICODE))
                 with b.if_then(r.icmp_signed(">=", index, i64(0))):
                     refill(version(global_keys), version(builtin_keys), index)
             r.ret(b.new_ref(found))
@@ -329,11 +344,12 @@ class SupportModule:
         b.call("pyjion_exc_check_arg", b.exception("PyExc_NameError"), b.cstring(NAME_ERROR_MSG), name)
         r.ret(NULL)
 
-    def unicode_entry_index(self, b: Builder, keys: ir.Value, name: ir.Value) -> None:
-        """Index of the entry whose key is ``name`` itself in string-keyed dict keys, or -1 (another
-        kind of keys, or no such entry: an equal string that is not ``name`` is not looked for)."""
+    def unicode_entry_index(self, b: Builder, keys: ir.Value, name: ir.Value, kind: ir.Value) -> None:
+        """Index of the entry whose key is ``name`` itself in dict keys of ``kind`` (string-keyed or a
+        type's shared keys), or -1 (another kind of keys, or no such entry: an equal string that is not
+        ``name`` is not looked for)."""
         r = b.ir
-        with b.if_then(r.icmp_unsigned("!=", b.load(keys, DICT_KEYS.dk_kind), ir.Constant(I8, DICT_KEYS_UNICODE))):
+        with b.if_then(r.icmp_unsigned("!=", b.load(keys, DICT_KEYS.dk_kind), kind)):
             r.ret(i64(-1))
         count = b.load(keys, DICT_KEYS.dk_nentries)
         index_bytes = r.shl(i64(1), r.zext(b.load(keys, DICT_KEYS.dk_log2_index_bytes), I64))
@@ -352,6 +368,41 @@ class SupportModule:
         r.cbranch(r.icmp_signed("<", following, count), scan, done)
         b.position(done)
         r.ret(i64(-1))
+
+    def load_attr_refresh(self, b: Builder, owner: ir.Value, name: ir.Value, cache: ir.Value) -> None:
+        """``owner.name`` for a LOAD_ATTR site whose cache (ATTR_CACHE) has no entry for the owner's type;
+        one is added where the interpreter would specialise LOAD_ATTR_INSTANCE_VALUE: a type with
+        managed instance values and the generic __getattribute__, no class attribute of that name
+        (``_PyType_Lookup``, which also gives the type a version tag), an object whose values are
+        not materialised into a dict, and the name among the type's shared keys."""
+        r = b.ir
+        result = b.call("PyObject_GetAttr", owner, name)
+        with b.if_then(b.is_null(result)):
+            r.ret(NULL)
+        tp = b.type_of(owner)
+        fills_slot = r.gep(cache, [i64(ATTR_CACHE_ENTRIES)], source_etype=I64)
+        fills = r.load(fills_slot, typ=I64)
+        # A heap type's: only they have ht_cached_keys.
+        heap_managed = i64(TPFLAGS_MANAGED_DICT | TPFLAGS_HEAPTYPE)
+        managed = r.icmp_unsigned("==", r.and_(b.load(tp, TYPE.tp_flags), heap_managed), heap_managed)
+        generic = r.icmp_unsigned("==", b.load(tp, TYPE.tp_getattro), b.declare("PyObject_GenericGetAttr"))
+        candidate = r.and_(r.and_(managed, generic), r.icmp_signed("<", fills, i64(MAX_ATTR_FILLS)))
+        with b.if_then(r.not_(candidate)):
+            r.ret(result)
+        with b.if_then(r.or_(r.not_(b.is_null(b.load(owner, MANAGED_DICT))), b.is_null(b.load(owner, MANAGED_VALUES)))):
+            r.ret(result)
+        with b.if_then(r.not_(b.is_null(b.call("_PyType_Lookup", tp, name)))):
+            r.ret(result)
+        version = b.load(tp, TYPE.tp_version_tag)
+        keys = b.load(tp, HEAPTYPE.ht_cached_keys)
+        with b.if_then(r.or_(r.icmp_unsigned("==", version, i32(0)), b.is_null(keys))):
+            r.ret(result)
+        index = b.call("pyjion_unicode_entry_index", keys, name, _kind(DICT_KEYS_SPLIT))
+        with b.if_then(r.icmp_signed(">=", index, i64(0))):
+            slot = r.gep(cache, [r.urem(fills, i64(ATTR_CACHE_ENTRIES))], source_etype=I64)
+            r.store(r.or_(r.zext(version, I64), r.shl(index, i64(32))), slot)
+            r.store(r.add(fills, i64(1)), fills_slot)
+        r.ret(result)
 
     # ---- calls ---------------------------------------------------------------------------------------
     def vectorcall(self, b: Builder, ts: ir.Value, callable_: ir.Value, args: ir.Value, nargsf: ir.Value,

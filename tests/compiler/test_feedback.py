@@ -312,6 +312,86 @@ def test_attribute_and_method_caches(function):
     check(ATTRIBUTES, function, Flags.LoadAttr)
 
 
+SUBCLASSES = """
+class Base:
+    def total(self):
+        return self.a * 100 + self.b * 10 + self.c
+
+    def first(self):
+        return self.a
+
+# Each subclass sets the attributes in another order: "a" sits at another index of each type's values.
+class ABC(Base):
+    def __init__(self):
+        self.a, self.b, self.c = 1, 2, 3
+class CBA(Base):
+    def __init__(self):
+        self.c, self.b, self.a = 3, 2, 1
+class BCA(Base):
+    def __init__(self):
+        self.b, self.c, self.a = 2, 3, 1
+class XCAB(Base):
+    def __init__(self):
+        self.x, self.c, self.a, self.b = 0, 3, 1, 2
+class CABX(Base):
+    def __init__(self):
+        self.c, self.a, self.b, self.x = 3, 1, 2, 0
+class Loose(Base):
+    pass
+
+total = Base.total
+
+def warm():
+    ABC().total()
+
+def mixed():
+    return [o.total() for o in (ABC(), CBA(), BCA(), XCAB(), CABX(), ABC(), CBA())]
+
+existing = [ABC(), CBA()]  # two types: first()'s cache never runs out of entries
+
+def read_existing():
+    return [o.first() for o in existing]
+
+def loose():
+    obj = Loose()
+    obj.c, obj.b = 5, 6
+    obj.a = 7
+    return obj.total()
+
+def becomes(cls):
+    obj = CBA()
+    obj.__class__ = cls
+    return obj.total()
+
+def shadow_with_property():
+    CBA.a = property(lambda self: 9)   # the type's version changes: the cached index no longer holds
+
+def unshadow():
+    del CBA.a
+
+def materialised():
+    obj = BCA()
+    vars(obj)["a"] = 4                 # the values move into a dict
+    return obj.total()
+
+def deleted():
+    obj = XCAB()
+    del obj.a
+    return obj.total()
+
+STEPS = [("mixed",), ("mixed",), ("loose",), ("mixed",), ("becomes", ABC), ("becomes", Loose),
+         ("read_existing",), ("shadow_with_property",), ("read_existing",), ("read_existing",), ("mixed",),
+         ("unshadow",),
+         ("read_existing",), ("mixed",), ("materialised",), ("deleted",), ("mixed",)]
+"""
+
+
+def test_an_attribute_cache_holds_several_types():
+    """A base-class method reads instances of many subclasses, an attribute at a different index in
+    each: the site's cache learns them at run time, and every way an entry goes stale is noticed."""
+    check(SUBCLASSES, "total", Flags.LoadAttr)
+
+
 CLASS_METHODS = """
 class Base:
     def twice(self, v):

@@ -13,10 +13,10 @@ from ...abi.cpython311 import (DICT, DICT_KEYS, FRAME, HEAPTYPE, MANAGED_DICT, M
                                NO_KEYS_VERSION, TPFLAGS_TYPE_SUBCLASS, TYPE, UNICODE_ENTRY, Field)
 from ...enums import OptimizationFlags
 from ...runtime.helpers import HELPER_IMPORT_STAR
-from ...runtime.support import (GLOBAL_CACHE, GLOBAL_IN_BUILTINS, GLOBAL_IN_MODULE, NAME_ERROR_MSG,
-                               string_global)
+from ...runtime.support import (ATTR_CACHE_ENTRIES, GLOBAL_CACHE, GLOBAL_IN_BUILTINS, GLOBAL_IN_MODULE,
+                               NAME_ERROR_MSG, string_global)
 from ..analysis import Kind
-from ..builder import I8, I64, NULL, PTR, define_global, i32, i64
+from ..builder import I8, I32, I64, NULL, PTR, define_global, i32, i64
 from ..bytecode import Instruction
 from ..feedback import Specialisation
 from ..lowering import Lowering
@@ -179,6 +179,8 @@ def delete_name(fx: Lowering, ins: Instruction) -> None:
 
 
 def load_attr(fx: Lowering, ins: Instruction) -> None:
+    """LOAD_ATTR_INSTANCE_VALUE sites read the instance's values through a cache of several types (see
+    ATTR_CACHE), the interpreter's entry first, the generic path adding the types it meets."""
     b, r = fx.b, fx.r
     owner = fx.pop()
 
@@ -189,19 +191,44 @@ def load_attr(fx: Lowering, ins: Instruction) -> None:
         if found.opname == "LOAD_ATTR_MODULE":
             return _module_attribute(fx, bail_if, owner.value, found),
         _type_version_is(fx, bail_if, owner.value, found.field("version"))
-        if found.opname == "LOAD_ATTR_SLOT":  # index: the member's byte offset
-            value = r.load(b.addr(owner.value, found.field("index")), typ=PTR)
-        else:
-            values = b.load(owner.value, MANAGED_VALUES)
-            bail_if(b.is_null(values))
-            value = b.load_slot(values, found.field("index"))
+        value = r.load(b.addr(owner.value, found.field("index")), typ=PTR)  # index: the slot's byte offset
         bail_if(b.is_null(value))
         return b.new_ref(value),
 
     found = fx.specialised(ins, OptimizationFlags.LoadAttr, *_LOAD_ATTR_FORMS)
-    value, = fx.guarded(cached, generic) if found else generic()
+    if found is not None and found.opname != "LOAD_ATTR_INSTANCE_VALUE":
+        value, = fx.guarded(cached, generic)
+    elif found is None and not fx.fast_paths:
+        value, = generic()
+    else:
+        # Where the interpreter has not specialised the site (yet, or not any more: it met several
+        # types), the cache starts empty.
+        entries = [found.field("version") | found.field("index") << 32] if found else []
+        cache = define_global(fx.b.module, ir.ArrayType(I64, ATTR_CACHE_ENTRIES + 1), f"attr_cache_{ins.index}",
+                              entries + [0] * (ATTR_CACHE_ENTRIES - len(entries)) + [len(entries)],
+                              linkage="internal")
+        fx.optimizations |= OptimizationFlags.LoadAttr
+        value, = fx.guarded(lambda bail_if: (_cached_instance_value(fx, bail_if, owner.value, cache),),
+                            lambda: (b.call("pyjion_load_attr_refresh", owner.value, fx.name(ins.arg), cache),))
     fx.release(owner)
     fx.push_result(value)
+
+
+def _cached_instance_value(fx: Lowering, bail_if, owner: ir.Value, cache: ir.Value) -> ir.Value:
+    """New reference to the instance value an ATTR_CACHE entry for the owner's type locates."""
+    b, r = fx.b, fx.r
+    version = b.load(b.type_of(owner), TYPE.tp_version_tag)
+    bail_if(r.icmp_unsigned("==", version, i32(0)))  # no version: matches only empty entries
+    index = i64(-1)
+    for k in reversed(range(ATTR_CACHE_ENTRIES)):
+        entry = r.load(r.gep(cache, [i64(k)], source_etype=I64), typ=I64)
+        index = r.select(r.icmp_unsigned("==", r.trunc(entry, I32), version), r.lshr(entry, i64(32)), index)
+    bail_if(r.icmp_signed("<", index, i64(0)))
+    values = b.load(owner, MANAGED_VALUES)
+    bail_if(b.is_null(values))
+    value = b.load_slot(values, index)
+    bail_if(b.is_null(value))
+    return b.new_ref(value)
 
 
 def store_attr(fx: Lowering, ins: Instruction) -> None:

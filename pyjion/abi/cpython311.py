@@ -49,7 +49,7 @@ TYPE = Struct(
     tp_name=(24, "ptr"), tp_basicsize=(32, "i64"), tp_as_async=(80, "ptr"), tp_as_number=(96, "ptr"),
     tp_as_sequence=(104, "ptr"),
     tp_as_mapping=(112, "ptr"), tp_getattro=(144, "ptr"), tp_flags=(168, "i64"), tp_iter=(216, "ptr"), tp_iternext=(224, "ptr"),
-    tp_dict=(264, "ptr"), tp_mro=(344, "ptr"), tp_version_tag=(384, "i32"),
+    tp_dict=(264, "ptr"), tp_dictoffset=(288, "i64"), tp_mro=(344, "ptr"), tp_version_tag=(384, "i32"),
 )
 ASYNC_METHODS = Struct("PyAsyncMethods", 32, am_await=(0, "ptr"), am_aiter=(8, "ptr"), am_anext=(16, "ptr"))
 TUPLE = Struct("PyTupleObject", 24, ob_size=(16, "i64"), ob_item=(24, "ptr"))
@@ -350,6 +350,7 @@ def _check_specialisation(expect: Callable[[str, object, object], None]) -> None
            DICT_KEYS_SPLIT)
     expect("Py_TPFLAGS_MANAGED_DICT", bool(_Probe.__flags__ & TPFLAGS_MANAGED_DICT), True)
     expect("Py_TPFLAGS_HEAPTYPE", [bool(t.__flags__ & TPFLAGS_HEAPTYPE) for t in (_Probe, int)], [True, False])
+    expect("tp_dictoffset", [_at(t, TYPE.tp_dictoffset) for t in (_Probe, int)], [_Probe.__dictoffset__, 0])
     expect("tp_getattro", _at(_Probe, TYPE.tp_getattro),
            ctypes.cast(ctypes.pythonapi.PyObject_GenericGetAttr, ctypes.c_void_p).value)
     expect("ht_qualname", _at(_Probe, HEAPTYPE.ht_qualname), id(_Probe.__qualname__))

@@ -27,6 +27,7 @@ SIGNATURES: dict[str, str] = {
     "pyjion_load_global_refresh": "ptr(ptr,ptr,ptr,ptr,i32)",
     "pyjion_unicode_entry_index": "i64(ptr,ptr,i8)",
     "pyjion_load_attr_refresh": "ptr(ptr,ptr,ptr)",
+    "pyjion_load_method_refresh": "i32(ptr,ptr,ptr,ptr)",
     "pyjion_vectorcall": "ptr(ptr,ptr,ptr,i64,ptr)",
     "pyjion_load_name": "ptr(ptr,ptr)",
     "pyjion_unpack_iterable": "i32(ptr,i32,i32,ptr)",
@@ -75,6 +76,11 @@ MAX_GLOBAL_REFRESHES = 1000
 # the instances of every subclass (richards' Task.fn).
 ATTR_CACHE_ENTRIES = 4
 MAX_ATTR_FILLS = 64
+# A LOAD_METHOD site's cache of methods found on the type: ATTR_CACHE_ENTRIES pairs of words (the type's
+# version tag in the low half and, for a type with managed instance values, the version of its
+# instances' shared keys, which do not hold the name, in the high half (0: a type without instance
+# dicts); the method, borrowed from the type's dict), then the number filled so far.
+METHOD_CACHE_WORDS = 2 * ATTR_CACHE_ENTRIES + 1
 # Hidden functions (abi/symtab.py) in globals set at start-up; NULL where the binary does not name them.
 KEYS_VERSION_FUNCTION = "pyjion_keys_version_function"  # NULL: global caches are never refilled
 FRAME_CLEAR_FUNCTION = "pyjion_frame_clear_function"  # NULL: pyjion_vectorcall is PyObject_Vectorcall
@@ -119,6 +125,7 @@ class SupportModule:
             ("pyjion_load_global_refresh", self.load_global_refresh),
             ("pyjion_unicode_entry_index", self.unicode_entry_index), ("pyjion_vectorcall", self.vectorcall),
             ("pyjion_load_attr_refresh", self.load_attr_refresh),
+            ("pyjion_load_method_refresh", self.load_method_refresh),
             ("pyjion_unpack_iterable", self.unpack_iterable), ("pyjion_import_name", self.import_name),
             ("pyjion_import_from", self.import_from), ("pyjion_iter_next", self.iter_next),
             ("pyjion_call_helper", self.call_helper), ("pyjion_fetch_call_helper", self.fetch_call_helper),
@@ -345,9 +352,9 @@ class SupportModule:
         r.ret(NULL)
 
     def unicode_entry_index(self, b: Builder, keys: ir.Value, name: ir.Value, kind: ir.Value) -> None:
-        """Index of the entry whose key is ``name`` itself in dict keys of ``kind`` (string-keyed or a
-        type's shared keys), or -1 (another kind of keys, or no such entry: an equal string that is not
-        ``name`` is not looked for)."""
+        """Index of the entry whose key is ``name`` in dict keys of ``kind`` (string-keyed or a type's
+        shared keys: every key an exact str), or -1 (another kind of keys, or no such entry). A scan:
+        refills are rare, and their keys are few."""
         r = b.ir
         with b.if_then(r.icmp_unsigned("!=", b.load(keys, DICT_KEYS.dk_kind), kind)):
             r.ret(i64(-1))
@@ -361,8 +368,13 @@ class SupportModule:
         index = r.phi(I64)
         index.add_incoming(i64(0), start)
         entry = r.gep(entries, [r.mul(index, i64(UNICODE_ENTRY.size))], source_etype=I8)
-        with b.if_then(r.icmp_unsigned("==", b.load(entry, UNICODE_ENTRY.me_key), name)):
+        key = b.load(entry, UNICODE_ENTRY.me_key)
+        with b.if_then(r.icmp_unsigned("==", key, name)):
             r.ret(index)
+        # An equal string that is not ``name`` (a key set through a dict, not interned) is the entry too.
+        with b.if_then(r.not_(b.is_null(key))):
+            with b.if_then(r.icmp_signed("!=", b.call("_PyUnicode_Equal", key, name), i32(0))):
+                r.ret(index)
         following = r.add(index, i64(1))
         index.add_incoming(following, r.block)
         r.cbranch(r.icmp_signed("<", following, count), scan, done)
@@ -403,6 +415,54 @@ class SupportModule:
             r.store(r.or_(r.zext(version, I64), r.shl(index, i64(32))), slot)
             r.store(r.add(fills, i64(1)), fills_slot)
         r.ret(result)
+
+    def load_method_refresh(self, b: Builder, owner: ir.Value, name: ir.Value, cache: ir.Value,
+                            out: ir.Value) -> None:
+        """``_PyObject_GetMethod`` for a LOAD_METHOD site whose cache (METHOD_CACHE) has no entry for
+        the owner's type; one is added where the interpreter would specialise LOAD_METHOD_WITH_VALUES
+        or LOAD_METHOD_NO_DICT: the generic __getattribute__, a method descriptor found on the type,
+        and no instance attribute of the name: no instance dict at all, or managed values not
+        materialised into a dict and shared keys without the name (their version then says so)."""
+        r = b.ir
+        found = b.call("_PyObject_GetMethod", owner, name, out)
+        method = r.load(out, typ=PTR)
+        tp = b.type_of(owner)
+        fills_slot = r.gep(cache, [i64(2 * ATTR_CACHE_ENTRIES)], source_etype=I64)
+        fills = r.load(fills_slot, typ=I64)
+        version_of = r.load(self.keys_version_function, typ=PTR)
+        generic = r.icmp_unsigned("==", b.load(tp, TYPE.tp_getattro), b.declare("PyObject_GenericGetAttr"))
+        learn = r.and_(r.and_(r.icmp_signed("==", found, i32(1)), generic),
+                       r.and_(r.icmp_signed("<", fills, i64(MAX_ATTR_FILLS)), r.not_(b.is_null(version_of))))
+        with b.if_then(r.not_(learn)):
+            r.ret(found)
+        descr = b.call("_PyType_Lookup", tp, name)
+        version = b.load(tp, TYPE.tp_version_tag)
+        usable = r.and_(r.icmp_unsigned("==", descr, method), r.icmp_unsigned("!=", version, i32(0)))
+        with b.if_then(r.not_(usable)):
+            r.ret(found)
+        flags = b.load(tp, TYPE.tp_flags)
+        entry = r.gep(cache, [r.mul(r.urem(fills, i64(ATTR_CACHE_ENTRIES)), i64(2))], source_etype=I64)
+
+        def fill(keys_version: ir.Value) -> None:
+            r.store(r.or_(r.zext(version, I64), r.shl(r.zext(keys_version, I64), i64(32))), entry)
+            r.store(r.ptrtoint(method, I64), r.gep(entry, [i64(1)], source_etype=I64))
+            r.store(r.add(fills, i64(1)), fills_slot)
+
+        heap_managed = i64(TPFLAGS_MANAGED_DICT | TPFLAGS_HEAPTYPE)
+        with b.if_then(r.icmp_unsigned("==", r.and_(flags, heap_managed), heap_managed)):
+            keys = b.load(tp, HEAPTYPE.ht_cached_keys)
+            unshadowed = r.and_(b.is_null(b.load(owner, MANAGED_DICT)), r.not_(b.is_null(keys)))
+            with b.if_then(unshadowed):
+                with b.if_then(r.icmp_signed("<", b.call("pyjion_unicode_entry_index", keys, name,
+                                                         _kind(DICT_KEYS_SPLIT)), i64(0))):
+                    keys_version = b.call_pointer(version_of, ir.FunctionType(I32, [PTR]), [keys])
+                    with b.if_then(r.icmp_unsigned("!=", keys_version, i32(0))):
+                        fill(keys_version)
+            r.ret(found)
+        # No managed dict: an instance dict elsewhere (tp_dictoffset) could shadow the method.
+        with b.if_then(r.icmp_signed("==", b.load(tp, TYPE.tp_dictoffset), i64(0))):
+            fill(i32(0))
+        r.ret(found)
 
     # ---- calls ---------------------------------------------------------------------------------------
     def vectorcall(self, b: Builder, ts: ir.Value, callable_: ir.Value, args: ir.Value, nargsf: ir.Value,

@@ -392,6 +392,79 @@ def test_an_attribute_cache_holds_several_types():
     check(SUBCLASSES, "total", Flags.LoadAttr)
 
 
+METHODS = """
+class Shape:
+    def describe(self):
+        return self.name() + ":" + str(self.area())
+
+    def name(self):
+        return "shape"
+
+class Square(Shape):
+    def __init__(self, side):
+        self.side = side
+    def area(self):
+        return self.side * self.side
+
+class Circle(Shape):
+    def __init__(self, r):
+        self.r = r
+    def name(self):
+        return "circle"
+    def area(self):
+        return 3 * self.r * self.r
+
+class Slotted(Shape):
+    __slots__ = ("w",)          # no instance dict: LOAD_METHOD_NO_DICT's case
+    def __init__(self, w):
+        self.w = w
+    def area(self):
+        return self.w
+
+class Dynamic(Shape):
+    def __getattr__(self, name):  # not the generic __getattribute__: never cached
+        return lambda: "dynamic " + name
+    def area(self):
+        return 0
+
+class Count(Shape, int):          # an instance dict at tp_dictoffset, not managed: never cached
+    def area(self):
+        return int(self)
+
+describe = Shape.describe
+squares = [Square(2), Square(3)]
+counts = [Count(5), Count(6)]
+shapes = [Square(1), Circle(1), Slotted(4), Dynamic()]
+
+def warm():
+    Square(1).describe()
+
+def each():
+    return [s.describe() for s in shapes + squares + counts]
+
+def shadow_on_instance():
+    squares[1].area = lambda: "own"   # the shared keys gain "area": their version changes
+    counts[1].name = lambda: "count"
+
+def patch_class():
+    Circle.area = lambda self: -1     # the type's version changes
+
+def materialise():
+    vars(squares[0])
+    squares[0].__dict__["name"] = lambda: "dict"
+
+STEPS = [("each",), ("each",), ("shadow_on_instance",), ("each",), ("each",), ("patch_class",), ("each",),
+         ("each",), ("materialise",), ("each",), ("each",)]
+"""
+
+
+def test_a_method_cache_holds_several_types():
+    """A base-class method calls methods that each subclass defines: the site's cache learns them at
+    run time; an instance attribute shadowing a method, a patched class and a materialised instance
+    dict are noticed."""
+    check(METHODS, "describe", Flags.LoadAttr)
+
+
 CLASS_METHODS = """
 class Base:
     def twice(self, v):

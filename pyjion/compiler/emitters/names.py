@@ -14,7 +14,7 @@ from ...abi.cpython311 import (DICT, DICT_KEYS, FRAME, HEAPTYPE, MANAGED_DICT, M
 from ...enums import OptimizationFlags
 from ...runtime.helpers import HELPER_IMPORT_STAR
 from ...runtime.support import (ATTR_CACHE_ENTRIES, GLOBAL_CACHE, GLOBAL_IN_BUILTINS, GLOBAL_IN_MODULE,
-                               NAME_ERROR_MSG, string_global)
+                               METHOD_CACHE_WORDS, NAME_ERROR_MSG, string_global)
 from ..analysis import Kind
 from ..builder import I8, I32, I64, NULL, PTR, define_global, i32, i64
 from ..bytecode import Instruction
@@ -261,14 +261,18 @@ def delete_attr(fx: Lowering, ins: Instruction) -> None:
 
 
 def load_method(fx: Lowering, ins: Instruction) -> None:
-    """Pushes ``[method, self]`` when ``_PyObject_GetMethod`` found an unbound method, else ``[NULL, attr]``."""
+    """Pushes ``[method, self]`` when ``_PyObject_GetMethod`` found an unbound method, else ``[NULL, attr]``.
+
+    Methods found on the owner's type (LOAD_METHOD_WITH_VALUES, LOAD_METHOD_NO_DICT, or a site the
+    interpreter left unspecialised) come from a cache of several types (METHOD_CACHE), the generic path
+    adding the types it meets."""
     b, r = fx.b, fx.r
     owner = fx.pop()
 
-    def generic():
+    def generic(lookup=lambda out: b.call("_PyObject_GetMethod", owner.value, fx.name(ins.arg), out)):
         out = b.alloca(PTR)
         r.store(NULL, out)  # _PyObject_GetMethod leaves it unwritten when the lookup fails
-        is_method = r.icmp_signed("!=", b.call("_PyObject_GetMethod", owner.value, fx.name(ins.arg), out), i32(0))
+        is_method = r.icmp_signed("!=", lookup(out), i32(0))
         method = r.load(out, typ=PTR)
         fx.error_if_null(method, cleanup=[owner])
         with b.if_then(r.not_(is_method)):
@@ -280,27 +284,55 @@ def load_method(fx: Lowering, ins: Instruction) -> None:
             function = _module_attribute(fx, bail_if, owner.value, found)
             fx.release(owner)
             return NULL, function
-        if found.opname == "LOAD_METHOD_CLASS":
-            is_class = r.and_(b.load(b.type_of(owner.value), TYPE.tp_flags), i64(TPFLAGS_TYPE_SUBCLASS))
-            bail_if(r.icmp_unsigned("==", is_class, i64(0)))
-            # The class's own version tag (its attributes), not its metaclass's.
-            _bail_unless_version(fx, bail_if, owner.value, TYPE.tp_version_tag, found.field("type_version"))
-            fx.release(owner)
-            return NULL, b.new_ref(r.inttoptr(i64(found.field("descr")), PTR))
-        tp = _type_version_is(fx, bail_if, owner.value, found.field("type_version"))
-        if found.opname == "LOAD_METHOD_WITH_VALUES":
-            # No instance attribute shadows the method: no materialised dict, and the shared keys of
-            # the type's instances still without the name (their version unchanged).
-            bail_if(r.icmp_unsigned("!=", b.load(owner.value, MANAGED_DICT), NULL))
-            cached_keys = b.load(tp, HEAPTYPE.ht_cached_keys)
-            _bail_unless_version(fx, bail_if, cached_keys, DICT_KEYS.dk_version, found.field("keys_version"))
-        # The method is owned by the type's dict, which cannot change while the version tag holds.
-        return b.new_ref(r.inttoptr(i64(found.field("descr")), PTR)), owner.value
+        is_class = r.and_(b.load(b.type_of(owner.value), TYPE.tp_flags), i64(TPFLAGS_TYPE_SUBCLASS))
+        bail_if(r.icmp_unsigned("==", is_class, i64(0)))
+        # The class's own version tag (its attributes), not its metaclass's.
+        _bail_unless_version(fx, bail_if, owner.value, TYPE.tp_version_tag, found.field("type_version"))
+        fx.release(owner)
+        return NULL, b.new_ref(r.inttoptr(i64(found.field("descr")), PTR))
 
     found = fx.specialised(ins, OptimizationFlags.LoadAttr, *_LOAD_METHOD_FORMS)
-    method, self_or_attr = fx.guarded(cached, generic) if found else generic()
+    if found is not None and found.opname in ("LOAD_METHOD_MODULE", "LOAD_METHOD_CLASS"):
+        method, self_or_attr = fx.guarded(cached, generic)
+    elif found is None and not fx.fast_paths:
+        method, self_or_attr = generic()
+    else:
+        entries = []
+        if found is not None:
+            keys_version = found.field("keys_version") if found.opname == "LOAD_METHOD_WITH_VALUES" else 0
+            entries = [found.field("type_version") | keys_version << 32, found.field("descr")]
+        cache = define_global(fx.b.module, ir.ArrayType(I64, METHOD_CACHE_WORDS), f"method_cache_{ins.index}",
+                              [_signed64(v) for v in entries] + [0] * (2 * ATTR_CACHE_ENTRIES - len(entries))
+                              + [len(entries) // 2], linkage="internal")
+        fx.optimizations |= OptimizationFlags.LoadAttr
+        method, self_or_attr = fx.guarded(
+            lambda bail_if: (_cached_method(fx, bail_if, owner.value, cache), owner.value),
+            lambda: generic(lambda out: b.call("pyjion_load_method_refresh", owner.value, fx.name(ins.arg),
+                                               cache, out)))
     fx.push(method, Kind.MAYBE_NULL)
     fx.push(self_or_attr)
+
+
+def _cached_method(fx: Lowering, bail_if, owner: ir.Value, cache: ir.Value) -> ir.Value:
+    """New reference to the method a METHOD_CACHE entry for the owner's type holds."""
+    b, r = fx.b, fx.r
+    tp = b.type_of(owner)
+    version = b.load(tp, TYPE.tp_version_tag)
+    bail_if(r.icmp_unsigned("==", version, i32(0)))  # no version: matches only empty entries
+    versions, method = i64(0), i64(0)
+    for k in reversed(range(ATTR_CACHE_ENTRIES)):
+        entry = r.load(r.gep(cache, [i64(2 * k)], source_etype=I64), typ=I64)
+        hit = r.icmp_unsigned("==", r.trunc(entry, I32), version)
+        versions = r.select(hit, entry, versions)
+        method = r.select(hit, r.load(r.gep(cache, [i64(2 * k + 1)], source_etype=I64), typ=I64), method)
+    bail_if(r.icmp_unsigned("==", method, i64(0)))
+    keys_version = r.trunc(r.lshr(versions, i64(32)), I32)
+    # Managed instance values: no instance attribute shadows the method, as LOAD_METHOD_WITH_VALUES checks.
+    with b.if_then(r.icmp_unsigned("!=", keys_version, i32(0))):
+        bail_if(r.icmp_unsigned("!=", b.load(owner, MANAGED_DICT), NULL))
+        _bail_unless_version(fx, bail_if, b.load(tp, HEAPTYPE.ht_cached_keys), DICT_KEYS.dk_version, keys_version)
+    # The method is owned by the type's dict, which cannot change while the version tag holds.
+    return b.new_ref(r.inttoptr(method, PTR))
 
 
 def import_name(fx: Lowering, ins: Instruction) -> None:

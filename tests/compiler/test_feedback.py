@@ -223,6 +223,29 @@ def test_a_global_cache_failing_its_guard_is_refilled():
     assert _keys_version(namespace) != 0
 
 
+@pytest.mark.skipif(keys_version_function() is None, reason="this CPython binary does not name "
+                    "_PyDictKeys_GetVersionForCurrentState: global caches are not refilled")
+def test_a_global_site_compiled_before_it_ran_gets_a_cache():
+    """Threshold 0: no feedback. The site's empty cache is filled by its first generic load (which
+    versions the globals' keys), then read and refilled like any other."""
+    namespace: dict = {}
+    exec("def f():\n    return VALUE * 10 + len('ab')\nVALUE = 1", namespace)
+    f = namespace["f"]
+    with jit():
+        namespace["late"] = 0
+        assert _keys_version(namespace) == 0
+        assert f() == 12
+        assert Flags.GlobalCache in pyjion.info(f).optimizations
+        assert _keys_version(namespace) != 0
+        namespace["VALUE"] = 5
+        assert f() == 52
+        namespace["len"] = lambda s: 100  # the builtin shadowed: a new key, the cache refilled
+        assert f() == 150
+        del namespace["len"], namespace["VALUE"]
+        with pytest.raises(NameError):
+            f()
+
+
 ATTRIBUTES = """
 import types
 

@@ -7,6 +7,8 @@ failed check takes the generic path.
 """
 from __future__ import annotations
 
+import builtins
+
 from llvmlite import ir
 
 from ...abi.cpython311 import (DICT, DICT_KEYS, FRAME, HEAPTYPE, MANAGED_DICT, MANAGED_VALUES, MODULE,
@@ -81,14 +83,23 @@ def load_global(fx: Lowering, ins: Instruction) -> None:
     the compiled code's own, checked like the interpreter checks it, and refilled by the generic path
     when a check fails (a global added after compilation changes the globals' keys version)."""
     found = fx.specialised(ins, OptimizationFlags.GlobalCache, *_GLOBAL_FORMS)
-    if found is None:
+    if found is None and not fx.fast_paths:
         value = fx.b.call("pyjion_load_global", fx.globals(), fx.builtins(), fx.name(ins.arg >> 1))
     else:
-        in_builtins = found.opname == "LOAD_GLOBAL_BUILTIN"
-        builtins_version = found.field("builtin_keys_version") if in_builtins else NO_KEYS_VERSION
+        if found is not None:
+            in_builtins = found.opname == "LOAD_GLOBAL_BUILTIN"
+            globals_version = found.field("module_keys_version")
+            builtins_version = found.field("builtin_keys_version") if in_builtins else NO_KEYS_VERSION
+            index = found.field("index")
+        else:
+            # A site the interpreter had not specialised (not run yet): an empty cache, of the form a
+            # builtin's name suggests; a name found elsewhere leaves the site generic.
+            in_builtins = hasattr(builtins, fx.code.co_names[ins.arg >> 1])
+            globals_version = builtins_version = NO_KEYS_VERSION
+            index = 0
+            fx.optimizations |= OptimizationFlags.GlobalCache
         cache = define_global(fx.b.module, ir.ArrayType(I64, 3), f"global_cache_{ins.index}", [
-            _signed64(found.field("module_keys_version") | builtins_version << 32), found.field("index"), 0],
-            linkage="internal")
+            _signed64(globals_version | builtins_version << 32), index, 0], linkage="internal")
         value, = fx.guarded(lambda bail_if: _cached_global(fx, bail_if, cache, in_builtins),
                             lambda: _refreshed_global(fx, ins, cache, in_builtins))
     fx.error_if_null(value)

@@ -69,8 +69,9 @@ DICT_KEYS = Struct("PyDictKeysObject", 32, dk_log2_index_bytes=(9, "i8"), dk_kin
                    dk_version=(12, "i32"), dk_nentries=(24, "i64"), dk_indices=(32, "i8"))
 DICT_KEYS_UNICODE = 1  # dk_kind of string-keyed combined tables: PyDictUnicodeEntry entries
 DICT_KEYS_SPLIT = 2  # a type's shared instance keys (ht_cached_keys): PyDictUnicodeEntry entries too
-# Keys versions are handed out from 2 up (dictobject.c's next_dict_keys_version); 1 never names keys.
-NO_KEYS_VERSION = 1
+# Keys versions are handed out from 2 up (dictobject.c's next_dict_keys_version); the shared empty keys
+# of every empty dict have version 1, and 0 is "none yet".
+EMPTY_KEYS_VERSION = 1
 UNICODE_ENTRY = Struct("PyDictUnicodeEntry", 16, me_key=(0, "ptr"), me_value=(8, "ptr"))
 HEAPTYPE = Struct("PyHeapTypeObject", 912, ht_qualname=(864, "ptr"), ht_cached_keys=(872, "ptr"))
 MODULE = Struct("PyModuleObject", 24, md_dict=(16, "ptr"))
@@ -346,6 +347,8 @@ def _check_specialisation(expect: Callable[[str, object, object], None]) -> None
     expect("dict entry me_value", _read(entries + UNICODE_ENTRY.me_value.offset, "ptr"), id(_Probe))
     expect("dk_nentries", _read(keys + DICT_KEYS.dk_nentries.offset, "i64"), 1)
     expect("dk_kind", _read(keys + DICT_KEYS.dk_kind.offset, "i8"), DICT_KEYS_UNICODE)
+    expect("empty keys dk_version", _read(_at({}, DICT.ma_keys) + DICT_KEYS.dk_version.offset, "i32"),
+           EMPTY_KEYS_VERSION)
     expect("shared keys dk_kind", _read(int(_at(_Probe, HEAPTYPE.ht_cached_keys)) + DICT_KEYS.dk_kind.offset, "i8"),
            DICT_KEYS_SPLIT)
     expect("Py_TPFLAGS_MANAGED_DICT", bool(_Probe.__flags__ & TPFLAGS_MANAGED_DICT), True)
@@ -402,7 +405,7 @@ def keys_version_function() -> int | None:
     if current.value != 0:
         return None
     version = version_of(keys)
-    if version in (0, NO_KEYS_VERSION) or current.value != version:
+    if version in (0, EMPTY_KEYS_VERSION) or current.value != version:
         return None
     return address if version_of(keys) == version else None
 

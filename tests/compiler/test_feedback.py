@@ -7,8 +7,10 @@ compiled code's back) must give exactly what they give in the interpreter.
 """
 from __future__ import annotations
 
+import builtins
 import ctypes
 import textwrap
+import types
 
 import pytest
 
@@ -244,6 +246,24 @@ def test_a_global_site_compiled_before_it_ran_gets_a_cache():
         del namespace["len"], namespace["VALUE"]
         with pytest.raises(NameError):
             f()
+
+
+def test_global_sites_compiled_before_they_ran_leave_builtins_and_empty_globals_alone():
+    """Compiling must not touch the builtins module (``hasattr(builtins, "__annotations__")`` would make
+    it an ``__annotations__`` dict); a function whose globals are an empty dict (the shared empty keys:
+    version 1) finds nothing in an empty cache."""
+    source = "def annotations():\n    return __annotations__\ndef missing():\n    return no_such_name\n"
+    namespace: dict = {}
+    exec(source, namespace)
+    empty_globals = types.FunctionType(namespace["missing"].__code__, {})
+    before = set(vars(builtins))
+    for function in (namespace["annotations"], namespace["missing"], empty_globals):
+        plain = outcome(function)
+        with jit():
+            assert outcome(function) == plain
+        assert pyjion.info(function).compiled
+        assert plain[:2] == ("raise", NameError)
+    assert set(vars(builtins)) == before
 
 
 ATTRIBUTES = """

@@ -12,7 +12,7 @@ import builtins
 from llvmlite import ir
 
 from ...abi.cpython311 import (DICT, DICT_KEYS, FRAME, HEAPTYPE, MANAGED_DICT, MANAGED_VALUES, MODULE,
-                               NO_KEYS_VERSION, TPFLAGS_TYPE_SUBCLASS, TYPE, UNICODE_ENTRY, Field)
+                               TPFLAGS_TYPE_SUBCLASS, TYPE, UNICODE_ENTRY, Field)
 from ...enums import OptimizationFlags
 from ...runtime.helpers import HELPER_IMPORT_STAR
 from ...runtime.support import (ATTR_CACHE_ENTRIES, GLOBAL_CACHE, GLOBAL_IN_BUILTINS, GLOBAL_IN_MODULE,
@@ -89,13 +89,14 @@ def load_global(fx: Lowering, ins: Instruction) -> None:
         if found is not None:
             in_builtins = found.opname == "LOAD_GLOBAL_BUILTIN"
             globals_version = found.field("module_keys_version")
-            builtins_version = found.field("builtin_keys_version") if in_builtins else NO_KEYS_VERSION
+            builtins_version = found.field("builtin_keys_version") if in_builtins else 0
             index = found.field("index")
         else:
-            # A site the interpreter had not specialised (not run yet): an empty cache, of the form a
-            # builtin's name suggests; a name found elsewhere leaves the site generic.
-            in_builtins = hasattr(builtins, fx.code.co_names[ins.arg >> 1])
-            globals_version = builtins_version = NO_KEYS_VERSION
+            # A site the interpreter had not specialised (not run yet): an empty cache (version 0), of
+            # the form a builtin's name suggests; a name found elsewhere leaves the site generic. The
+            # builtins module's dict, not its attributes: reading builtins.__annotations__ makes one.
+            in_builtins = fx.code.co_names[ins.arg >> 1] in vars(builtins)
+            globals_version = builtins_version = 0
             index = 0
             fx.optimizations |= OptimizationFlags.GlobalCache
         cache = define_global(fx.b.module, ir.ArrayType(I64, 3), f"global_cache_{ins.index}", [
@@ -110,7 +111,9 @@ def load_global(fx: Lowering, ins: Instruction) -> None:
 
 def _cached_global(fx: Lowering, bail_if, cache: ir.Value, in_builtins: bool) -> tuple[ir.Value]:
     b = fx.b
-    keys = _keys_with_version(fx, bail_if, fx.globals(), b.load(cache, GLOBAL_CACHE.globals_version))
+    globals_version = b.load(cache, GLOBAL_CACHE.globals_version)
+    bail_if(fx.r.icmp_unsigned("==", globals_version, i32(0)))  # empty: would match unversioned keys
+    keys = _keys_with_version(fx, bail_if, fx.globals(), globals_version)
     if in_builtins:  # the globals' keys unchanged: the name is still not global
         keys = _keys_with_version(fx, bail_if, fx.builtins(), b.load(cache, GLOBAL_CACHE.builtins_version))
     return _entry_value(fx, bail_if, keys, b.load(cache, GLOBAL_CACHE.index)),

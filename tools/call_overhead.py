@@ -1,5 +1,5 @@
-"""Cost of Python-to-Python calls under the JIT against plain CPython: recursive fib and a method called
-in a loop, each in fresh processes, plain and JIT interleaved.
+"""Cost of Python-to-Python calls under the JIT against plain CPython: recursive fib, a method called in a
+loop and a bound method held in a local (a callback), each in fresh processes, plain and JIT interleaved.
 
     python tools/call_overhead.py [rounds]      (default 3)
 
@@ -28,11 +28,17 @@ def method_loop(n):
     for _ in range(n):
         total += p.get()
     return total
+def callback_loop(n):
+    get, total = Point(1).get, 0
+    for _ in range(n):
+        total += get()
+    return total
 def main(jit):
     if jit:
         import pyjion
         pyjion.enable()
-    work = {"fib(22)": lambda: fib(22), "method x 200k": lambda: method_loop(200_000)}
+    work = {"fib(22)": lambda: fib(22), "method x 200k": lambda: method_loop(200_000),
+            "callback x 200k": lambda: callback_loop(200_000)}
     for run in work.values():
         for _ in range(3):
             run()

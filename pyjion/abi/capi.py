@@ -30,6 +30,7 @@ FUNCTIONS: dict[str, str] = {
     "PyObject_GenericGetAttr": "ptr(ptr,ptr)",
     "_PyType_Lookup": "ptr(ptr,ptr)",
     "PyObject_SetAttr": "i32(ptr,ptr,ptr)",
+    "PyObject_GenericSetAttr": "i32(ptr,ptr,ptr)",
     "PyObject_SetAttrString": "i32(ptr,ptr,ptr)",
     "_PyObject_GetMethod": "i32(ptr,ptr,ptr)",
     "_PyObject_LookupAttr": "i32(ptr,ptr,ptr)",
@@ -135,6 +136,7 @@ OBJECTS = (
     "PyFloat_Type", "PyLong_Type", "PyBool_Type", "PyTuple_Type", "PyList_Type", "PyDict_Type",
     "PyUnicode_Type", "PySlice_Type", "PyFunction_Type", "PyMethod_Type", "PyCell_Type", "PyType_Type",
     "PyRange_Type", "PyRangeIter_Type", "PyGen_Type", "PyCoro_Type", "PyCFunction_Type", "PyMethodDescr_Type",
+    "PyMemberDescr_Type",
     "_PyAsyncGenWrappedValue_Type", "PyListIter_Type", "PyTupleIter_Type", "PyModule_Type",
     "_PyRuntime",
 )

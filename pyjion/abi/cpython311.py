@@ -48,7 +48,7 @@ TYPE = Struct(
     "PyTypeObject", 408,
     tp_name=(24, "ptr"), tp_basicsize=(32, "i64"), tp_as_async=(80, "ptr"), tp_as_number=(96, "ptr"),
     tp_as_sequence=(104, "ptr"),
-    tp_as_mapping=(112, "ptr"), tp_getattro=(144, "ptr"), tp_flags=(168, "i64"), tp_iter=(216, "ptr"), tp_iternext=(224, "ptr"),
+    tp_as_mapping=(112, "ptr"), tp_getattro=(144, "ptr"), tp_setattro=(152, "ptr"), tp_flags=(168, "i64"), tp_iter=(216, "ptr"), tp_iternext=(224, "ptr"),
     tp_dict=(264, "ptr"), tp_dictoffset=(288, "i64"), tp_mro=(344, "ptr"), tp_version_tag=(384, "i32"),
 )
 ASYNC_METHODS = Struct("PyAsyncMethods", 32, am_await=(0, "ptr"), am_aiter=(8, "ptr"), am_anext=(16, "ptr"))
@@ -79,6 +79,18 @@ MODULE = Struct("PyModuleObject", 24, md_dict=(16, "ptr"))
 # dict (once materialised) and the PyDictValues array of attribute values (shared-keys layout).
 MANAGED_DICT = Field(-24, "ptr")
 MANAGED_VALUES = Field(-32, "ptr")
+# A PyDictValues array is preceded by its insertion order (dictobject.c's _PyDictValues_AddToInsertionOrder):
+# the byte before the values is the prefix's size, the one before it the number of values in order, and
+# the k-th value set (from 1) has its index at byte -2 - k.
+VALUES_ORDER_COUNT = Field(-2, "i8")
+# A bound method: the function and the object it was looked up on.
+METHOD_OBJECT = Struct("PyMethodObject", 48, im_func=(16, "ptr"), im_self=(24, "ptr"))
+# __slots__ entries: a member descriptor on the type, whose PyMemberDef gives the slot's byte offset in
+# the instances. T_OBJECT_EX slots hold an object or NULL (unset: AttributeError).
+MEMBER_DESCR = Struct("PyMemberDescrObject", 48, d_member=(40, "ptr"))
+MEMBER_DEF = Struct("PyMemberDef", 40, type=(8, "i32"), offset=(16, "i64"), flags=(24, "i32"))
+T_OBJECT_EX = 16
+MEMBER_READONLY, MEMBER_AUDIT_READ = 1, 2
 FUNCTION = Struct(
     "PyFunctionObject", 136,
     func_globals=(16, "ptr"), func_builtins=(24, "ptr"), func_name=(32, "ptr"), func_qualname=(40, "ptr"),
@@ -338,6 +350,13 @@ class _Probe:
         return self.first
 
 
+class _Slotted:
+    __slots__ = ("before", "slot")
+
+    def __init__(self) -> None:
+        self.slot = "slot"
+
+
 def _check_specialisation(expect: Callable[[str, object, object], None]) -> None:
     """Dict keys, managed instance values, heap types, modules, and the inline caches that name them."""
     namespace = {"key": _Probe}
@@ -356,12 +375,28 @@ def _check_specialisation(expect: Callable[[str, object, object], None]) -> None
     expect("tp_dictoffset", [_at(t, TYPE.tp_dictoffset) for t in (_Probe, int)], [_Probe.__dictoffset__, 0])
     expect("tp_getattro", _at(_Probe, TYPE.tp_getattro),
            ctypes.cast(ctypes.pythonapi.PyObject_GenericGetAttr, ctypes.c_void_p).value)
+    expect("tp_setattro", _at(_Probe, TYPE.tp_setattro),
+           ctypes.cast(ctypes.pythonapi.PyObject_GenericSetAttr, ctypes.c_void_p).value)
+    member = _at(_Slotted.__dict__["slot"], MEMBER_DESCR.d_member)
+    slotted = _Slotted()
+    expect("PyMemberDef", [_read(member + f.offset, f.kind) for f in (MEMBER_DEF.type, MEMBER_DEF.flags)]
+           + [_read(id(slotted) + _read(member + MEMBER_DEF.offset.offset, "i64"), "ptr")],
+           [T_OBJECT_EX, 0, id(slotted.slot)])
     expect("ht_qualname", _at(_Probe, HEAPTYPE.ht_qualname), id(_Probe.__qualname__))
     expect("md_dict", _at(sys, MODULE.md_dict), id(sys.__dict__))
     probe = _Probe()
+    bound = probe.method
+    expect("PyMethodObject", [_at(bound, METHOD_OBJECT.im_func), _at(bound, METHOD_OBJECT.im_self)],
+           [id(_Probe.method), id(probe)])
     values = _read(id(probe) + MANAGED_VALUES.offset, "ptr")
     expect("managed dict", _read(id(probe) + MANAGED_DICT.offset, "ptr"), 0)
     expect("managed values[0]", values and _read(int(values), "ptr"), id("first"))
+    first, second = _Probe(), _Probe()
+    first.a, first.b = 1, 2  # the shared keys: first, a, b
+    second.b, second.a = 3, 4
+    order = int(_read(id(second) + MANAGED_VALUES.offset, "ptr"))
+    expect("values insertion order", [_read(order + VALUES_ORDER_COUNT.offset - k, "i8") for k in range(4)],
+           [3, 0, 2, 1])
     namespace = {"probe": probe}
     exec("def run():\n    return probe.first, probe.method()", namespace)
     run = namespace["run"]

@@ -10,12 +10,12 @@ from llvmlite import ir
 
 from ..abi.cpython311 import (CO_ASYNC_GENERATOR, CO_COROUTINE, CO_GENERATOR, CO_ITERABLE_COROUTINE,
                               CO_OPTIMIZED, CO_VARARGS, CO_VARKEYWORDS, CODE, DICT, DICT_KEYS, DICT_KEYS_SPLIT,
-                              DICT_KEYS_UNICODE, HEAPTYPE, MANAGED_DICT, MANAGED_VALUES, TPFLAGS_HEAPTYPE,
-                              TPFLAGS_MANAGED_DICT,
-                              FRAME, FRAME_OWNED_BY_THREAD, FRAME_SPECIALS_SIZE, FUNCTION, INTERP, LIST,
-                              PY_VECTORCALL_ARGUMENTS_OFFSET, RUNTIME, STACK_CHUNK, THREAD,
-                              TPFLAGS_BASE_EXC_SUBCLASS, TPFLAGS_TYPE_SUBCLASS, TUPLE, TYPE, UNICODE_ENTRY,
-                              VAROBJECT, Struct)
+                              DICT_KEYS_UNICODE, FRAME, FRAME_OWNED_BY_THREAD, FRAME_SPECIALS_SIZE, FUNCTION,
+                              HEAPTYPE, INTERP, LIST, MANAGED_DICT, MANAGED_VALUES, MEMBER_AUDIT_READ, MEMBER_DEF,
+                              MEMBER_DESCR, MEMBER_READONLY, METHOD_OBJECT, PY_VECTORCALL_ARGUMENTS_OFFSET,
+                              RUNTIME, STACK_CHUNK, T_OBJECT_EX, THREAD, TPFLAGS_BASE_EXC_SUBCLASS, TPFLAGS_HEAPTYPE,
+                              TPFLAGS_MANAGED_DICT, TPFLAGS_TYPE_SUBCLASS, TUPLE, TYPE, UNICODE_ENTRY, VAROBJECT,
+                              Field, Struct)
 from ..compiler.builder import I1, I8, I32, I64, NULL, PTR, Builder, define_global, i32, i64
 
 SIGNATURES: dict[str, str] = {
@@ -27,6 +27,7 @@ SIGNATURES: dict[str, str] = {
     "pyjion_load_global_refresh": "ptr(ptr,ptr,ptr,ptr,i32)",
     "pyjion_unicode_entry_index": "i64(ptr,ptr,i8)",
     "pyjion_load_attr_refresh": "ptr(ptr,ptr,ptr)",
+    "pyjion_store_attr_refresh": "i32(ptr,ptr,ptr,ptr)",
     "pyjion_load_method_refresh": "i32(ptr,ptr,ptr,ptr)",
     "pyjion_vectorcall": "ptr(ptr,ptr,ptr,i64,ptr)",
     "pyjion_load_name": "ptr(ptr,ptr)",
@@ -69,13 +70,15 @@ GLOBAL_CACHE = Struct("pyjion global cache", 24, globals_version=(0, "i32"), bui
                       index=(8, "i64"), refreshes=(16, "i64"))
 GLOBAL_IN_MODULE, GLOBAL_IN_BUILTINS = 0, 1
 MAX_GLOBAL_REFRESHES = 1000
-# A LOAD_ATTR site's cache of instance-value slots: ATTR_CACHE_ENTRIES words (a type version tag in the
-# low half, the attribute's index in the instances' values in the high half; version 0: empty), then
-# the number of entries filled so far, which caps refilling (a site that meets ever new types stays
-# generic). The interpreter's LOAD_ATTR_INSTANCE_VALUE caches one type; a method of a base class sees
-# the instances of every subclass (richards' Task.fn).
+# A LOAD_ATTR or STORE_ATTR site's cache of where instances keep the attribute: ATTR_CACHE_ENTRIES words
+# (a type version tag in the low half; in the high half the attribute's index in the instances' values
+# or, with ATTR_IN_SLOT set, the byte offset of its __slots__ entry; version 0: empty), then the number
+# of entries filled so far, which caps refilling (a site that meets ever new types stays generic). The
+# interpreter's LOAD_ATTR_INSTANCE_VALUE and LOAD_ATTR_SLOT cache one type; a method of a base class
+# sees the instances of every subclass (richards' Task.fn).
 ATTR_CACHE_ENTRIES = 4
 MAX_ATTR_FILLS = 64
+ATTR_IN_SLOT = 1 << 31
 # A LOAD_METHOD site's cache of methods found on the type: ATTR_CACHE_ENTRIES pairs of words (the type's
 # version tag in the low half and, for a type with managed instance values, the version of its
 # instances' shared keys, which do not hold the name, in the high half (0: a type without instance
@@ -125,6 +128,7 @@ class SupportModule:
             ("pyjion_load_global_refresh", self.load_global_refresh),
             ("pyjion_unicode_entry_index", self.unicode_entry_index), ("pyjion_vectorcall", self.vectorcall),
             ("pyjion_load_attr_refresh", self.load_attr_refresh),
+            ("pyjion_store_attr_refresh", self.store_attr_refresh),
             ("pyjion_load_method_refresh", self.load_method_refresh),
             ("pyjion_unpack_iterable", self.unpack_iterable), ("pyjion_import_name", self.import_name),
             ("pyjion_import_from", self.import_from), ("pyjion_iter_next", self.iter_next),
@@ -383,37 +387,70 @@ class SupportModule:
 
     def load_attr_refresh(self, b: Builder, owner: ir.Value, name: ir.Value, cache: ir.Value) -> None:
         """``owner.name`` for a LOAD_ATTR site whose cache (ATTR_CACHE) has no entry for the owner's type;
-        one is added where the interpreter would specialise LOAD_ATTR_INSTANCE_VALUE: a type with
-        managed instance values and the generic __getattribute__, no class attribute of that name
-        (``_PyType_Lookup``, which also gives the type a version tag), an object whose values are
-        not materialised into a dict, and the name among the type's shared keys."""
-        r = b.ir
+        one is added where the interpreter would specialise LOAD_ATTR_INSTANCE_VALUE (see _learn_slot)."""
         result = b.call("PyObject_GetAttr", owner, name)
         with b.if_then(b.is_null(result)):
-            r.ret(NULL)
+            b.ir.ret(NULL)
+        self._learn_slot(b, owner, name, cache, TYPE.tp_getattro, "PyObject_GenericGetAttr", result)
+
+    def store_attr_refresh(self, b: Builder, owner: ir.Value, name: ir.Value, value: ir.Value,
+                           cache: ir.Value) -> None:
+        """``owner.name = value`` for a STORE_ATTR site whose cache (ATTR_CACHE) has no entry for the
+        owner's type; one is added where the interpreter would specialise STORE_ATTR_INSTANCE_VALUE."""
+        status = b.call("PyObject_SetAttr", owner, name, value)
+        with b.if_then(b.ir.icmp_signed("<", status, i32(0))):
+            b.ir.ret(status)
+        self._learn_slot(b, owner, name, cache, TYPE.tp_setattro, "PyObject_GenericSetAttr", status)
+
+    def _learn_slot(self, b: Builder, owner: ir.Value, name: ir.Value, cache: ir.Value, access: Field,
+                    generic_access: str, result: ir.Value) -> None:
+        """Return ``result``, having added the owner's type and where its instances keep the attribute
+        to the cache where the interpreter would specialise the access: a type with the generic
+        ``access`` slot and a version tag (``_PyType_Lookup`` gives it one), and either a writable
+        object __slots__ entry of that name (LOAD_ATTR_SLOT, STORE_ATTR_SLOT), or no class attribute of
+        that name, managed instance values not materialised into a dict, and the name among the type's
+        shared keys (LOAD_ATTR_INSTANCE_VALUE, STORE_ATTR_INSTANCE_VALUE)."""
+        r = b.ir
         tp = b.type_of(owner)
         fills_slot = r.gep(cache, [i64(ATTR_CACHE_ENTRIES)], source_etype=I64)
         fills = r.load(fills_slot, typ=I64)
+        generic = r.icmp_unsigned("==", b.load(tp, access), b.declare(generic_access))
+        with b.if_then(r.not_(r.and_(generic, r.icmp_signed("<", fills, i64(MAX_ATTR_FILLS))))):
+            r.ret(result)
+        descr = b.call("_PyType_Lookup", tp, name)
+        version = b.load(tp, TYPE.tp_version_tag)
+        with b.if_then(r.icmp_unsigned("==", version, i32(0))):
+            r.ret(result)
+
+        def fill(where: ir.Value) -> None:
+            slot = r.gep(cache, [r.urem(fills, i64(ATTR_CACHE_ENTRIES))], source_etype=I64)
+            r.store(r.or_(r.zext(version, I64), r.shl(where, i64(32))), slot)
+            r.store(r.add(fills, i64(1)), fills_slot)
+
+        with b.if_then(r.not_(b.is_null(descr))):
+            with b.if_then(b.is_type(descr, "PyMemberDescr_Type")):
+                member = b.load(descr, MEMBER_DESCR.d_member)
+                object_slot = r.and_(
+                    r.icmp_signed("==", b.load(member, MEMBER_DEF.type), i32(T_OBJECT_EX)),
+                    r.icmp_signed("==", r.and_(b.load(member, MEMBER_DEF.flags),
+                                               i32(MEMBER_READONLY | MEMBER_AUDIT_READ)), i32(0)))
+                offset = b.load(member, MEMBER_DEF.offset)
+                with b.if_then(r.and_(object_slot, r.icmp_unsigned("<", offset, i64(ATTR_IN_SLOT)))):
+                    fill(r.or_(offset, i64(ATTR_IN_SLOT)))
+            r.ret(result)
         # A heap type's: only they have ht_cached_keys.
         heap_managed = i64(TPFLAGS_MANAGED_DICT | TPFLAGS_HEAPTYPE)
         managed = r.icmp_unsigned("==", r.and_(b.load(tp, TYPE.tp_flags), heap_managed), heap_managed)
-        generic = r.icmp_unsigned("==", b.load(tp, TYPE.tp_getattro), b.declare("PyObject_GenericGetAttr"))
-        candidate = r.and_(r.and_(managed, generic), r.icmp_signed("<", fills, i64(MAX_ATTR_FILLS)))
-        with b.if_then(r.not_(candidate)):
+        with b.if_then(r.not_(managed)):
             r.ret(result)
-        with b.if_then(r.or_(r.not_(b.is_null(b.load(owner, MANAGED_DICT))), b.is_null(b.load(owner, MANAGED_VALUES)))):
-            r.ret(result)
-        with b.if_then(r.not_(b.is_null(b.call("_PyType_Lookup", tp, name)))):
-            r.ret(result)
-        version = b.load(tp, TYPE.tp_version_tag)
         keys = b.load(tp, HEAPTYPE.ht_cached_keys)
-        with b.if_then(r.or_(r.icmp_unsigned("==", version, i32(0)), b.is_null(keys))):
+        unusable = r.or_(r.or_(r.not_(b.is_null(b.load(owner, MANAGED_DICT))), b.is_null(b.load(owner, MANAGED_VALUES))),
+                         b.is_null(keys))
+        with b.if_then(unusable):
             r.ret(result)
         index = b.call("pyjion_unicode_entry_index", keys, name, _kind(DICT_KEYS_SPLIT))
         with b.if_then(r.icmp_signed(">=", index, i64(0))):
-            slot = r.gep(cache, [r.urem(fills, i64(ATTR_CACHE_ENTRIES))], source_etype=I64)
-            r.store(r.or_(r.zext(version, I64), r.shl(index, i64(32))), slot)
-            r.store(r.add(fills, i64(1)), fills_slot)
+            fill(index)
         r.ret(result)
 
     def load_method_refresh(self, b: Builder, owner: ir.Value, name: ir.Value, cache: ir.Value,
@@ -475,6 +512,17 @@ class SupportModule:
         as _PyEvalFrameClearAndPop clears it; one that a frame object outlives goes to the hidden
         _PyFrame_Clear, which hands its locals over."""
         r = b.ir
+        # A bound method, when the caller lent the slot before the arguments: its function, with self
+        # in that slot, as method_vectorcall calls it (a method stored on an instance, a callback).
+        offset = r.icmp_unsigned("!=", r.and_(nargsf, i64(PY_VECTORCALL_ARGUMENTS_OFFSET)), i64(0))
+        with b.if_then(r.and_(b.is_type(callable_, "PyMethod_Type"), offset)):
+            self_slot = r.gep(args, [i64(-1)], source_etype=PTR)
+            lent = r.load(self_slot, typ=PTR)
+            r.store(b.load(callable_, METHOD_OBJECT.im_self), self_slot)
+            result = b.call("pyjion_vectorcall", ts, b.load(callable_, METHOD_OBJECT.im_func), self_slot,
+                            r.add(r.and_(nargsf, i64(PY_VECTORCALL_ARGUMENTS_OFFSET - 1)), i64(1)), kwnames)
+            r.store(lent, self_slot)
+            r.ret(result)
         generic = b.block("generic")
         direct = b.block("direct")
         frame_clear = r.load(self.frame_clear_function, typ=PTR)

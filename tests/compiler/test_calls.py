@@ -200,3 +200,54 @@ def test_level_zero_calls_through_vectorcall():
         assert run() == 5
     info = pyjion.info(run)
     assert info.compiled and Flags.FunctionCalls not in info.optimizations
+
+
+class Counter:
+    def __init__(self):
+        self.total = 0
+
+    def add(self, k, scale=1):
+        self.total += k * scale
+        return self.total
+
+    def fail(self, depth):
+        if depth == 0:
+            raise KeyError("bottom")
+        return self.fail(depth - 1)
+
+    @classmethod
+    def make(cls, total):
+        made = cls()
+        made.total = total
+        return made
+
+
+def test_bound_methods_called_through_their_function():
+    """A bound method held in a variable (a callback, a method stored on an instance) is called as its
+    function with self first, through the slot the caller lends: arguments, defaults, keywords,
+    classmethods, a builtin bound as a method, exceptions and self's reference count."""
+    import types
+
+    def run(n):
+        counter = Counter()
+        before = sys.getrefcount(counter)
+        add, fail, make = counter.add, counter.fail, Counter.make
+        sizes = types.MethodType(len, "abc")
+        out = [add(k) for k in range(n)] + [add(2, 10), add(3, scale=5), make(7).total, sizes()]
+        try:
+            fail(3)
+        except KeyError as exc:
+            tb, frames = exc.__traceback__, []
+            while tb is not None:
+                frames.append((tb.tb_frame.f_code.co_name, tb.tb_lineno))
+                tb = tb.tb_next
+            out.append(frames)
+        try:
+            add()
+        except TypeError as exc:
+            out.append(str(exc))
+        del add, fail
+        return out, sys.getrefcount(counter) - before
+
+    assert check(run, 50)[1][1] == 0
+    calls_directly(run)

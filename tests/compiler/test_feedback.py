@@ -508,6 +508,139 @@ def test_a_method_cache_holds_several_types():
     check(METHODS, "describe", Flags.LoadAttr)
 
 
+STORES = """
+log = []
+
+class Noisy:
+    def __init__(self, name, owner):
+        self.name, self.owner = name, owner
+    def __del__(self):                  # runs when a store replaces it: sees the new value in place
+        log.append((self.name, getattr(self.owner, "a", "unset")))
+
+class Plain:
+    pass
+
+class Reordered(Plain):
+    def __init__(self):
+        self.c, self.a = "c0", "a0"
+
+class Slotted:
+    __slots__ = ("a", "b", "c")
+
+class Guarded(Plain):
+    pass
+
+class SlottedChild(Slotted):
+    __slots__ = ("d",)
+
+class Backwards:
+    __slots__ = ("c", "b", "a", "__dict__")
+
+class Wide:
+    def __init__(self):
+        for k in range(29):             # the shared keys' 30 entries, nearly all taken
+            setattr(self, f"k{k}", k)
+
+def fill(obj, a, b, c):
+    obj.a = a
+    obj.b = b
+    obj.c = c
+    return obj
+
+def cold_fill(obj, a, b, c):            # never run before it is compiled: its caches start empty
+    obj.c = c
+    obj.b = b
+    obj.a = a
+    return obj
+
+def state(obj):
+    return (sorted(vars(obj).items()), list(vars(obj))) if hasattr(obj, "__dict__") else (obj.a, obj.b, obj.c)
+
+def fresh(function, cls):
+    return state(function(cls(), 1, 2, 3))
+
+def overwrite(function):
+    obj = Plain()
+    function(obj, Noisy("a1", obj), Noisy("b1", obj), 0)
+    function(obj, Noisy("a2", obj), 5, 6)
+    function(obj, 7, 8, 9)
+    return [name for name, _ in log[-3:]], log[-3:][0][1] == 7, state(obj)
+
+def re_add(function):
+    obj = function(Plain(), 1, 2, 3)
+    del obj.a
+    return state(function(obj, 4, 5, 6))
+
+def materialised(function):
+    obj = Plain()
+    vars(obj)["z"] = 0
+    return state(function(obj, 1, 2, 3))
+
+def with_setattr(function):
+    Guarded.__setattr__ = lambda self, name, value: object.__setattr__(self, name, ("hooked", value))
+    try:
+        return fresh(function, Guarded)
+    finally:
+        del Guarded.__setattr__
+
+def with_property(function):
+    Guarded.b = property(lambda self: "property", lambda self, v: log.append(("set b", v)))
+    try:
+        obj = function(Guarded(), 1, 2, 3)
+        return state(obj), obj.b, log[-1]
+    finally:
+        del Guarded.b
+
+def switch_class(function):
+    obj = function(Plain(), 1, 2, 3)
+    obj.__class__ = Reordered
+    return state(function(obj, 4, 5, 6))
+
+def slot_replaced(function):
+    member = Slotted.__dict__["b"]
+    Slotted.b = property(lambda self: "property", lambda self, v: log.append(("set b", v)))
+    try:
+        obj = function(Slotted(), 1, 2, 3)
+        return obj.a, obj.b, obj.c, log[-1]
+    finally:
+        Slotted.b = member
+
+def slot_deleted(function):
+    obj = function(Slotted(), Noisy("slot a", None), 2, 3)
+    del obj.b
+    function(obj, 4, 5, 6)
+    return state(obj), log[-1]
+
+def many_types(function):
+    return [fresh(function, type(f"T{k}", (Plain,), {})) for k in range(12)]
+
+def slot_fill(obj, a, b, c):          # specialised to the slots
+    obj.a = a
+    obj.b = b
+    obj.c = c
+    return obj
+
+def warm():
+    fill(Plain(), 1, 2, 3)
+    slot_fill(Slotted(), 1, 2, 3)
+
+STEPS = [(step, function, *args) for function in (fill, cold_fill, slot_fill) for step, *args in (
+    ("fresh", Plain), ("fresh", Reordered), ("overwrite",), ("re_add",), ("materialised",), ("fresh", Slotted),
+    ("fresh", SlottedChild), ("fresh", Backwards), ("slot_replaced",), ("fresh", Slotted), ("slot_deleted",),
+    ("with_setattr",), ("fresh", Guarded), ("with_property",), ("fresh", Guarded), ("switch_class",),
+    ("fresh", Wide), ("many_types",), ("fresh", Plain), ("fresh", Slotted), ("fresh", int))]
+"""
+
+
+@pytest.mark.parametrize("function", ["fill", "cold_fill", "slot_fill"])
+def test_attribute_stores(function):
+    """Stores of new and existing attributes through the caches, the interpreter's entry and the types
+    met at run time: the instance dict's order, when a replaced value's finalizer runs, and every way
+    the store stops being a plain write of the instance values or a slot (a materialised dict,
+    __setattr__, a data descriptor, a changed __class__, a full set of shared keys, many types)."""
+    check(STORES, function, Flags.LoadAttr)
+
+
 CLASS_METHODS = """
 class Base:
     def twice(self, v):

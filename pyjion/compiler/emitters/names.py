@@ -12,11 +12,11 @@ import builtins
 from llvmlite import ir
 
 from ...abi.cpython311 import (DICT, DICT_KEYS, FRAME, HEAPTYPE, MANAGED_DICT, MANAGED_VALUES, MODULE,
-                               TPFLAGS_TYPE_SUBCLASS, TYPE, UNICODE_ENTRY, Field)
+                               TPFLAGS_TYPE_SUBCLASS, TYPE, UNICODE_ENTRY, VALUES_ORDER_COUNT, Field)
 from ...enums import OptimizationFlags
 from ...runtime.helpers import HELPER_IMPORT_STAR
-from ...runtime.support import (ATTR_CACHE_ENTRIES, GLOBAL_CACHE, GLOBAL_IN_BUILTINS, GLOBAL_IN_MODULE,
-                               METHOD_CACHE_WORDS, NAME_ERROR_MSG, string_global)
+from ...runtime.support import (ATTR_CACHE_ENTRIES, ATTR_IN_SLOT, GLOBAL_CACHE, GLOBAL_IN_BUILTINS,
+                                GLOBAL_IN_MODULE, METHOD_CACHE_WORDS, NAME_ERROR_MSG, string_global)
 from ..analysis import Kind
 from ..builder import I8, I32, I64, NULL, PTR, define_global, i32, i64
 from ..bytecode import Instruction
@@ -31,7 +31,7 @@ def _name_error(fx: Lowering, name) -> None:
 
 _GLOBAL_FORMS = ("LOAD_GLOBAL_MODULE", "LOAD_GLOBAL_BUILTIN")
 _LOAD_ATTR_FORMS = ("LOAD_ATTR_INSTANCE_VALUE", "LOAD_ATTR_SLOT", "LOAD_ATTR_MODULE")
-_STORE_ATTR_FORMS = ("STORE_ATTR_INSTANCE_VALUE",)
+_STORE_ATTR_FORMS = ("STORE_ATTR_INSTANCE_VALUE", "STORE_ATTR_SLOT")
 _LOAD_METHOD_FORMS = ("LOAD_METHOD_WITH_VALUES", "LOAD_METHOD_NO_DICT", "LOAD_METHOD_MODULE", "LOAD_METHOD_CLASS")
 SPECIALISED = _GLOBAL_FORMS + _LOAD_ATTR_FORMS + _STORE_ATTR_FORMS + _LOAD_METHOD_FORMS
 
@@ -70,12 +70,6 @@ def _entry_value(fx: Lowering, bail_if, keys: ir.Value, index: int | ir.Value) -
     value = r.load(r.gep(keys, [r.add(index_bytes, offset)], source_etype=I8), typ=PTR)
     bail_if(b.is_null(value))
     return b.new_ref(value)
-
-
-def _type_version_is(fx: Lowering, bail_if, obj: ir.Value, version: int) -> ir.Value:
-    tp = fx.b.type_of(obj)
-    _bail_unless_version(fx, bail_if, tp, TYPE.tp_version_tag, version)
-    return tp
 
 
 def load_global(fx: Lowering, ins: Instruction) -> None:
@@ -193,78 +187,99 @@ def delete_name(fx: Lowering, ins: Instruction) -> None:
 
 
 def load_attr(fx: Lowering, ins: Instruction) -> None:
-    """LOAD_ATTR_INSTANCE_VALUE sites read the instance's values through a cache of several types (see
-    ATTR_CACHE), the interpreter's entry first, the generic path adding the types it meets."""
+    """Attributes of instances (LOAD_ATTR_INSTANCE_VALUE, LOAD_ATTR_SLOT, and sites the interpreter left
+    unspecialised) are read through a cache of several types (ATTR_CACHE), the interpreter's entry
+    first, the generic path adding the types it meets."""
     b, r = fx.b, fx.r
     owner = fx.pop()
 
-    def generic():
-        return b.call("PyObject_GetAttr", owner.value, fx.name(ins.arg)),
-
-    def cached(bail_if):
-        if found.opname == "LOAD_ATTR_MODULE":
-            return _module_attribute(fx, bail_if, owner.value, found),
-        _type_version_is(fx, bail_if, owner.value, found.field("version"))
-        value = r.load(b.addr(owner.value, found.field("index")), typ=PTR)  # index: the slot's byte offset
+    def cached_instance_attribute(bail_if):
+        address, _ = _attribute_slot(fx, bail_if, owner.value, cache)
+        value = r.load(address, typ=PTR)
         bail_if(b.is_null(value))
         return b.new_ref(value),
 
     found = fx.specialised(ins, OptimizationFlags.LoadAttr, *_LOAD_ATTR_FORMS)
-    if found is not None and found.opname != "LOAD_ATTR_INSTANCE_VALUE":
-        value, = fx.guarded(cached, generic)
+    if found is not None and found.opname == "LOAD_ATTR_MODULE":
+        value, = fx.guarded(lambda bail_if: (_module_attribute(fx, bail_if, owner.value, found),),
+                            lambda: (b.call("PyObject_GetAttr", owner.value, fx.name(ins.arg)),))
     elif found is None and not fx.fast_paths:
-        value, = generic()
+        value = b.call("PyObject_GetAttr", owner.value, fx.name(ins.arg))
     else:
-        # Where the interpreter has not specialised the site (yet, or not any more: it met several
-        # types), the cache starts empty.
-        entries = [found.field("version") | found.field("index") << 32] if found else []
-        cache = define_global(fx.b.module, ir.ArrayType(I64, ATTR_CACHE_ENTRIES + 1), f"attr_cache_{ins.index}",
-                              entries + [0] * (ATTR_CACHE_ENTRIES - len(entries)) + [len(entries)],
-                              linkage="internal")
-        fx.optimizations |= OptimizationFlags.LoadAttr
-        value, = fx.guarded(lambda bail_if: (_cached_instance_value(fx, bail_if, owner.value, cache),),
+        cache = _attr_cache(fx, ins, found)
+        value, = fx.guarded(cached_instance_attribute,
                             lambda: (b.call("pyjion_load_attr_refresh", owner.value, fx.name(ins.arg), cache),))
     fx.release(owner)
     fx.push_result(value)
 
 
-def _cached_instance_value(fx: Lowering, bail_if, owner: ir.Value, cache: ir.Value) -> ir.Value:
-    """New reference to the instance value an ATTR_CACHE entry for the owner's type locates."""
+def _attr_cache(fx: Lowering, ins: Instruction, found: Specialisation | None) -> ir.GlobalVariable:
+    """The site's ATTR_CACHE, holding the interpreter's entry if it specialised the site to the instance
+    values or a slot; where it has not (yet, or not any more: it met several types), it starts empty."""
+    entries = []
+    if found is not None:
+        where = found.field("index") | (ATTR_IN_SLOT if found.opname.endswith("_SLOT") else 0)
+        entries = [found.field("version") | where << 32]
+    fx.optimizations |= OptimizationFlags.LoadAttr
+    return define_global(fx.b.module, ir.ArrayType(I64, ATTR_CACHE_ENTRIES + 1), f"attr_cache_{ins.index}",
+                         entries + [0] * (ATTR_CACHE_ENTRIES - len(entries)) + [len(entries)], linkage="internal")
+
+
+def _attribute_slot(fx: Lowering, bail_if, owner: ir.Value, cache: ir.Value) -> tuple[ir.Value, ir.Value]:
+    """Where the owner keeps the attribute by the ATTR_CACHE entry for its type: the address of the
+    object pointer (in the instance values or a __slots__ entry), and the instance values (NULL for
+    a slot)."""
     b, r = fx.b, fx.r
     version = b.load(b.type_of(owner), TYPE.tp_version_tag)
     bail_if(r.icmp_unsigned("==", version, i32(0)))  # no version: matches only empty entries
-    index = i64(-1)
+    where = i64(-1)
     for k in reversed(range(ATTR_CACHE_ENTRIES)):
         entry = r.load(r.gep(cache, [i64(k)], source_etype=I64), typ=I64)
-        index = r.select(r.icmp_unsigned("==", r.trunc(entry, I32), version), r.lshr(entry, i64(32)), index)
-    bail_if(r.icmp_signed("<", index, i64(0)))
+        where = r.select(r.icmp_unsigned("==", r.trunc(entry, I32), version), r.lshr(entry, i64(32)), where)
+    bail_if(r.icmp_signed("<", where, i64(0)))
+    slot_address = r.gep(owner, [r.xor(where, i64(ATTR_IN_SLOT))], source_etype=I8)
+    before = r.block
+    in_values, found = b.block("in_values"), b.block("attribute_found")
+    in_slot = r.icmp_unsigned("!=", r.and_(where, i64(ATTR_IN_SLOT)), i64(0))
+    r.cbranch(in_slot, found, in_values)
+    b.position(in_values)
     values = b.load(owner, MANAGED_VALUES)
     bail_if(b.is_null(values))
-    value = b.load_slot(values, index)
-    bail_if(b.is_null(value))
-    return b.new_ref(value)
+    value_address = b.slot(values, where)
+    values_end = r.block
+    r.branch(found)
+    b.position(found)
+    return (b.merge(found, (slot_address, before), (value_address, values_end)),
+            b.merge(found, (NULL, before), (values, values_end)))
 
 
 def store_attr(fx: Lowering, ins: Instruction) -> None:
+    """STORE_ATTR_INSTANCE_VALUE and STORE_ATTR_SLOT sites, and those the interpreter left unspecialised,
+    write the attribute through an ATTR_CACHE as LOAD_ATTR reads it; an attribute the object did not
+    have yet joins its instance values' insertion order (the order vars() shows), as in the interpreter."""
     b, r = fx.b, fx.r
     value, owner = fx.popn(2)
 
-    def generic():
-        return fx.call_releasing("PyObject_SetAttr", [owner.value, fx.name(ins.arg), value.value], [value]),
-
     def cached(bail_if):
-        _type_version_is(fx, bail_if, owner.value, found.field("version"))
-        values = b.load(owner.value, MANAGED_VALUES)
-        bail_if(b.is_null(values))
-        slot = b.slot(values, found.field("index"))
-        old = r.load(slot, typ=PTR)
-        bail_if(b.is_null(old))  # a new attribute also joins the values' insertion order: generic
-        r.store(value.value, slot)  # the stack's reference moves into the object
-        b.decref(old)
+        address, values = _attribute_slot(fx, bail_if, owner.value, cache)
+        old = r.load(address, typ=PTR)
+        r.store(value.value, address)  # the stack's reference moves into the object
+        with b.if_then(r.and_(b.is_null(old), r.not_(b.is_null(values)))):
+            count = b.addr(values, VALUES_ORDER_COUNT)
+            order = r.add(r.load(count, typ=I8), ir.Constant(I8, 1))
+            index = r.ashr(r.sub(r.ptrtoint(address, I64), r.ptrtoint(values, I64)), i64(3))
+            r.store(r.trunc(index, I8), r.gep(count, [r.sub(i64(0), r.zext(order, I64))], source_etype=I8))
+            r.store(order, count)
+        b.xdecref(old)
         return i32(0),
 
     found = fx.specialised(ins, OptimizationFlags.LoadAttr, *_STORE_ATTR_FORMS)
-    status, = fx.guarded(cached, generic) if found else generic()
+    if found is None and not fx.fast_paths:
+        status = fx.call_releasing("PyObject_SetAttr", [owner.value, fx.name(ins.arg), value.value], [value])
+    else:
+        cache = _attr_cache(fx, ins, found)
+        status, = fx.guarded(cached, lambda: (fx.call_releasing(
+            "pyjion_store_attr_refresh", [owner.value, fx.name(ins.arg), value.value, cache], [value]),))
     fx.release(owner)
     fx.error_if_negative(status)
 

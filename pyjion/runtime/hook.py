@@ -24,10 +24,9 @@ from ..compiler.builder import FRAME_FUNCTION, I32, I64, NULL, PTR, Builder, def
 from . import engine as engines
 from .helpers import HELPERS
 from .state import STATE_LAYOUT, STATE_SIZE, extra_index
-from .support import (FRAME_CLEAR_FUNCTION, HELPER_TABLE, KEYS_VERSION_FUNCTION, SIGNATURES, STRING_GLOBALS,
-                      SupportModule, string_global)
+from .support import (EXTRA_INDEX, FRAME_CLEAR_FUNCTION, HELPER_TABLE, HOOK_NAME, KEYS_VERSION_FUNCTION, SIGNATURES,
+                      STRING_GLOBALS, SupportModule, code_state, stack_exhausted, string_global)
 
-HOOK_NAME = "pyjion_eval_frame"
 WAITING_SLOTS = 16  # threads that can be inside on_hot at once
 RUNTIME_CODEGEN_LEVEL = 2
 # Frames on_hot may nest beyond the recursion limit: its own, the compiler queue's, ctypes' (about 10).
@@ -36,18 +35,17 @@ ON_HOT_HEADROOM = 50
 
 def _emit_hook(module: ir.Module) -> None:
     globals_ = {}
-    for name, kind, init in (("pyjion_threshold", I64, 0), ("pyjion_extra_index", I64, 0),
+    for name, kind, init in (("pyjion_threshold", I64, 0),
                              ("pyjion_compiler_thread", PTR, None), ("pyjion_on_hot", PTR, None),
                              ("pyjion_waiting_count", I64, 0), ("pyjion_hot_cycles_per_unit", I64, 0),
                              ("pyjion_callee_cycles", I64, 0)):
         globals_[name] = define_global(module, kind, name, init)
     waiting = define_global(module, ir.ArrayType(PTR, WAITING_SLOTS), "pyjion_waiting")
-    fn = ir.Function(module, FRAME_FUNCTION, HOOK_NAME)
+    fn = module.globals[HOOK_NAME]  # declared by the support module, which calls it
     ts, fr, throwflag = fn.args
     b = Builder(fn, SIGNATURES)
     r = b.ir
     b.position(b.block("entry"))
-    frameaddress = ir.Function(module, ir.FunctionType(PTR, [I32]), "llvm.frameaddress.p0")
     cycle_counter = ir.Function(module, ir.FunctionType(I64, []), "llvm.readcyclecounter")
 
     def interpret() -> None:
@@ -56,10 +54,7 @@ def _emit_hook(module: ir.Module) -> None:
     def run_entry(entry: ir.Value) -> None:
         r.ret(b.call_pointer(entry, FRAME_FUNCTION, [ts, fr, throwflag], tail="musttail"))
 
-    # Native stack guard: 3.11 turns every Python call into C recursion once a hook is installed.
-    low = b.call("pyjion_stack_low", ts)
-    sp = r.ptrtoint(r.call(frameaddress, [i32(0)]), I64)
-    with b.if_then(r.icmp_unsigned("<", sp, low), likely=False):
+    with b.if_then(stack_exhausted(b, ts), likely=False):
         b.call("PyErr_SetString", b.exception("PyExc_RecursionError"),
                b.cstring("maximum recursion depth exceeded"))
         r.ret(NULL)
@@ -83,25 +78,19 @@ def _emit_hook(module: ir.Module) -> None:
             with b.if_then(r.icmp_unsigned("==", b.load_slot(waiting, k), ts), likely=False):
                 r.branch(default)
     code = b.load(fr, FRAME.f_code)
-    index = r.load(globals_["pyjion_extra_index"], typ=I64)
-    extra = b.load(code, CODE.co_extra)
-    has_extra = b.block("has_extra")
-    read = b.block("read_state")
     create = b.block("create_state")
     counted = b.block("count")
-    r.cbranch(b.is_null(extra), create, has_extra)
-    b.position(has_extra)
-    r.cbranch(r.icmp_signed(">", b.load(extra, CODE_EXTRA.ce_size), index), read, create)
-    b.position(read)
-    existing = b.load_slot(b.addr(extra, CODE_EXTRA.ce_extras), index)
+    existing = code_state(b, code, create)
     read_end = r.block
-    r.cbranch(b.is_null(existing), create, counted)
+    r.branch(counted)
 
     # First sight of this code object: attach a zeroed state (libc calloc; CPython frees it with free).
     # A code object without extras gets an array just long enough for pyjion's slot, not one per index
     # requested in the process as _PyCode_SetExtra makes: code_dealloc calls the free function of every
     # slot in the array, and another tool's may be gone by then (test_code's ctypes one, at shutdown).
     b.position(create)
+    index = r.load(module.globals[EXTRA_INDEX], typ=I64)
+    extra = b.load(code, CODE.co_extra)
     fresh = b.call("calloc", i64(1), i64(STATE_SIZE))
     with b.if_then(b.is_null(fresh), likely=False):
         r.branch(default)
@@ -227,7 +216,7 @@ class Hook:
             engines.export_symbol(name, address)
         self.address = engine.function_address(HOOK_NAME)
         self._globals = {name: engine.global_address(name) for name in (
-            "pyjion_threshold", "pyjion_extra_index", "pyjion_compiler_thread", "pyjion_waiting",
+            "pyjion_threshold", EXTRA_INDEX, "pyjion_compiler_thread", "pyjion_waiting",
             "pyjion_waiting_count", "pyjion_hot_cycles_per_unit",
             "pyjion_on_hot", HELPER_TABLE, KEYS_VERSION_FUNCTION, FRAME_CLEAR_FUNCTION,
             *(string_global(s) for s in STRING_GLOBALS))}
@@ -240,7 +229,7 @@ class Hook:
             ctypes.c_void_p.from_address(self._globals[HELPER_TABLE] + 8 * k).value = id(helper)
         for name, text in STRING_GLOBALS.items():
             self._set_pointer(string_global(name), text)
-        ctypes.c_int64.from_address(self._globals["pyjion_extra_index"]).value = extra_index()
+        ctypes.c_int64.from_address(self._globals[EXTRA_INDEX]).value = extra_index()
         ctypes.c_void_p.from_address(self._globals[KEYS_VERSION_FUNCTION]).value = keys_version_function()
         ctypes.c_void_p.from_address(self._globals[FRAME_CLEAR_FUNCTION]).value = hidden_function("_PyFrame_Clear")
         ctypes.pythonapi.Py_IncRef(ctypes.py_object(self))

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from ..abi.cpython311 import (CO_ASYNC_GENERATOR, CO_COROUTINE, CO_GENERATOR, CO_ITERABLE_COROUTINE,
-                              CO_OPTIMIZED, CO_VARARGS, CO_VARKEYWORDS, CODE, DICT, DICT_KEYS, DICT_KEYS_SPLIT,
+from ..abi.cpython311 import (CFRAME, CO_ASYNC_GENERATOR, CO_COROUTINE, CO_GENERATOR, CO_ITERABLE_COROUTINE,
+                              CO_OPTIMIZED, CO_VARARGS, CO_VARKEYWORDS, CODE, CODE_EXTRA, DICT, DICT_KEYS, DICT_KEYS_SPLIT,
                               DICT_KEYS_UNICODE, FRAME, FRAME_OWNED_BY_THREAD, FRAME_SPECIALS_SIZE, FUNCTION,
                               HEAPTYPE, INTERP, LIST, MANAGED_DICT, MANAGED_VALUES, MEMBER_AUDIT_READ, MEMBER_DEF,
                               MEMBER_DESCR, MEMBER_READONLY, METHOD_OBJECT, PY_VECTORCALL_ARGUMENTS_OFFSET,
                               RUNTIME, STACK_CHUNK, T_OBJECT_EX, THREAD, TPFLAGS_BASE_EXC_SUBCLASS, TPFLAGS_HEAPTYPE,
                               TPFLAGS_MANAGED_DICT, TPFLAGS_TYPE_SUBCLASS, TUPLE, TYPE, UNICODE_ENTRY, VAROBJECT,
                               Field, Struct)
-from ..compiler.builder import I1, I8, I32, I64, NULL, PTR, Builder, define_global, i32, i64
+from ..compiler.builder import FRAME_FUNCTION, I1, I8, I32, I64, NULL, PTR, Builder, define_global, i32, i64
+from .state import STATE_LAYOUT
 
 SIGNATURES: dict[str, str] = {
     "pyjion_stack_low": "i64(ptr)",
@@ -56,6 +57,8 @@ STRING_GLOBALS = {"import": "__import__", "build_class": "__build_class__", "emp
                   "enter": "__enter__", "exit": "__exit__", "aenter": "__aenter__", "aexit": "__aexit__",
                   "annotations": "__annotations__"}
 HELPER_TABLE = "pyjion_helpers"
+HOOK_NAME = "pyjion_eval_frame"  # the frame evaluator (runtime/hook.py), declared here for direct calls
+EXTRA_INDEX = "pyjion_extra_index"  # pyjion's co_extra slot, set at start-up
 HELPER_TABLE_SIZE = 16
 
 STACK_TABLE_SLOTS = 256  # threads whose native stack bounds are cached
@@ -110,6 +113,34 @@ def string_global(name: str) -> str:
     return f"pyjion_str_{name}"
 
 
+def code_state(b: Builder, code: ir.Value, missing: ir.Block) -> ir.Value:
+    """pyjion's native state of ``code`` (runtime/state.py), read from its co_extra slot; branches to
+    ``missing`` where the hook has not attached one yet."""
+    r = b.ir
+    index = r.load(b.function.module.globals[EXTRA_INDEX], typ=I64)
+    extra = b.load(code, CODE.co_extra)
+    has_extra, in_range, found = b.block("has_extra"), b.block("extra_in_range"), b.block("state")
+    r.cbranch(b.is_null(extra), missing, has_extra)
+    b.position(has_extra)
+    r.cbranch(r.icmp_signed(">", b.load(extra, CODE_EXTRA.ce_size), index), in_range, missing)
+    b.position(in_range)
+    state = b.load_slot(b.addr(extra, CODE_EXTRA.ce_extras), index)
+    r.cbranch(b.is_null(state), missing, found)
+    b.position(found)
+    return state
+
+
+def stack_exhausted(b: Builder, ts: ir.Value) -> ir.Value:
+    """True when the native stack is below the calling thread's guard (``pyjion_stack_low``): 3.11
+    turns every Python call into C recursion once a hook is installed."""
+    r = b.ir
+    module = b.function.module
+    frameaddress = module.globals.get("llvm.frameaddress.p0") or ir.Function(
+        module, ir.FunctionType(PTR, [I32]), "llvm.frameaddress.p0")
+    sp = r.ptrtoint(r.call(frameaddress, [i32(0)]), I64)
+    return r.icmp_unsigned("<", sp, b.call("pyjion_stack_low", ts))
+
+
 class SupportModule:
     """Emits the support functions into ``module``."""
 
@@ -121,6 +152,8 @@ class SupportModule:
         self.stack_table = define_global(module, ir.ArrayType(I64, 3 * STACK_TABLE_SLOTS), "pyjion_stack_table")
         self.keys_version_function = define_global(module, PTR, KEYS_VERSION_FUNCTION, None)
         self.frame_clear_function = define_global(module, PTR, FRAME_CLEAR_FUNCTION, None)
+        self.extra_index = define_global(module, I64, EXTRA_INDEX, 0)
+        self.hook = ir.Function(module, FRAME_FUNCTION, HOOK_NAME)
         for name, emit in (
             ("pyjion_stack_low", self.stack_low), ("pyjion_eval_breaker", self.eval_breaker),
             ("pyjion_exc_check_arg", self.exc_check_arg), ("pyjion_mapping_get", self.mapping_get),
@@ -587,7 +620,28 @@ class SupportModule:
         self._for_each(b, argcount, nlocalsplus, lambda k: b.store_slot(locals_, k, NULL))
         evaluate = b.load(b.load(ts, THREAD.interp), INTERP.eval_frame)
         evaluate = r.select(b.is_null(evaluate), b.declare("_PyEval_EvalFrameDefault"), evaluate)
-        result = b.call_pointer(evaluate, ir.FunctionType(PTR, [PTR, PTR, I32]), [ts, frame, i32(0)])
+        # Compiled code is entered here, not through the hook, when the hook would enter it: pyjion's
+        # hook installed, no tracing or profiling, the native stack not exhausted. Compiled code never runs
+        # on the compiler thread nor under on_hot (the hook's other cases).
+        through_evaluator, lookup, check_stack = b.block("evaluate"), b.block("lookup"), b.block("check_stack")
+        enter, called = b.block("enter"), b.block("called")
+        tracing = r.icmp_unsigned("!=", b.load(b.load(ts, THREAD.cframe), CFRAME.use_tracing), ir.Constant(I8, 0))
+        r.cbranch(r.and_(r.icmp_unsigned("==", evaluate, self.hook), r.not_(tracing)), lookup, through_evaluator)
+        b.position(lookup)
+        state = code_state(b, code, through_evaluator)
+        entry = r.load(b.addr(state, STATE_LAYOUT["entry"]), typ=PTR)
+        r.cbranch(b.is_null(entry), through_evaluator, check_stack)
+        b.position(check_stack)
+        r.cbranch(stack_exhausted(b, ts), through_evaluator, enter)
+        b.position(enter)
+        run_count = b.addr(state, STATE_LAYOUT["run_count"])
+        r.store(r.add(r.load(run_count, typ=I64), i64(1)), run_count)
+        entered = b.call_pointer(entry, FRAME_FUNCTION, [ts, frame, i32(0)])
+        r.branch(called)
+        b.position(through_evaluator)
+        evaluated = b.call_pointer(evaluate, FRAME_FUNCTION, [ts, frame, i32(0)])
+        r.branch(called)
+        result = b.merge(called, (entered, enter), (evaluated, through_evaluator))
         # _PyEvalFrameClearAndPop: the clearing runs one recursion level deeper (finalizers it calls).
         b.store(ts, THREAD.recursion_remaining, r.sub(b.load(ts, THREAD.recursion_remaining), i32(1)))
         owned = b.block("frame_object")

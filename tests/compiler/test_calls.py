@@ -251,3 +251,28 @@ def test_bound_methods_called_through_their_function():
 
     assert check(run, 50)[1][1] == 0
     calls_directly(run)
+
+
+def calls_then_disables(n):
+    total = 0
+    for i in range(n):
+        if i == n // 2:
+            pyjion.disable()
+        total += add(i, 1)
+    return total
+
+
+def test_compiled_callees_are_entered_directly_only_while_the_hook_is_installed():
+    """pyjion_vectorcall enters a compiled callee itself, counting the call as the hook does; once
+    pyjion is disabled mid-loop, the callee runs in the interpreter (uncounted, as without the hook)."""
+    plain = calls_then_disables(6)
+    with jit():
+        calls_then_disables(2)  # compiles both, and disables pyjion
+        pyjion.enable()
+        before = pyjion.info(add).run_count
+        jitted = calls_then_disables(6)
+        counted = pyjion.info(add).run_count - before
+    assert jitted == plain
+    assert counted == 3
+    assert pyjion.info(add).compiled
+    calls_directly(calls_then_disables)

@@ -13,6 +13,7 @@ import pytest
 
 import pyjion
 from differential import jit
+from pyjion import OptimizationFlags as Flags
 
 HERE = __file__
 
@@ -30,7 +31,7 @@ class Recorder:
 
 RECORDER = Recorder()
 OBSERVED = {"start_tracing", "start_profiling", "start_then_raise", "caught_after_start", "uncaught_after_start",
-            "run_uncaught", "loop_then_start"}
+            "run_uncaught", "loop_then_start", "calls_then_start", "halve"}
 
 
 def start_tracing():
@@ -90,6 +91,32 @@ def loop_then_start(start, n):
     return total
 
 
+def halve(k):
+    half = k // 2
+    return half
+
+
+class StartWhenCollected:
+    def __init__(self, start) -> None:
+        self.start = start
+
+    def __del__(self) -> None:
+        self.start()
+
+
+def calls_then_start(start, n):
+    """Tracing or profiling switched on by a finalizer, not by a call (after which compiled code hands
+    the frame to the interpreter): the compiled caller goes on, and its calls of compiled ``halve`` must
+    be run by the interpreter, not entered directly (pyjion_vectorcall)."""
+    total = 0
+    starter = StartWhenCollected(start)
+    for i in range(n):
+        if i == n // 2:
+            starter = None
+        total += halve(i)
+    return total
+
+
 def events_of(func, *args, stop=stop_tracing):
     """(result, events) of func(*args), plainly and then under the JIT."""
     recorded = []
@@ -130,6 +157,20 @@ def test_switched_on_mid_loop(start, stop):
     assert jitted == plain
     assert len(plain[1]) >= 4, plain
     assert pyjion.info(loop_then_start).compiled
+
+
+@pytest.mark.parametrize("start, stop", [
+    pytest.param(start_tracing, stop_tracing, id="settrace", marks=pytest.mark.xfail(strict=True, reason=(
+        "known gap: tracing switched on by a finalizer (not a call) reaches the compiled caller at its "
+        "next call, so its line events before that call are missing"))),
+    pytest.param(start_profiling, stop_profiling, id="setprofile")])
+def test_switched_on_between_calls_of_a_compiled_function(start, stop):
+    for _ in range(2):  # the second run enters compiled halve from compiled calls_then_start
+        plain, jitted = events_of(calls_then_start, start, 6, stop=stop)
+    assert jitted == plain
+    assert len([e for e in plain[1] if e[:2] == ("call", "halve")]) == 3, plain  # the calls observed
+    assert pyjion.info(calls_then_start).compiled and pyjion.info(halve).compiled
+    assert Flags.FunctionCalls in pyjion.info(calls_then_start).optimizations
 
 
 def pdb_target(n):

@@ -123,7 +123,8 @@ def info(f: object) -> JitInfo:
         compile_result=CompilationResult(rec.compile_result) if rec else CompilationResult.NoResult,
         compiled=compiled,
         optimizations=OptimizationFlags(rec.optimizations if rec else 0),
-        pgc=PgcStatus.Uncompiled,
+        pgc=PgcStatus.Optimized if compiled and rec and getattr(rec.compiled, "profile_guided", False)
+        else PgcStatus.Uncompiled,
         run_count=state.run_count if state else 0,
         tracing=False,
         profiling=False,

@@ -51,6 +51,7 @@ class MachineCode:
     from_cache: bool = False
     graph: str | None = None  # Graphviz DOT of the instruction graph, when asked for
     optimizations: int = 0  # OptimizationFlags of the fast paths emitted
+    profile_guided: bool = False  # compiled with the interpreter's type feedback (compiler/feedback.py)
 
     @property
     def ir(self) -> str:

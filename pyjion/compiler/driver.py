@@ -43,16 +43,16 @@ def symbol_name(code: CodeType, key: str | None) -> str:
 
 
 def compile_code(code: CodeType, level: int, code_cache: cache.CodeCache | None = None,
-                 graph: bool = False) -> codegen.MachineCode:
+                 graph: bool = False, use_feedback: bool = True) -> codegen.MachineCode:
     """Compile ``code``, or load it from ``code_cache``; raises :class:`CompileFailure` when it cannot be.
 
     ``graph``: record the instruction graph (``MachineCode.graph``); the cache, which does not keep
     graphs, is then bypassed. So is it for code compiled with the interpreter's type feedback (level 1
     and up, once the interpreter has specialised some of its instructions): that code holds values
-    that belong to this process.
+    that belong to this process. ``use_feedback`` False (``config(pgc=False)``) compiles without it.
     """
     specialised = None
-    if level >= 1:
+    if level >= 1 and use_feedback:
         specialised = {k: v for k, v in feedback.read(code).items() if v.opname in SPECIALISED}
     cacheable = code_cache is not None and not graph and not specialised
     key = cache.key(code, level) if cacheable else None
@@ -91,6 +91,7 @@ def _compile(code: CodeType, level: int, name: str, graph: bool,
     finally:
         _dismantle(module)
     machine.optimizations = lowering.optimizations
+    machine.profile_guided = bool(specialised)
     if graph:
         machine.graph = to_dot(code.co_qualname, blocks, kinds, handlers)
     return machine

@@ -198,14 +198,14 @@ class CompilerThread:
         with self.busy:
             self.stopped = True
 
-    def _compile_one(self, code: CodeType, level: int, cache: CodeCache | None, graph: bool,
+    def _compile_one(self, code: CodeType, level: int, cache: CodeCache | None, graph: bool, feedback: bool,
                      finish: Callable[[CodeType, object], None]) -> None:
         with self.busy:
             if self.stopped:
                 outcome: object = CompileFailure(CompilationResult.NoResult, "the process is exiting")
             else:
                 try:
-                    outcome = compile_code(code, level, cache, graph)
+                    outcome = compile_code(code, level, cache, graph, feedback)
                 except BaseException as exc:  # handed to finish
                     outcome = exc
         try:
@@ -217,15 +217,15 @@ class CompilerThread:
             except BaseException:
                 pass
 
-    def submit(self, code: CodeType, level: int, cache: CodeCache | None, graph: bool,
+    def submit(self, code: CodeType, level: int, cache: CodeCache | None, graph: bool, feedback: bool,
                finish: Callable[[CodeType, object], None], priority: float = math.inf) -> None:
         """Compile ``code``, then call ``finish(code, machine code or exception)`` on the compiler thread.
         Requests with a higher ``priority`` are compiled first (a thread waiting for one: infinite)."""
         with self._pending:
-            heapq.heappush(self._requests, (-priority, next(self._arrivals), (code, level, cache, graph, finish)))
+            heapq.heappush(self._requests, (-priority, next(self._arrivals), (code, level, cache, graph, feedback, finish)))
             self._pending.notify()
 
-    def compile(self, code: CodeType, level: int, cache: CodeCache | None, graph: bool,
+    def compile(self, code: CodeType, level: int, cache: CodeCache | None, graph: bool, feedback: bool,
                 finish: Callable[[CodeType, object], None]) -> None:
         """Compile ``code`` and wait, with the GIL released, until ``finish`` has run on the compiler thread
         (at most WAIT_SECONDS; not at all while a compilation waited for in vain has not ended).
@@ -241,7 +241,7 @@ class CompilerThread:
                 done.set()
 
         overdue = self._overdue
-        self.submit(code, level, cache, graph, finish_and_wake)
+        self.submit(code, level, cache, graph, feedback, finish_and_wake)
         if overdue is not None and not overdue.is_set():
             return  # stuck behind a compilation waited for in vain: this call is interpreted too
         if not done.wait(self.WAIT_SECONDS):
@@ -324,7 +324,7 @@ def on_hot(code: CodeType) -> None:
         _install(code, CompileFailure(CompilationResult.IncompatibleSize,
                                       f"module-level code of {units} code units runs once: not worth compiling"))
         return None
-    request = (code, settings.level, code_cache(), settings.graph)
+    request = (code, settings.level, code_cache(), settings.graph, settings.pgc)
     try:
         compiler = _compiler_thread()
         if (settings.background and settings.threshold > 0) or units > WAIT_FOR_CODE_UNITS:

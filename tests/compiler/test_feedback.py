@@ -822,3 +822,42 @@ STEPS = [("call2", isinstance, 1, int), ("call2", isinstance, 1, "no type"), ("c
 @pytest.mark.parametrize("function", ["call2", "call_kw", "meth", "meth_kw", "ENTER", "length", "push"])
 def test_builtin_calls(function):
     check(BUILTIN_CALLS, function, Flags.BuiltinMethods)
+
+
+PGC = """
+class Body:
+    def __init__(self, x):
+        self.x = x
+
+def energy(bodies, scale):
+    total = 0.0
+    for body in bodies:
+        total += body.x * body.x * scale
+    return total
+
+def warm():
+    energy([Body(1.5), Body(2.5)], 0.5)
+"""
+
+
+@pytest.mark.parametrize("pgc", [True, False], ids=["pgc", "no_pgc"])
+def test_pgc_setting_decides_whether_feedback_is_used(pgc):
+    """config(pgc=False) compiles without the interpreter's type feedback; info(f).pgc tells which."""
+    namespace: dict = {}
+    exec(PGC, namespace)
+    for _ in range(WARM_UP):
+        namespace["warm"]()
+    energy, bodies = namespace["energy"], [namespace["Body"](v) for v in (0.5, 3.0, 7.25)]
+    plain = outcome(energy, bodies, 2.0)
+    before = pyjion.config()["pgc"]
+    pyjion.config(pgc=pgc)
+    try:
+        with jit():
+            jitted = outcome(energy, bodies, 2.0)
+    finally:
+        pyjion.config(pgc=before)
+    assert jitted == plain
+    info = pyjion.info(energy)
+    assert info.compiled, info.reason
+    assert info.pgc == (pyjion.PgcStatus.Optimized if pgc else pyjion.PgcStatus.Uncompiled)
+    assert (Flags.FloatArithmetic in info.optimizations) == pgc, info.optimizations

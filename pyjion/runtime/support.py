@@ -15,8 +15,11 @@ from ..abi.cpython311 import (CFRAME, CO_ASYNC_GENERATOR, CO_COROUTINE, CO_GENER
                               MEMBER_DESCR, MEMBER_READONLY, METHOD_OBJECT, PY_VECTORCALL_ARGUMENTS_OFFSET,
                               RUNTIME, STACK_CHUNK, T_OBJECT_EX, THREAD, TPFLAGS_BASE_EXC_SUBCLASS, TPFLAGS_HEAPTYPE,
                               TPFLAGS_MANAGED_DICT, TPFLAGS_TYPE_SUBCLASS, TUPLE, TYPE, UNICODE_ENTRY, VAROBJECT,
-                              Field, Struct)
+                              Field)
 from ..compiler.builder import FRAME_FUNCTION, I1, I8, I32, I64, NULL, PTR, Builder, define_global, i32, i64
+from .caches import (ATTR_CACHE_ENTRIES, ATTR_IN_SLOT, GLOBAL_CACHE, GLOBAL_IN_BUILTINS, GLOBAL_IN_MODULE,
+                     MAX_ATTR_FILLS, MAX_GLOBAL_REFRESHES, attribute_slot, bail_to, cached_attribute, cached_global,
+                     cached_method, store_attribute)
 from .state import STATE_LAYOUT
 
 SIGNATURES: dict[str, str] = {
@@ -25,11 +28,11 @@ SIGNATURES: dict[str, str] = {
     "pyjion_exc_check_arg": "void(ptr,ptr,ptr)",
     "pyjion_mapping_get": "ptr(ptr,ptr)",
     "pyjion_load_global": "ptr(ptr,ptr,ptr)",
-    "pyjion_load_global_refresh": "ptr(ptr,ptr,ptr,ptr,i32)",
+    "pyjion_load_global_cached": "ptr(ptr,ptr,ptr,ptr,i32)",
     "pyjion_unicode_entry_index": "i64(ptr,ptr,i8)",
-    "pyjion_load_attr_refresh": "ptr(ptr,ptr,ptr)",
-    "pyjion_store_attr_refresh": "i32(ptr,ptr,ptr,ptr)",
-    "pyjion_load_method_refresh": "i32(ptr,ptr,ptr,ptr)",
+    "pyjion_load_attr_cached": "ptr(ptr,ptr,ptr)",
+    "pyjion_store_attr_cached": "i32(ptr,ptr,ptr,ptr)",
+    "pyjion_load_method_cached": "i32(ptr,ptr,ptr,ptr)",
     "pyjion_vectorcall": "ptr(ptr,ptr,ptr,i64,ptr)",
     "pyjion_load_name": "ptr(ptr,ptr)",
     "pyjion_unpack_iterable": "i32(ptr,i32,i32,ptr)",
@@ -64,29 +67,6 @@ HELPER_TABLE_SIZE = 16
 STACK_TABLE_SLOTS = 256  # threads whose native stack bounds are cached
 STACK_MARGIN = 256 * 1024  # bytes of C stack kept free below the deepest Python call
 
-# A LOAD_GLOBAL site's cache, in the compiled module's data: what the interpreter's inline cache holds
-# (keys versions, entry index), refreshed by pyjion_load_global_refresh when its guards fail, as the
-# interpreter respecialises. ``refreshes`` caps the attempts (a site whose dicts keep changing stays
-# generic). ``form``: GLOBAL_IN_MODULE (the entry is the globals') or GLOBAL_IN_BUILTINS (the builtins'
-# entry; the globals' version says the name is still not global).
-GLOBAL_CACHE = Struct("pyjion global cache", 24, globals_version=(0, "i32"), builtins_version=(4, "i32"),
-                      index=(8, "i64"), refreshes=(16, "i64"))
-GLOBAL_IN_MODULE, GLOBAL_IN_BUILTINS = 0, 1
-MAX_GLOBAL_REFRESHES = 1000
-# A LOAD_ATTR or STORE_ATTR site's cache of where instances keep the attribute: ATTR_CACHE_ENTRIES words
-# (a type version tag in the low half; in the high half the attribute's index in the instances' values
-# or, with ATTR_IN_SLOT set, the byte offset of its __slots__ entry; version 0: empty), then the number
-# of entries filled so far, which caps refilling (a site that meets ever new types stays generic). The
-# interpreter's LOAD_ATTR_INSTANCE_VALUE and LOAD_ATTR_SLOT cache one type; a method of a base class
-# sees the instances of every subclass (richards' Task.fn).
-ATTR_CACHE_ENTRIES = 4
-MAX_ATTR_FILLS = 64
-ATTR_IN_SLOT = 1 << 31
-# A LOAD_METHOD site's cache of methods found on the type: ATTR_CACHE_ENTRIES pairs of words (the type's
-# version tag in the low half and, for a type with managed instance values, the version of its
-# instances' shared keys, which do not hold the name, in the high half (0: a type without instance
-# dicts); the method, borrowed from the type's dict), then the number filled so far.
-METHOD_CACHE_WORDS = 2 * ATTR_CACHE_ENTRIES + 1
 # Hidden functions (abi/symtab.py) in globals set at start-up; NULL where the binary does not name them.
 KEYS_VERSION_FUNCTION = "pyjion_keys_version_function"  # NULL: global caches are never refilled
 FRAME_CLEAR_FUNCTION = "pyjion_frame_clear_function"  # NULL: pyjion_vectorcall is PyObject_Vectorcall
@@ -158,11 +138,11 @@ class SupportModule:
             ("pyjion_stack_low", self.stack_low), ("pyjion_eval_breaker", self.eval_breaker),
             ("pyjion_exc_check_arg", self.exc_check_arg), ("pyjion_mapping_get", self.mapping_get),
             ("pyjion_load_global", self.load_global), ("pyjion_load_name", self.load_name),
-            ("pyjion_load_global_refresh", self.load_global_refresh),
+            ("pyjion_load_global_cached", self.load_global_cached),
             ("pyjion_unicode_entry_index", self.unicode_entry_index), ("pyjion_vectorcall", self.vectorcall),
-            ("pyjion_load_attr_refresh", self.load_attr_refresh),
-            ("pyjion_store_attr_refresh", self.store_attr_refresh),
-            ("pyjion_load_method_refresh", self.load_method_refresh),
+            ("pyjion_load_attr_cached", self.load_attr_cached),
+            ("pyjion_store_attr_cached", self.store_attr_cached),
+            ("pyjion_load_method_cached", self.load_method_cached),
             ("pyjion_unpack_iterable", self.unpack_iterable), ("pyjion_import_name", self.import_name),
             ("pyjion_import_from", self.import_from), ("pyjion_iter_next", self.iter_next),
             ("pyjion_call_helper", self.call_helper), ("pyjion_fetch_call_helper", self.fetch_call_helper),
@@ -336,12 +316,19 @@ class SupportModule:
         b.call("pyjion_exc_check_arg", b.exception("PyExc_NameError"), b.cstring(NAME_ERROR_MSG), name)
         b.ir.ret(NULL)
 
-    def load_global_refresh(self, b: Builder, globals_: ir.Value, builtins: ir.Value, name: ir.Value,
-                            cache: ir.Value, form: ir.Value) -> None:
-        """LOAD_GLOBAL's value for a site whose cache (GLOBAL_CACHE) failed its guards; the cache is
-        refilled when the name is found where ``form`` says, in string-keyed dicts whose keys get a
+    def load_global_cached(self, b: Builder, globals_: ir.Value, builtins: ir.Value, name: ir.Value,
+                           cache: ir.Value, form: ir.Value) -> None:
+        """LOAD_GLOBAL's value through the site's cache (GLOBAL_CACHE); where its guards fail, the cache
+        is refilled when the name is found where ``form`` says, in string-keyed dicts whose keys get a
         version. The lookups are the interpreter's (_PyDict_LoadGlobal: globals, then builtins)."""
         r = b.ir
+        miss = b.block("miss")
+        module_form, builtins_form = b.block("module_form"), b.block("builtins_form")
+        r.cbranch(r.icmp_unsigned("==", form, i32(GLOBAL_IN_BUILTINS)), builtins_form, module_form)
+        for block, in_builtins in ((module_form, False), (builtins_form, True)):
+            b.position(block)
+            r.ret(cached_global(b, bail_to(b, miss), globals_, builtins, cache, in_builtins))
+        b.position(miss)
         version_of = r.load(self.keys_version_function, typ=PTR)
         refreshes = b.load(cache, GLOBAL_CACHE.refreshes)
         exhausted = r.or_(b.is_null(version_of), r.icmp_signed(">=", refreshes, i64(MAX_GLOBAL_REFRESHES)))
@@ -418,18 +405,28 @@ class SupportModule:
         b.position(done)
         r.ret(i64(-1))
 
-    def load_attr_refresh(self, b: Builder, owner: ir.Value, name: ir.Value, cache: ir.Value) -> None:
-        """``owner.name`` for a LOAD_ATTR site whose cache (ATTR_CACHE) has no entry for the owner's type;
-        one is added where the interpreter would specialise LOAD_ATTR_INSTANCE_VALUE (see _learn_slot)."""
+    def load_attr_cached(self, b: Builder, owner: ir.Value, name: ir.Value, cache: ir.Value) -> None:
+        """``owner.name`` through the site's cache (ATTR_CACHE); where it has no entry for the owner's
+        type, one is added where the interpreter would specialise LOAD_ATTR_INSTANCE_VALUE (_learn_slot)."""
+        miss = b.block("miss")
+        b.ir.ret(cached_attribute(b, bail_to(b, miss), owner, cache))
+        b.position(miss)
         result = b.call("PyObject_GetAttr", owner, name)
         with b.if_then(b.is_null(result)):
             b.ir.ret(NULL)
         self._learn_slot(b, owner, name, cache, TYPE.tp_getattro, "PyObject_GenericGetAttr", result)
 
-    def store_attr_refresh(self, b: Builder, owner: ir.Value, name: ir.Value, value: ir.Value,
-                           cache: ir.Value) -> None:
-        """``owner.name = value`` for a STORE_ATTR site whose cache (ATTR_CACHE) has no entry for the
-        owner's type; one is added where the interpreter would specialise STORE_ATTR_INSTANCE_VALUE."""
+    def store_attr_cached(self, b: Builder, owner: ir.Value, name: ir.Value, value: ir.Value,
+                          cache: ir.Value) -> None:
+        """``owner.name = value`` (``value`` borrowed) through the site's cache (ATTR_CACHE); where it has
+        no entry for the owner's type, one is added where the interpreter would specialise
+        STORE_ATTR_INSTANCE_VALUE."""
+        miss = b.block("miss")
+        address, values = attribute_slot(b, bail_to(b, miss), owner, cache)
+        b.incref(value)
+        store_attribute(b, address, values, value)
+        b.ir.ret(i32(0))
+        b.position(miss)
         status = b.call("PyObject_SetAttr", owner, name, value)
         with b.if_then(b.ir.icmp_signed("<", status, i32(0))):
             b.ir.ret(status)
@@ -486,14 +483,18 @@ class SupportModule:
             fill(index)
         r.ret(result)
 
-    def load_method_refresh(self, b: Builder, owner: ir.Value, name: ir.Value, cache: ir.Value,
-                            out: ir.Value) -> None:
-        """``_PyObject_GetMethod`` for a LOAD_METHOD site whose cache (METHOD_CACHE) has no entry for
-        the owner's type; one is added where the interpreter would specialise LOAD_METHOD_WITH_VALUES
+    def load_method_cached(self, b: Builder, owner: ir.Value, name: ir.Value, cache: ir.Value,
+                           out: ir.Value) -> None:
+        """``_PyObject_GetMethod`` through the site's cache (METHOD_CACHE); where it has no entry for the
+        owner's type, one is added where the interpreter would specialise LOAD_METHOD_WITH_VALUES
         or LOAD_METHOD_NO_DICT: the generic __getattribute__, a method descriptor found on the type,
         and no instance attribute of the name: no instance dict at all, or managed values not
         materialised into a dict and shared keys without the name (their version then says so)."""
         r = b.ir
+        miss = b.block("miss")
+        r.store(cached_method(b, bail_to(b, miss), owner, cache), out)
+        r.ret(i32(1))
+        b.position(miss)
         found = b.call("_PyObject_GetMethod", owner, name, out)
         method = r.load(out, typ=PTR)
         tp = b.type_of(owner)

@@ -1,0 +1,166 @@
+"""The caches of LOAD_GLOBAL, LOAD_ATTR, STORE_ATTR and LOAD_METHOD sites, and the probes that read them.
+
+A site's cache lives in the compiled module's data. Where the interpreter had specialised the site, the
+compiled code probes it inline (compiler/emitters/names.py); at a site it had not (not run yet, or
+threshold 0) the code only calls the support function (support.py), which probes the same cache out of
+line and, on a miss, does the generic operation and fills the cache: a call instead of ~50 LLVM
+instructions per site, for code that may never run hot. Each probe takes ``bail_if(condition)``, which
+leaves the probe for the miss path when the condition holds.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from llvmlite import ir
+
+from ..abi.cpython311 import (DICT, DICT_KEYS, HEAPTYPE, MANAGED_DICT, MANAGED_VALUES, TYPE, UNICODE_ENTRY,
+                              VALUES_ORDER_COUNT, Field, Struct)
+from ..compiler.builder import I8, I32, I64, NULL, PTR, Builder, i32, i64
+
+BailIf = Callable[[ir.Value], None]
+
+# A LOAD_GLOBAL site's cache: what the interpreter's inline cache holds (keys versions, entry index),
+# refilled by pyjion_load_global_cached when its guards fail, as the interpreter respecialises.
+# ``refreshes`` caps the refills (a site whose dicts keep changing stays generic). ``form``:
+# GLOBAL_IN_MODULE (the entry is the globals') or GLOBAL_IN_BUILTINS (the builtins' entry; the globals'
+# version says the name is still not global). Version 0: empty.
+GLOBAL_CACHE = Struct("pyjion global cache", 24, globals_version=(0, "i32"), builtins_version=(4, "i32"),
+                      index=(8, "i64"), refreshes=(16, "i64"))
+GLOBAL_IN_MODULE, GLOBAL_IN_BUILTINS = 0, 1
+MAX_GLOBAL_REFRESHES = 1000
+# A LOAD_ATTR or STORE_ATTR site's cache of where instances keep the attribute: ATTR_CACHE_ENTRIES words
+# (a type version tag in the low half; in the high half the attribute's index in the instances' values
+# or, with ATTR_IN_SLOT set, the byte offset of its __slots__ entry; version 0: empty), then the number
+# of entries filled so far, which caps refilling (a site that meets ever new types stays generic). The
+# interpreter's LOAD_ATTR_INSTANCE_VALUE and LOAD_ATTR_SLOT cache one type; a method of a base class
+# sees the instances of every subclass (richards' Task.fn).
+ATTR_CACHE_ENTRIES = 4
+MAX_ATTR_FILLS = 64
+ATTR_IN_SLOT = 1 << 31
+# A LOAD_METHOD site's cache of methods found on the type: ATTR_CACHE_ENTRIES pairs of words (the type's
+# version tag in the low half and, for a type with managed instance values, the version of its
+# instances' shared keys, which do not hold the name, in the high half (0: a type without instance
+# dicts); the method, borrowed from the type's dict), then the number filled so far.
+METHOD_CACHE_WORDS = 2 * ATTR_CACHE_ENTRIES + 1
+
+
+def bail_to(b: Builder, miss: ir.Block) -> BailIf:
+    """A ``bail_if`` that branches to ``miss``."""
+    def bail_if(condition: ir.Value) -> None:
+        passed = b.block("cache_hit")
+        b.ir.cbranch(condition, miss, passed)
+        b.position(passed)
+    return bail_if
+
+
+def as_u32(value: int) -> ir.Constant:
+    return i32(value - (1 << 32) if value >= 1 << 31 else value)
+
+
+def bail_unless_version(b: Builder, bail_if: BailIf, obj: ir.Value, field: Field, version: int | ir.Value) -> None:
+    """A type's version tag or dict keys' version still the one cached."""
+    expected = as_u32(version) if isinstance(version, int) else version
+    bail_if(b.ir.icmp_unsigned("!=", b.load(obj, field), expected))
+
+
+def keys_with_version(b: Builder, bail_if: BailIf, mapping: ir.Value, version: int | ir.Value) -> ir.Value:
+    """The keys of ``mapping``, an exact dict whose keys still have ``version``."""
+    bail_if(b.ir.not_(b.is_type(mapping, "PyDict_Type")))
+    keys = b.load(mapping, DICT.ma_keys)
+    bail_unless_version(b, bail_if, keys, DICT_KEYS.dk_version, version)
+    return keys
+
+
+def entry_value(b: Builder, bail_if: BailIf, keys: ir.Value, index: int | ir.Value) -> ir.Value:
+    """New reference to the value of entry ``index`` of string-keyed dict keys (bail if it was deleted)."""
+    r = b.ir
+    index_bytes = r.shl(i64(1), r.zext(b.load(keys, DICT_KEYS.dk_log2_index_bytes), I64))
+    offset = r.add(r.mul(i64(index) if isinstance(index, int) else index, i64(UNICODE_ENTRY.size)),
+                   i64(DICT_KEYS.dk_indices.offset + UNICODE_ENTRY.me_value.offset))
+    value = r.load(r.gep(keys, [r.add(index_bytes, offset)], source_etype=I8), typ=PTR)
+    bail_if(b.is_null(value))
+    return b.new_ref(value)
+
+
+def cached_global(b: Builder, bail_if: BailIf, globals_: ir.Value, builtins: ir.Value, cache: ir.Value,
+                  in_builtins: bool) -> ir.Value:
+    """New reference to the global a GLOBAL_CACHE of the form ``in_builtins`` says holds."""
+    globals_version = b.load(cache, GLOBAL_CACHE.globals_version)
+    bail_if(b.ir.icmp_unsigned("==", globals_version, i32(0)))  # empty: would match unversioned keys
+    keys = keys_with_version(b, bail_if, globals_, globals_version)
+    if in_builtins:  # the globals' keys unchanged: the name is still not global
+        keys = keys_with_version(b, bail_if, builtins, b.load(cache, GLOBAL_CACHE.builtins_version))
+    return entry_value(b, bail_if, keys, b.load(cache, GLOBAL_CACHE.index))
+
+
+def attribute_slot(b: Builder, bail_if: BailIf, owner: ir.Value, cache: ir.Value) -> tuple[ir.Value, ir.Value]:
+    """Where the owner keeps the attribute by the ATTR_CACHE entry for its type: the address of the
+    object pointer (in the instance values or a __slots__ entry), and the instance values (NULL for
+    a slot)."""
+    r = b.ir
+    version = b.load(b.type_of(owner), TYPE.tp_version_tag)
+    bail_if(r.icmp_unsigned("==", version, i32(0)))  # no version: matches only empty entries
+    where = i64(-1)
+    for k in reversed(range(ATTR_CACHE_ENTRIES)):
+        entry = r.load(r.gep(cache, [i64(k)], source_etype=I64), typ=I64)
+        where = r.select(r.icmp_unsigned("==", r.trunc(entry, I32), version), r.lshr(entry, i64(32)), where)
+    bail_if(r.icmp_signed("<", where, i64(0)))
+    slot_address = r.gep(owner, [r.xor(where, i64(ATTR_IN_SLOT))], source_etype=I8)
+    before = r.block
+    in_values, found = b.block("in_values"), b.block("attribute_found")
+    in_slot = r.icmp_unsigned("!=", r.and_(where, i64(ATTR_IN_SLOT)), i64(0))
+    r.cbranch(in_slot, found, in_values)
+    b.position(in_values)
+    values = b.load(owner, MANAGED_VALUES)
+    bail_if(b.is_null(values))
+    value_address = b.slot(values, where)
+    values_end = r.block
+    r.branch(found)
+    b.position(found)
+    return (b.merge(found, (slot_address, before), (value_address, values_end)),
+            b.merge(found, (NULL, before), (values, values_end)))
+
+
+def cached_attribute(b: Builder, bail_if: BailIf, owner: ir.Value, cache: ir.Value) -> ir.Value:
+    """New reference to the attribute an ATTR_CACHE entry says where to find (bail if it is unset)."""
+    address, _ = attribute_slot(b, bail_if, owner, cache)
+    value = b.ir.load(address, typ=PTR)
+    bail_if(b.is_null(value))
+    return b.new_ref(value)
+
+
+def store_attribute(b: Builder, address: ir.Value, values: ir.Value, value: ir.Value) -> None:
+    """Store ``value`` (the reference is taken over) at the place ``attribute_slot`` found; an attribute
+    the object did not have yet joins its instance values' insertion order (the order vars() shows)."""
+    r = b.ir
+    old = r.load(address, typ=PTR)
+    r.store(value, address)
+    with b.if_then(r.and_(b.is_null(old), r.not_(b.is_null(values)))):
+        count = b.addr(values, VALUES_ORDER_COUNT)
+        order = r.add(r.load(count, typ=I8), ir.Constant(I8, 1))
+        index = r.ashr(r.sub(r.ptrtoint(address, I64), r.ptrtoint(values, I64)), i64(3))
+        r.store(r.trunc(index, I8), r.gep(count, [r.sub(i64(0), r.zext(order, I64))], source_etype=I8))
+        r.store(order, count)
+    b.xdecref(old)
+
+
+def cached_method(b: Builder, bail_if: BailIf, owner: ir.Value, cache: ir.Value) -> ir.Value:
+    """New reference to the method a METHOD_CACHE entry for the owner's type holds."""
+    r = b.ir
+    tp = b.type_of(owner)
+    version = b.load(tp, TYPE.tp_version_tag)
+    bail_if(r.icmp_unsigned("==", version, i32(0)))  # no version: matches only empty entries
+    versions, method = i64(0), i64(0)
+    for k in reversed(range(ATTR_CACHE_ENTRIES)):
+        entry = r.load(r.gep(cache, [i64(2 * k)], source_etype=I64), typ=I64)
+        hit = r.icmp_unsigned("==", r.trunc(entry, I32), version)
+        versions = r.select(hit, entry, versions)
+        method = r.select(hit, r.load(r.gep(cache, [i64(2 * k + 1)], source_etype=I64), typ=I64), method)
+    bail_if(r.icmp_unsigned("==", method, i64(0)))
+    keys_version = r.trunc(r.lshr(versions, i64(32)), I32)
+    # Managed instance values: no instance attribute shadows the method, as LOAD_METHOD_WITH_VALUES checks.
+    with b.if_then(r.icmp_unsigned("!=", keys_version, i32(0))):
+        bail_if(r.icmp_unsigned("!=", b.load(owner, MANAGED_DICT), NULL))
+        bail_unless_version(b, bail_if, b.load(tp, HEAPTYPE.ht_cached_keys), DICT_KEYS.dk_version, keys_version)
+    # The method is owned by the type's dict, which cannot change while the version tag holds.
+    return b.new_ref(r.inttoptr(method, PTR))

@@ -550,7 +550,10 @@ def run_child(module: str, mode: str, opts) -> Run | None:
     # tests that check interpreter defaults fail in both modes (test_cmd_line, test_compileall...).
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON") or k in KEEP_PYTHON_ENV}
     env.update(TMPDIR=jobdir, TEMP=jobdir, TMP=jobdir)
-    env.setdefault("PYJION_CACHE", "0")  # the suite tests the compiler: compile, do not load from the cache
+    if opts.cache_dir == "off":
+        env["PYJION_CACHE"] = "0"
+    else:
+        env.update(PYJION_CACHE="1", PYJION_CACHE_DIR=opts.cache_dir)
     start = time.perf_counter()
     timed_out = False
     with open(log, "w", encoding="utf-8", errors="replace") as fp:
@@ -649,6 +652,7 @@ class Report:
     wall: float = 0.0
     source: str = ""
     not_run: list = field(default_factory=list)
+    code_cache: str = "run"  # "run": one code cache shared by the run's processes; "off": none
 
     def pair(self, module: str) -> tuple[Run, Run]:
         return (self.runs.get((module, "plain")) or Run(module, "plain"),
@@ -711,7 +715,8 @@ class Report:
 
     def as_dict(self) -> dict:
         return {
-            "python": sys.version, "source": self.source, "wall": self.wall, "modules": self.modules,
+            "python": sys.version, "source": self.source, "code_cache": self.code_cache, "wall": self.wall,
+            "modules": self.modules,
             "not_run": self.not_run,
             "runs": [asdict(r) for r in self.runs.values()],
             "regressions": self.regressions(), "jit_only_leaks": self.jit_only_leaks(),
@@ -757,7 +762,8 @@ class Report:
         ok_plain = [m for m in self.modules if self.pair(m)[0].status in OK_STATUSES]
         ok_both = [m for m in ok_plain if self.pair(m)[1].status in OK_STATUSES]
         regs = self.regressions()
-        lines += ["", f"modules: {len(self.modules)}   wall time: {self.wall:.0f} s   pyjion: {self.source}"
+        lines += ["", f"modules: {len(self.modules)}   wall time: {self.wall:.0f} s   pyjion: {self.source}   "
+                  f"code cache: {self.code_cache}"
                   + (f"   NOT RUN (interrupted or --max-time): {len(self.not_run)}" if self.not_run else ""),
                   f"plain: {count('plain')}", f"jit:   {count('jit')}",
                   f"passing plain: {len(ok_plain)}; of those passing under the JIT: {len(ok_both)}",
@@ -872,6 +878,7 @@ def _report(modules: list[str], runs: dict[tuple[str, str], Run], opts, wall: fl
     report.not_run = [m for m in modules if m not in complete]
     report.wall = opts.resumed_wall + wall
     report.source = opts.source
+    report.code_cache = "off" if opts.cache_dir == "off" else "run"
     return report
 
 
@@ -941,6 +948,11 @@ def main(argv=None) -> int:
                     help="switch the JIT on just before the test module is imported (default: the "
                          "harness - unittest, doctest, test.support, libregrtest - is imported plainly "
                          "first) or at interpreter start (everything compiled, ~30 s more per module)")
+    ap.add_argument("--cache-dir", default=None,
+                    help="the code cache the JIT children share: each distinct code object (by content "
+                         "and by what the interpreter specialised in it) is compiled by the first process "
+                         "that runs it and loaded by the others (default: a new directory, removed at the "
+                         "end); 'off': every process compiles everything it runs")
     ap.add_argument("--python", default=sys.executable, help="interpreter for the children")
     ap.add_argument("--log-dir", default=None, help="where child logs go (default: a temp dir)")
     ap.add_argument("--verbose", "-v", action="count", default=0)
@@ -981,7 +993,14 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, on_sigterm)  # like Ctrl-C: kill the children, report what finished
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # started in the background by a shell
         signal.signal(signal.SIGINT, signal.default_int_handler)
-    report = run_all(modules, opts)
+    temporary_cache = opts.cache_dir is None
+    if temporary_cache:
+        opts.cache_dir = tempfile.mkdtemp(prefix="pyjion-regrtest-cache-")
+    try:
+        report = run_all(modules, opts)
+    finally:
+        if temporary_cache:
+            shutil.rmtree(opts.cache_dir, ignore_errors=True)
     print(report.format())
     if opts.json:
         _write_report(report, opts.json)

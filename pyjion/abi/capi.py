@@ -6,6 +6,7 @@ code refers to symbols only by name, never by address, so machine code stays val
 """
 from __future__ import annotations
 
+import builtins
 import ctypes
 
 # name -> "ret(arg,arg,...)"; a trailing "..." marks a C varargs function.
@@ -147,6 +148,10 @@ EXCEPTION_POINTERS = (
     "PyExc_StopAsyncIteration",
 )
 
+# Objects CPython makes at start-up and exports no symbol for: compiled code names them by these symbols,
+# bound to their addresses in this process, so that its object file holds no address of the process.
+RUNTIME_OBJECTS = {"pyjion_builtin_len": builtins.len, "pyjion_list_append": list.append}
+
 
 def symbol_address(name: str) -> int:
     """Address of an exported libpython symbol (function or data)."""
@@ -157,3 +162,5 @@ def bind_symbols(add_symbol) -> None:
     """Register every symbol above with the JIT linker (``llvmlite.binding.add_symbol``)."""
     for name in (*FUNCTIONS, *OBJECTS, *EXCEPTION_POINTERS):
         add_symbol(name, symbol_address(name))
+    for name, obj in RUNTIME_OBJECTS.items():
+        add_symbol(name, id(obj))

@@ -3,8 +3,10 @@
 Compiled code refers to every object and symbol by name or through the frame (``frame->f_code``,
 ``co_consts``, ...), never by address, so the object file made for one code object serves any code
 object with the same content, in this process or another. The key covers everything the machine code
-depends on: the marshalled code object, the optimisation level, CPython's version, pyjion's own sources,
-LLVM's version and the CPU. In memory, a key maps to the loaded code while some code object runs it, and
+depends on: the marshalled code object, the optimisation level, which instructions the interpreter had
+specialised to which forms (the type feedback's values, versions and addresses of this process, are
+not in the code but seeded into its site caches when it is linked), CPython's version, pyjion's own
+sources, LLVM's version and the CPU. In memory, a key maps to the loaded code while some code object runs it, and
 the last ``RECENT`` loaded stay (so identical code objects, such as the functions of a template
 ``exec``-ed again and again, share it, without keeping every function ever compiled); on disk, to a file holding the object file and
 its IR, checked by a SHA-256 of its contents before LLVM sees it: a damaged or foreign entry is skipped
@@ -45,8 +47,9 @@ def _environment() -> bytes:
                       llvm.get_host_cpu_features().flatten()]).encode()
 
 
-def key(code: CodeType, level: int) -> str | None:
-    """The cache key of ``code`` compiled at ``level``; None when it cannot be marshalled.
+def key(code: CodeType, level: int, shape: tuple[tuple[int, str], ...] = ()) -> str | None:
+    """The cache key of ``code`` compiled at ``level`` with the feedback ``shape`` (code unit and form of
+    each specialised instruction); None when it cannot be marshalled.
 
     Marshal format 2 writes no back-references, which format 3 and later emit depending on objects'
     reference counts: the same code must give the same key in every process (frozensets are written
@@ -58,6 +61,7 @@ def key(code: CodeType, level: int) -> str | None:
         return None
     digest = hashlib.sha256(_environment())
     digest.update(bytes([level]))
+    digest.update(repr(shape).encode())
     digest.update(body)
     return digest.hexdigest()[:40]
 
@@ -89,9 +93,9 @@ class CodeCache:
         entry = self._read(key)
         if entry is None:
             return None
-        obj, packed_ir = entry
+        obj, packed_ir, optimizations = entry
         try:
-            machine = load(obj, packed_ir, function_name)
+            machine = load(obj, packed_ir, function_name, optimizations)
         except (CodegenError, RuntimeError) as exc:
             self.problems.append(f"code cache entry {key} not loaded: {exc}")
             return None
@@ -116,7 +120,7 @@ class CodeCache:
     def path(self, key: str) -> Path:
         return Path(self.directory, key[:2], key + SUFFIX)
 
-    def _read(self, key: str) -> tuple[bytes, bytes] | None:
+    def _read(self, key: str) -> tuple[bytes, bytes, int] | None:
         try:
             data = self.path(key).read_bytes()
         except OSError:
@@ -131,13 +135,14 @@ class CodeCache:
             if header["key"] != key or hashlib.sha256(obj).hexdigest() != header["object_sha256"]:
                 raise ValueError("contents do not match their checksum")
             zlib.decompress(packed_ir).decode()  # damaged if it does not unpack
-            return obj, packed_ir
+            return obj, packed_ir, int(header["optimizations"])
         except (ValueError, KeyError, TypeError, zlib.error, UnicodeDecodeError) as exc:
             self.problems.append(f"code cache entry {key} ignored: {exc}")
             return None
 
     def _write(self, key: str, machine: MachineCode) -> None:
-        header = json.dumps({"key": key, "name": machine.name, "object_size": len(machine.object),
+        header = json.dumps({"key": key, "name": machine.name, "optimizations": int(machine.optimizations),
+                             "object_size": len(machine.object),
                              "object_sha256": hashlib.sha256(machine.object).hexdigest()}).encode()
         target = self.path(key)
         temporary = None

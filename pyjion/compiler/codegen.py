@@ -11,11 +11,12 @@ before it first runs, is cheaper at level 1.
 """
 from __future__ import annotations
 
+import ctypes
 import functools
 import re
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import llvmlite.binding as llvm
 from llvmlite import ir
@@ -52,6 +53,15 @@ class MachineCode:
     graph: str | None = None  # Graphviz DOT of the instruction graph, when asked for
     optimizations: int = 0  # OptimizationFlags of the fast paths emitted
     profile_guided: bool = False  # compiled with the interpreter's type feedback (compiler/feedback.py)
+    seeded: bool = False  # its site caches hold the feedback of the code object it was made for
+    arena: engines.CodeArena | None = field(default=None, repr=False)
+
+    def seed(self, symbol: str, words: list[int]) -> None:
+        """Write ``words`` at the start of the data symbol ``symbol`` (a site cache) if the code has it.
+        Done before the code is installed, or with the GIL held, which the code holds while it runs."""
+        address = self.arena.data_address(symbol) if self.arena is not None else 0
+        if address:
+            (ctypes.c_uint64 * len(words)).from_address(address)[:] = [w & (1 << 64) - 1 for w in words]
 
     @property
     def ir(self) -> str:
@@ -109,14 +119,15 @@ def generate(module: ir.Module, function_name: str, level: int, lower_seconds: f
     return _link(MachineCode(function_name, 0, packed_ir, obj, lower_seconds, 0.0), start)
 
 
-def load(obj: bytes, packed_ir: bytes, function_name: str) -> MachineCode:
+def load(obj: bytes, packed_ir: bytes, function_name: str, optimizations: int) -> MachineCode:
     """Machine code from an object file :func:`generate` made, in this process or another."""
-    return _link(MachineCode(function_name, 0, packed_ir, obj, 0.0, 0.0, from_cache=True), time.perf_counter())
+    return _link(MachineCode(function_name, 0, packed_ir, obj, 0.0, 0.0, from_cache=True,
+                             optimizations=optimizations), time.perf_counter())
 
 
 def _link(machine: MachineCode, start: float) -> MachineCode:
     """Make ``machine``'s object file callable, for as long as ``machine`` is alive."""
-    machine.address = engines.load_function(machine.object, machine.name, machine)
+    machine.address, machine.arena = engines.load_function(machine.object, machine.name, machine)
     if not machine.address:
         raise CodegenError(f"{machine.name} has no address once its machine code is loaded")
     machine.llvm_seconds += time.perf_counter() - start

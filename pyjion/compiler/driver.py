@@ -11,9 +11,9 @@ from llvmlite import ir
 from ..abi.cpython311 import CO_ASYNC_GENERATOR, CO_COROUTINE, CO_GENERATOR
 from ..enums import CompilationResult
 from . import analysis, bytecode, cache, codegen, feedback, flow
-from .emitters import EMITTERS, SPECIALISED
+from .emitters import CACHE_SEEDS, EMITTERS, SPECIALISED
 from .graph import to_dot
-from .lowering import Lowering
+from .lowering import Lowering, site_cache_name
 
 GENERATOR_FLAGS = CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR
 _serial = itertools.count()
@@ -47,23 +47,28 @@ def compile_code(code: CodeType, level: int, code_cache: cache.CodeCache | None 
     """Compile ``code``, or load it from ``code_cache``; raises :class:`CompileFailure` when it cannot be.
 
     ``graph``: record the instruction graph (``MachineCode.graph``); the cache, which does not keep
-    graphs, is then bypassed. So is it for code compiled with the interpreter's type feedback (level 1
-    and up, once the interpreter has specialised some of its instructions): that code holds values
-    that belong to this process. ``use_feedback`` False (``config(pgc=False)``) compiles without it.
+    graphs, is then bypassed. At level 1 and up the code uses the interpreter's type feedback, once it
+    has specialised some of its instructions (``use_feedback`` False, ``config(pgc=False)``: it does not):
+    the code depends on which forms the instructions took, its site caches start with what the
+    interpreter cached.
     """
     specialised = None
     if level >= 1 and use_feedback:
         specialised = {k: v for k, v in feedback.read(code).items() if v.opname in SPECIALISED}
-    cacheable = code_cache is not None and not graph and not specialised
-    key = cache.key(code, level) if cacheable else None
+    shape = tuple(sorted((index, found.opname) for index, found in specialised.items())) if specialised else ()
+    key = cache.key(code, level, shape) if code_cache is not None and not graph else None
     name = symbol_name(code, key)
-    if key is not None:
-        cached = code_cache.get(key, name)
-        if cached is not None:
-            return cached
-    machine = _compile(code, level, name, graph, specialised)
-    if key is not None:
-        code_cache.put(key, machine)
+    machine = code_cache.get(key, name) if key is not None else None
+    if machine is None:
+        machine = _compile(code, level, name, graph, specialised)
+        if key is not None:
+            code_cache.put(key, machine)
+    machine.profile_guided = bool(specialised)
+    if specialised and not machine.seeded:
+        for index, found in specialised.items():
+            if found.opname in CACHE_SEEDS:
+                machine.seed(site_cache_name(machine.name, index), CACHE_SEEDS[found.opname](found))
+        machine.seeded = True
     return machine
 
 
@@ -91,7 +96,6 @@ def _compile(code: CodeType, level: int, name: str, graph: bool,
     finally:
         _dismantle(module)
     machine.optimizations = lowering.optimizations
-    machine.profile_guided = bool(specialised)
     if graph:
         machine.graph = to_dot(code.co_qualname, blocks, kinds, handlers)
     return machine

@@ -4,8 +4,8 @@ After a few runs the interpreter rewrites adaptive instructions in ``co_code_ada
 forms (BINARY_OP_ADD_FLOAT, LOAD_ATTR_INSTANCE_VALUE, LOAD_GLOBAL_MODULE, ...) whose inline caches hold
 the type version tags, dict keys versions and indexes their fast paths are checked against. The compiler
 reads them once, when it compiles, and emits the same fast paths behind the same checks, with the generic
-operation when a check fails. Versions and the cached method pointers belong to this process: code
-compiled with feedback is not written to the disk code cache.
+operation when a check fails. Versions and the cached method pointers belong to this process: they are
+not in the machine code but in its site caches, seeded when it is linked (emitters/names.py).
 """
 from __future__ import annotations
 

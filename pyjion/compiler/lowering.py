@@ -28,7 +28,7 @@ from ..abi.cpython311 import (CFRAME, CODE, FRAME, FRAME_OWNED_BY_GENERATOR, FRA
                               INTERP, THREAD, TUPLE)
 from ..enums import OptimizationFlags
 from .analysis import Kind, StackKinds
-from .builder import FRAME_FUNCTION, I8, I16, I32, I64, NULL, PTR, Builder, i32, i64
+from .builder import FRAME_FUNCTION, I8, I16, I32, I64, NULL, PTR, Builder, define_global, i32, i64
 from .bytecode import Instruction
 from .feedback import Specialisation
 from .flow import Block, Handler, StackEffectFault
@@ -37,6 +37,11 @@ from ..runtime.support import SIGNATURES
 # Instructions that cannot run other code (no call-out, no decref), so prev_instr need not be current.
 _NO_CALL_OUT = frozenset({"NOP", "LOAD_FAST", "LOAD_CONST", "PUSH_NULL", "COPY", "SWAP", "PRECALL", "KW_NAMES",
                           "JUMP_FORWARD", "LOAD_CLOSURE", "LOAD_DEREF", "LOAD_ASSERTION_ERROR"})
+
+
+def site_cache_name(function_name: str, index: int) -> str:
+    """The data symbol of the cache of the site at code unit ``index`` in compiled function ``function_name``."""
+    return f"{function_name}_cache_{index}"
 
 
 @dataclass
@@ -397,6 +402,13 @@ class Lowering:
         self.push(result)
 
     # ---- fast paths ----------------------------------------------------------------------------------
+    def site_cache(self, ins: Instruction, words: int) -> ir.GlobalVariable:
+        """The zeroed cache of ``words`` 64-bit words of the site ``ins`` (runtime/caches.py). Exported
+        by name (:func:`site_cache_name`): the driver seeds it from the interpreter's inline cache once
+        the machine code is linked, so the object file holds no value of this process."""
+        return define_global(self.b.module, ir.ArrayType(I64, words), site_cache_name(self.function.name, ins.index),
+                             [0] * words)
+
     def specialised(self, ins: Instruction, flag: OptimizationFlags, *opnames: str,
                     units_before: int = 0) -> Specialisation | None:
         """The interpreter's specialisation of ``ins`` (or of the instruction ``units_before`` code units

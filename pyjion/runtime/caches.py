@@ -13,8 +13,8 @@ from typing import Callable
 
 from llvmlite import ir
 
-from ..abi.cpython311 import (DICT, DICT_KEYS, HEAPTYPE, MANAGED_DICT, MANAGED_VALUES, TYPE, UNICODE_ENTRY,
-                              VALUES_ORDER_COUNT, Field, Struct)
+from ..abi.cpython311 import (DICT, DICT_KEYS, HEAPTYPE, MANAGED_DICT, MANAGED_VALUES, TPFLAGS_TYPE_SUBCLASS, TYPE,
+                              UNICODE_ENTRY, VALUES_ORDER_COUNT, Field, Struct)
 from ..compiler.builder import I8, I32, I64, NULL, PTR, Builder, i32, i64
 
 BailIf = Callable[[ir.Value], None]
@@ -42,6 +42,9 @@ ATTR_IN_SLOT = 1 << 31
 # instances' shared keys, which do not hold the name, in the high half (0: a type without instance
 # dicts); the method, borrowed from the type's dict), then the number filled so far.
 METHOD_CACHE_WORDS = 2 * ATTR_CACHE_ENTRIES + 1
+# A LOAD_METHOD site specialised to LOAD_METHOD_CLASS (an attribute of a class itself): the class's
+# version tag, then the attribute, borrowed from the class's dict.
+CLASS_METHOD_CACHE_WORDS = 2
 
 
 def bail_to(b: Builder, miss: ir.Block) -> BailIf:
@@ -53,17 +56,12 @@ def bail_to(b: Builder, miss: ir.Block) -> BailIf:
     return bail_if
 
 
-def as_u32(value: int) -> ir.Constant:
-    return i32(value - (1 << 32) if value >= 1 << 31 else value)
-
-
-def bail_unless_version(b: Builder, bail_if: BailIf, obj: ir.Value, field: Field, version: int | ir.Value) -> None:
+def bail_unless_version(b: Builder, bail_if: BailIf, obj: ir.Value, field: Field, version: ir.Value) -> None:
     """A type's version tag or dict keys' version still the one cached."""
-    expected = as_u32(version) if isinstance(version, int) else version
-    bail_if(b.ir.icmp_unsigned("!=", b.load(obj, field), expected))
+    bail_if(b.ir.icmp_unsigned("!=", b.load(obj, field), version))
 
 
-def keys_with_version(b: Builder, bail_if: BailIf, mapping: ir.Value, version: int | ir.Value) -> ir.Value:
+def keys_with_version(b: Builder, bail_if: BailIf, mapping: ir.Value, version: ir.Value) -> ir.Value:
     """The keys of ``mapping``, an exact dict whose keys still have ``version``."""
     bail_if(b.ir.not_(b.is_type(mapping, "PyDict_Type")))
     keys = b.load(mapping, DICT.ma_keys)
@@ -71,11 +69,11 @@ def keys_with_version(b: Builder, bail_if: BailIf, mapping: ir.Value, version: i
     return keys
 
 
-def entry_value(b: Builder, bail_if: BailIf, keys: ir.Value, index: int | ir.Value) -> ir.Value:
+def entry_value(b: Builder, bail_if: BailIf, keys: ir.Value, index: ir.Value) -> ir.Value:
     """New reference to the value of entry ``index`` of string-keyed dict keys (bail if it was deleted)."""
     r = b.ir
     index_bytes = r.shl(i64(1), r.zext(b.load(keys, DICT_KEYS.dk_log2_index_bytes), I64))
-    offset = r.add(r.mul(i64(index) if isinstance(index, int) else index, i64(UNICODE_ENTRY.size)),
+    offset = r.add(r.mul(index, i64(UNICODE_ENTRY.size)),
                    i64(DICT_KEYS.dk_indices.offset + UNICODE_ENTRY.me_value.offset))
     value = r.load(r.gep(keys, [r.add(index_bytes, offset)], source_etype=I8), typ=PTR)
     bail_if(b.is_null(value))
@@ -164,3 +162,15 @@ def cached_method(b: Builder, bail_if: BailIf, owner: ir.Value, cache: ir.Value)
         bail_unless_version(b, bail_if, b.load(tp, HEAPTYPE.ht_cached_keys), DICT_KEYS.dk_version, keys_version)
     # The method is owned by the type's dict, which cannot change while the version tag holds.
     return b.new_ref(r.inttoptr(method, PTR))
+
+
+def cached_class_method(b: Builder, bail_if: BailIf, owner: ir.Value, cache: ir.Value) -> ir.Value:
+    """New reference to the attribute of the class ``owner`` a CLASS_METHOD_CACHE holds: the class's own
+    version tag (its attributes), not its metaclass's."""
+    r = b.ir
+    is_class = r.and_(b.load(b.type_of(owner), TYPE.tp_flags), i64(TPFLAGS_TYPE_SUBCLASS))
+    bail_if(r.icmp_unsigned("==", is_class, i64(0)))
+    version = b.load(owner, TYPE.tp_version_tag)
+    bail_if(r.icmp_unsigned("==", version, i32(0)))  # no version: matches only an empty cache
+    bail_if(r.icmp_unsigned("!=", r.trunc(r.load(cache, typ=I64), I32), version))
+    return b.new_ref(r.load(r.gep(cache, [i64(1)], source_etype=I64), typ=PTR))

@@ -127,6 +127,10 @@ class CodeArena:
         self.live += 1
         return self._mcjit.get_function_address(function_name)
 
+    def data_address(self, name: str) -> int:
+        """Address of the data symbol ``name`` an object file loaded here defines (0: none)."""
+        return self._mcjit.get_global_value_address(name)
+
     def close(self) -> None:
         self._mcjit.close()
         ctypes.pythonapi.Py_DecRef(ctypes.py_object(self))
@@ -145,8 +149,9 @@ _owners: dict[int, tuple[weakref.ref, CodeArena]] = {}  # by id() of the weak re
 _released: collections.deque[weakref.ref] = collections.deque()
 
 
-def load_function(obj: bytes, function_name: str, owner: object) -> int:
-    """Link ``obj`` and return the address of ``function_name`` in it, valid while ``owner`` lives."""
+def load_function(obj: bytes, function_name: str, owner: object) -> tuple[int, CodeArena]:
+    """Link ``obj``; the address of ``function_name`` in it, valid while ``owner`` lives, and the arena
+    that linked it (for its data symbols)."""
     global _arena
     _close_dead_arenas()
     with _lock:
@@ -158,7 +163,7 @@ def load_function(obj: bytes, function_name: str, owner: object) -> int:
         address = _arena.load(obj, function_name)
         ref = weakref.ref(owner, _released.append)
         _owners[id(ref)] = (ref, _arena)
-    return address
+        return address, _arena
 
 
 def _close_dead_arenas() -> None:

@@ -38,7 +38,7 @@ def entries(cache_dir: Path) -> list[Path]:
     return sorted(cache_dir.rglob("*" + cache.SUFFIX))
 
 
-def test_key_depends_on_content_and_level():
+def test_key_depends_on_content_level_and_feedback_shape():
     def f(x):
         return x + 1
 
@@ -48,6 +48,7 @@ def test_key_depends_on_content_and_level():
     assert cache.key(f.__code__, 1) == cache.key(f.__code__, 1)
     assert cache.key(f.__code__, 1) != cache.key(f.__code__, 2)
     assert cache.key(f.__code__, 1) != cache.key(g.__code__, 1)
+    assert cache.key(f.__code__, 1) != cache.key(f.__code__, 1, ((2, "BINARY_OP_ADD_INT"),))
     assert cache.key(f.__code__.replace(co_consts=(None, object())), 1) is None  # cannot be marshalled
 
 
@@ -148,3 +149,81 @@ def test_frozenset_and_tuple_constants_differ():
         return x in ("a", "b")
 
     assert cache.key(as_set.__code__, 1) != cache.key(as_tuple.__code__, 1)
+
+
+FEEDBACK_PROGRAM = textwrap.dedent("""
+    import json, math, sys
+    import pyjion
+    from pyjion.compiler import driver, feedback
+    from pyjion.compiler.emitters import CACHE_SEEDS
+    from pyjion.compiler.lowering import site_cache_name
+    from pyjion.runtime import jit as runtime
+
+    # Other type version tags and dict keys versions than the other run's: the feedback differs.
+    padding = [type(f"Padding{k}", (), {"x": k})() for k in range(int(sys.argv[1]))]
+    for instance in padding:
+        instance.x
+
+    class Point:
+        __slots__ = ("x", "y")
+        def __init__(self, x, y):
+            self.x, self.y = x, y
+        def norm(self):
+            return math.sqrt(self.x * self.x + self.y * self.y)
+
+    class Box:
+        def __init__(self, w):
+            self.w = w
+        def unit():  # a function called through the class: LOAD_METHOD_CLASS
+            return Box(1.0)
+
+    def work(points, box):
+        total = 0.0
+        for p in points:
+            box.w = p.x
+            total += p.norm() + box.w + len(points) + math.pi + Box.unit().w
+        return total
+
+    points = [Point(float(k), 2.0) for k in range(20)]
+    expected = [work(points, Box(1.0)) for _ in range(60)][-1]  # the interpreter specialises work
+    pyjion.enable(); pyjion.disable()  # the runtime the compiled code links against
+    machine = driver.compile_code(work.__code__, 2, runtime.code_cache())
+    found = {k: v for k, v in feedback.read(work.__code__).items() if v.opname in CACHE_SEEDS}
+    import ctypes
+    seeded = []
+    for index, spec in sorted(found.items()):
+        words = CACHE_SEEDS[spec.opname](spec)
+        address = machine.arena.data_address(site_cache_name(machine.name, index))
+        held = list((ctypes.c_uint64 * len(words)).from_address(address)) if address else None
+        seeded.append([spec.opname, held == [w & (1 << 64) - 1 for w in words]])
+    pyjion.config(threshold=0, background=False)
+    pyjion.enable()
+    result = work(points, Box(1.0))
+    pyjion.disable()
+    print(json.dumps({"from_cache": machine.from_cache, "profile_guided": machine.profile_guided,
+                      "optimizations": int(machine.optimizations), "seeded": seeded,
+                      "same": result == expected, "compiled": bool(pyjion.info(work).compiled)}))
+""")
+
+
+def test_code_compiled_with_feedback_is_cached_and_seeded_with_this_process_feedback(tmp_path):
+    """The object file holds no version or address of the process that made it: a second process with
+    other versions loads it and its site caches hold its own interpreter's entries."""
+    script = tmp_path / "feedback.py"
+    script.write_text(FEEDBACK_PROGRAM)
+    env = dict(os.environ, PYJION_CACHE_DIR=str(tmp_path / "cache"))
+    runs = []
+    for padding in ("0", "7"):
+        proc = subprocess.run([sys.executable, str(script), padding], capture_output=True, text=True, env=env,
+                              timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        runs.append(json.loads(proc.stdout))
+    cold, warm = runs
+    assert not cold["from_cache"] and warm["from_cache"]
+    assert cold["optimizations"] == warm["optimizations"] != 0
+    forms = {form for form, _ in cold["seeded"]}
+    assert {"LOAD_GLOBAL_MODULE", "LOAD_GLOBAL_BUILTIN", "LOAD_ATTR_SLOT", "LOAD_METHOD_NO_DICT",
+            "STORE_ATTR_INSTANCE_VALUE", "LOAD_ATTR_MODULE", "LOAD_METHOD_CLASS"} <= forms
+    for run_ in runs:
+        assert run_["profile_guided"] and run_["same"] and run_["compiled"]
+        assert all(held for _, held in run_["seeded"]), run_["seeded"]

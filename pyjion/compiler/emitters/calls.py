@@ -1,7 +1,6 @@
 """Calls and function creation: CALL (with KW_NAMES), CALL_FUNCTION_EX, MAKE_FUNCTION."""
 from __future__ import annotations
 
-import builtins
 from typing import Callable
 
 from llvmlite import ir
@@ -74,15 +73,13 @@ SPECIALISED = (
     "PRECALL_NO_KW_METHOD_DESCRIPTOR_FAST", "PRECALL_METHOD_DESCRIPTOR_FAST_WITH_KEYWORDS",
     "PRECALL_NO_KW_LEN", "PRECALL_NO_KW_LIST_APPEND",
 )
-_LEN = id(builtins.len)
-_LIST_APPEND = id(list.append)
 
 
 def _len(fx: Lowering, bail_if: Callable[[ir.Value], None], callable_: ir.Value, first: ir.Value,
          nargs: ir.Value) -> tuple[ir.Value]:
     """``len(x)`` as PRECALL_NO_KW_LEN: the builtin itself with one argument, PyObject_Size boxed."""
     b, r = fx.b, fx.r
-    bail_if(r.icmp_unsigned("!=", callable_, r.inttoptr(i64(_LEN), PTR)))
+    bail_if(r.icmp_unsigned("!=", callable_, b.object("pyjion_builtin_len")))
     bail_if(r.icmp_signed("!=", nargs, i64(1)))
     size = b.call("PyObject_Size", b.load_slot(first, 0))
     return _unless(fx, r.icmp_signed("<", size, i64(0)), lambda: b.call("PyLong_FromSsize_t", size)),
@@ -92,7 +89,7 @@ def _list_append(fx: Lowering, bail_if: Callable[[ir.Value], None], callable_: i
                  nargs: ir.Value) -> tuple[ir.Value]:
     """``lst.append(x)`` as PRECALL_NO_KW_LIST_APPEND: list.append itself, on an exact list."""
     b, r = fx.b, fx.r
-    bail_if(r.icmp_unsigned("!=", callable_, r.inttoptr(i64(_LIST_APPEND), PTR)))
+    bail_if(r.icmp_unsigned("!=", callable_, b.object("pyjion_list_append")))
     bail_if(r.icmp_signed("!=", nargs, i64(2)))
     self_ = b.load_slot(first, 0)
     bail_if(r.icmp_unsigned("!=", b.type_of(self_), b.object("PyList_Type")))

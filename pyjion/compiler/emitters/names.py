@@ -3,23 +3,27 @@
 Where the interpreter has specialised LOAD_GLOBAL, LOAD_ATTR, STORE_ATTR or LOAD_METHOD, the compiled
 code checks what its specialisation checks (a dict's keys version, the type's version tag, no instance
 dict shadowing a method) against the values the interpreter cached, and reads the slot it found; any
-failed check takes the generic path.
+failed check takes the generic path. Those values are not in the code: they are in the site's cache,
+which the driver seeds with them (CACHE_SEEDS) once the code is linked, so that the same object file,
+keyed on which instructions were specialised to what, serves another process through the code cache.
 """
 from __future__ import annotations
 
 import builtins
+from typing import Callable
 
 from llvmlite import ir
 
-from ...abi.cpython311 import FRAME, MODULE, TPFLAGS_TYPE_SUBCLASS, TYPE
+from ...abi.cpython311 import FRAME, MODULE
 from ...enums import OptimizationFlags
-from ...runtime.caches import (ATTR_CACHE_ENTRIES, ATTR_IN_SLOT, GLOBAL_IN_BUILTINS, GLOBAL_IN_MODULE,
-                               METHOD_CACHE_WORDS, attribute_slot, bail_unless_version, cached_attribute,
-                               cached_global, cached_method, entry_value, keys_with_version, store_attribute)
+from ...runtime.caches import (ATTR_CACHE_ENTRIES, ATTR_IN_SLOT, CLASS_METHOD_CACHE_WORDS, GLOBAL_CACHE,
+                               GLOBAL_IN_BUILTINS, GLOBAL_IN_MODULE, METHOD_CACHE_WORDS, attribute_slot,
+                               cached_attribute, cached_class_method, cached_global, cached_method,
+                               store_attribute)
 from ...runtime.helpers import HELPER_IMPORT_STAR
 from ...runtime.support import NAME_ERROR_MSG, string_global
 from ..analysis import Kind
-from ..builder import I64, NULL, PTR, define_global, i32, i64
+from ..builder import NULL, PTR, i32, i64
 from ..bytecode import Instruction
 from ..feedback import Specialisation
 from ..lowering import Lowering
@@ -37,16 +41,17 @@ _LOAD_METHOD_FORMS = ("LOAD_METHOD_WITH_VALUES", "LOAD_METHOD_NO_DICT", "LOAD_ME
 SPECIALISED = _GLOBAL_FORMS + _LOAD_ATTR_FORMS + _STORE_ATTR_FORMS + _LOAD_METHOD_FORMS
 
 
-def _module_attribute(fx: Lowering, bail_if, module: ir.Value, found: Specialisation) -> ir.Value:
-    """New reference to the attribute LOAD_ATTR_MODULE/LOAD_METHOD_MODULE found in a module's dict."""
+def _module_attribute(fx: Lowering, bail_if, ins: Instruction, module: ir.Value) -> ir.Value:
+    """New reference to the attribute LOAD_ATTR_MODULE/LOAD_METHOD_MODULE found in a module's dict (its
+    keys version and entry index, seeded into a GLOBAL_CACHE)."""
     bail_if(fx.r.not_(fx.b.is_type(module, "PyModule_Type")))
-    keys = keys_with_version(fx.b, bail_if, fx.b.load(module, MODULE.md_dict), found.field("version"))
-    return entry_value(fx.b, bail_if, keys, found.field("index"))
+    cache = fx.site_cache(ins, GLOBAL_CACHE.size // 8)
+    return cached_global(fx.b, bail_if, fx.b.load(module, MODULE.md_dict), NULL, cache, in_builtins=False)
 
 
 def load_global(fx: Lowering, ins: Instruction) -> None:
     """Through a GLOBAL_CACHE of the site's own (runtime/caches.py). Where the interpreter specialised
-    the site, the cache starts with its inline cache's entry and is probed inline; elsewhere (the site
+    the site, the cache is seeded with its inline cache's entry and is probed inline; elsewhere (the site
     had not run) it starts empty, of the form a builtin's name suggests, and is probed by the support
     function. Either refills it when a check fails (a global added after compilation changes the
     globals' keys version)."""
@@ -57,16 +62,11 @@ def load_global(fx: Lowering, ins: Instruction) -> None:
     else:
         if found is not None:
             in_builtins = found.opname == "LOAD_GLOBAL_BUILTIN"
-            globals_version = found.field("module_keys_version")
-            builtins_version = found.field("builtin_keys_version") if in_builtins else 0
-            index = found.field("index")
         else:
             # The builtins module's dict, not its attributes: reading builtins.__annotations__ makes one.
             in_builtins = fx.code.co_names[ins.arg >> 1] in vars(builtins)
-            globals_version = builtins_version = index = 0
             fx.optimizations |= OptimizationFlags.GlobalCache
-        cache = define_global(b.module, ir.ArrayType(I64, 3), f"global_cache_{ins.index}", [
-            _signed64(globals_version | builtins_version << 32), index, 0], linkage="internal")
+        cache = fx.site_cache(ins, GLOBAL_CACHE.size // 8)
 
         def through_cache() -> tuple[ir.Value]:
             return b.call("pyjion_load_global_cached", fx.globals(), fx.builtins(), fx.name(ins.arg >> 1), cache,
@@ -81,10 +81,6 @@ def load_global(fx: Lowering, ins: Instruction) -> None:
     if ins.arg & 1:
         fx.push(NULL, Kind.NULL)
     fx.push(value)
-
-
-def _signed64(value: int) -> int:
-    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 def store_global(fx: Lowering, ins: Instruction) -> None:
@@ -160,12 +156,12 @@ def load_attr(fx: Lowering, ins: Instruction) -> None:
     owner = fx.pop()
     found = fx.specialised(ins, OptimizationFlags.LoadAttr, *_LOAD_ATTR_FORMS)
     if found is not None and found.opname == "LOAD_ATTR_MODULE":
-        value, = fx.guarded(lambda bail_if: (_module_attribute(fx, bail_if, owner.value, found),),
+        value, = fx.guarded(lambda bail_if: (_module_attribute(fx, bail_if, ins, owner.value),),
                             lambda: (b.call("PyObject_GetAttr", owner.value, fx.name(ins.arg)),))
     elif found is None and not fx.fast_paths:
         value = b.call("PyObject_GetAttr", owner.value, fx.name(ins.arg))
     else:
-        cache = _attr_cache(fx, ins, found)
+        cache = _attr_cache(fx, ins)
 
         def through_cache() -> tuple[ir.Value]:
             return b.call("pyjion_load_attr_cached", owner.value, fx.name(ins.arg), cache),
@@ -178,16 +174,12 @@ def load_attr(fx: Lowering, ins: Instruction) -> None:
     fx.push_result(value)
 
 
-def _attr_cache(fx: Lowering, ins: Instruction, found: Specialisation | None) -> ir.GlobalVariable:
-    """The site's ATTR_CACHE, holding the interpreter's entry if it specialised the site to the instance
-    values or a slot; where it has not (yet, or not any more: it met several types), it starts empty."""
-    entries = []
-    if found is not None:
-        where = found.field("index") | (ATTR_IN_SLOT if found.opname.endswith("_SLOT") else 0)
-        entries = [found.field("version") | where << 32]
+def _attr_cache(fx: Lowering, ins: Instruction) -> ir.GlobalVariable:
+    """The site's ATTR_CACHE, seeded with the interpreter's entry if it specialised the site to the
+    instance values or a slot; where it has not (yet, or not any more: it met several types), it starts
+    empty."""
     fx.optimizations |= OptimizationFlags.LoadAttr
-    return define_global(fx.b.module, ir.ArrayType(I64, ATTR_CACHE_ENTRIES + 1), f"attr_cache_{ins.index}",
-                         entries + [0] * (ATTR_CACHE_ENTRIES - len(entries)) + [len(entries)], linkage="internal")
+    return fx.site_cache(ins, ATTR_CACHE_ENTRIES + 1)
 
 
 def store_attr(fx: Lowering, ins: Instruction) -> None:
@@ -206,7 +198,7 @@ def store_attr(fx: Lowering, ins: Instruction) -> None:
     if found is None and not fx.fast_paths:
         status = fx.call_releasing("PyObject_SetAttr", [owner.value, fx.name(ins.arg), value.value], [value])
     else:
-        cache = _attr_cache(fx, ins, found)
+        cache = _attr_cache(fx, ins)
 
         def through_cache() -> tuple[ir.Value]:
             return fx.call_releasing("pyjion_store_attr_cached", [owner.value, fx.name(ins.arg), value.value, cache],
@@ -243,15 +235,11 @@ def load_method(fx: Lowering, ins: Instruction) -> None:
 
     def cached(bail_if):
         if found.opname == "LOAD_METHOD_MODULE":
-            function = _module_attribute(fx, bail_if, owner.value, found)
-            fx.release(owner)
-            return NULL, function
-        is_class = r.and_(b.load(b.type_of(owner.value), TYPE.tp_flags), i64(TPFLAGS_TYPE_SUBCLASS))
-        bail_if(r.icmp_unsigned("==", is_class, i64(0)))
-        # The class's own version tag (its attributes), not its metaclass's.
-        bail_unless_version(b, bail_if, owner.value, TYPE.tp_version_tag, found.field("type_version"))
+            function = _module_attribute(fx, bail_if, ins, owner.value)
+        else:
+            function = cached_class_method(b, bail_if, owner.value, fx.site_cache(ins, CLASS_METHOD_CACHE_WORDS))
         fx.release(owner)
-        return NULL, b.new_ref(r.inttoptr(i64(found.field("descr")), PTR))
+        return NULL, function
 
     found = fx.specialised(ins, OptimizationFlags.LoadAttr, *_LOAD_METHOD_FORMS)
     if found is not None and found.opname in ("LOAD_METHOD_MODULE", "LOAD_METHOD_CLASS"):
@@ -259,13 +247,7 @@ def load_method(fx: Lowering, ins: Instruction) -> None:
     elif found is None and not fx.fast_paths:
         method, self_or_attr = generic()
     else:
-        entries = []
-        if found is not None:
-            keys_version = found.field("keys_version") if found.opname == "LOAD_METHOD_WITH_VALUES" else 0
-            entries = [found.field("type_version") | keys_version << 32, found.field("descr")]
-        cache = define_global(fx.b.module, ir.ArrayType(I64, METHOD_CACHE_WORDS), f"method_cache_{ins.index}",
-                              [_signed64(v) for v in entries] + [0] * (2 * ATTR_CACHE_ENTRIES - len(entries))
-                              + [len(entries) // 2], linkage="internal")
+        cache = fx.site_cache(ins, METHOD_CACHE_WORDS)
         fx.optimizations |= OptimizationFlags.LoadAttr
 
         def through_cache():
@@ -278,6 +260,42 @@ def load_method(fx: Lowering, ins: Instruction) -> None:
                 lambda bail_if: (cached_method(b, bail_if, owner.value, cache), owner.value), through_cache)
     fx.push(method, Kind.MAYBE_NULL)
     fx.push(self_or_attr)
+
+
+def _global_seed(found: Specialisation) -> list[int]:
+    builtins_version = found.field("builtin_keys_version") if found.opname == "LOAD_GLOBAL_BUILTIN" else 0
+    return [found.field("module_keys_version") | builtins_version << 32, found.field("index"), 0]
+
+
+def _module_attribute_seed(found: Specialisation) -> list[int]:
+    return [found.field("version"), found.field("index"), 0]
+
+
+def _attr_seed(found: Specialisation) -> list[int]:
+    where = found.field("index") | (ATTR_IN_SLOT if found.opname.endswith("_SLOT") else 0)
+    return [found.field("version") | where << 32] + [0] * (ATTR_CACHE_ENTRIES - 1) + [1]
+
+
+def _method_seed(found: Specialisation) -> list[int]:
+    keys_version = found.field("keys_version") if found.opname == "LOAD_METHOD_WITH_VALUES" else 0
+    return ([found.field("type_version") | keys_version << 32, found.field("descr")]
+            + [0] * (METHOD_CACHE_WORDS - 3) + [1])
+
+
+def _class_method_seed(found: Specialisation) -> list[int]:
+    return [found.field("type_version"), found.field("descr")]
+
+
+# What each specialised form's site cache starts with: the interpreter's inline cache, as the probes in
+# runtime/caches.py read it.
+CACHE_SEEDS: dict[str, Callable[[Specialisation], list[int]]] = {
+    "LOAD_GLOBAL_MODULE": _global_seed, "LOAD_GLOBAL_BUILTIN": _global_seed,
+    "LOAD_ATTR_MODULE": _module_attribute_seed, "LOAD_METHOD_MODULE": _module_attribute_seed,
+    "LOAD_ATTR_INSTANCE_VALUE": _attr_seed, "LOAD_ATTR_SLOT": _attr_seed,
+    "STORE_ATTR_INSTANCE_VALUE": _attr_seed, "STORE_ATTR_SLOT": _attr_seed,
+    "LOAD_METHOD_WITH_VALUES": _method_seed, "LOAD_METHOD_NO_DICT": _method_seed,
+    "LOAD_METHOD_CLASS": _class_method_seed,
+}
 
 
 def import_name(fx: Lowering, ins: Instruction) -> None:

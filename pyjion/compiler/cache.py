@@ -67,12 +67,18 @@ def key(code: CodeType, level: int, shape: tuple[tuple[int, str], ...] = ()) -> 
 
 
 class CodeCache:
-    """Loaded machine code by key, backed by ``directory`` (None: memory only)."""
+    """Loaded machine code by key, backed by ``directory`` (None: memory only), whose entries are kept
+    under ``max_bytes``: past it, the least recently used (written or loaded) go, down to three quarters."""
 
     RECENT = 64
+    # Hot code is cached too, and every pyjion version and feedback shape has its own entries: a few
+    # hundred programs' worth of compiled functions at ~20-60 KB each.
+    MAX_BYTES = 512 << 20
 
-    def __init__(self, directory: str | os.PathLike | None = None) -> None:
+    def __init__(self, directory: str | os.PathLike | None = None, max_bytes: int = MAX_BYTES) -> None:
         self.directory = os.fspath(directory) if directory else None
+        self.max_bytes = max_bytes
+        self._bytes: int | None = None  # the entries' size, counted at the first write
         # Loaded machine code, weakly. Not a WeakValueDictionary: its callbacks are Python code, which must
         # not run while machine code dies (see runtime/engine.py, _owners). Dead entries are swept whenever
         # the dict has doubled since the last sweep.
@@ -121,8 +127,10 @@ class CodeCache:
         return Path(self.directory, key[:2], key + SUFFIX)
 
     def _read(self, key: str) -> tuple[bytes, bytes, int] | None:
+        path = self.path(key)
         try:
-            data = self.path(key).read_bytes()
+            data = path.read_bytes()
+            os.utime(path)  # used: the last to be evicted
         except OSError:
             return None
         try:
@@ -150,10 +158,36 @@ class CodeCache:
             target.parent.mkdir(parents=True, exist_ok=True)
             # Written aside and renamed: a reader in another process sees the whole entry or none.
             fd, temporary = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+            data = MAGIC + header + b"\n" + machine.object + machine.packed_ir
             with os.fdopen(fd, "wb") as out:
-                out.write(MAGIC + header + b"\n" + machine.object + machine.packed_ir)
+                out.write(data)
             os.replace(temporary, target)
         except OSError as exc:
             self.problems.append(f"code cache entry {key} not written: {exc}")
             if temporary is not None:
                 Path(temporary).unlink(missing_ok=True)
+            return
+        self._bytes = self._bytes + len(data) if self._bytes is not None else sum(size for *_, size in self._entries())
+        if self._bytes > self.max_bytes:
+            self._evict()
+
+    def _entries(self) -> list[tuple[float, Path, int]]:
+        """(last use, path, size) of each entry in the directory (other processes' too)."""
+        found = []
+        for path in Path(self.directory).glob("*/*" + SUFFIX):
+            try:
+                stat = path.stat()
+            except OSError:  # evicted by another process meanwhile
+                continue
+            found.append((stat.st_mtime, path, stat.st_size))
+        return found
+
+    def _evict(self) -> None:
+        entries = sorted(self._entries())
+        total = sum(size for *_, size in entries)
+        for _, path, size in entries:
+            if total <= self.max_bytes * 3 // 4:
+                break
+            path.unlink(missing_ok=True)
+            total -= size
+        self._bytes = total

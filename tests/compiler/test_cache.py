@@ -227,3 +227,28 @@ def test_code_compiled_with_feedback_is_cached_and_seeded_with_this_process_feed
     for run_ in runs:
         assert run_["profile_guided"] and run_["same"] and run_["compiled"]
         assert all(held for _, held in run_["seeded"]), run_["seeded"]
+
+
+def test_directory_keeps_under_its_size_limit_evicting_the_least_recently_used(tmp_path):
+    from pyjion.compiler import driver
+    with jit():  # the runtime compiled code links against
+        pass
+    codes = [eval(f"lambda x: x + {k}").__code__ for k in range(6)]
+    unlimited = cache.CodeCache(tmp_path)
+    for k, code in enumerate(codes[:4]):
+        driver.compile_code(code, 1, unlimited)
+    written = entries(tmp_path)
+    assert len(written) == 4
+    by_key = {cache.key(code, 1): k for k, code in enumerate(codes)}
+    for path in written:
+        stamp = 1_000_000 + 1000 * by_key[path.stem]  # written in code order, long ago
+        os.utime(path, (stamp, stamp))
+    size = max(path.stat().st_size for path in written)
+    limited = cache.CodeCache(tmp_path, max_bytes=int(size * 3.5))
+    first = cache.key(codes[0], 1)
+    assert limited.get(first, driver.symbol_name(codes[0], first)) is not None  # loading counts as a use
+    for code in codes[4:]:
+        driver.compile_code(code, 1, limited)
+    # The fifth entry passes the limit: the least recently used go until at most 3/4 of it (2 entries)
+    # remain; the sixth makes 3, under it.
+    assert sorted(by_key[path.stem] for path in entries(tmp_path)) == [0, 4, 5]

@@ -99,9 +99,9 @@ class CodeCache:
         entry = self._read(key)
         if entry is None:
             return None
-        obj, packed_ir, optimizations = entry
+        obj, packed_ir, header = entry
         try:
-            machine = load(obj, packed_ir, function_name, optimizations)
+            machine = load(obj, packed_ir, function_name, int(header["optimizations"]), bool(header["fast_selection"]))
         except (CodegenError, RuntimeError) as exc:
             self.problems.append(f"code cache entry {key} not loaded: {exc}")
             return None
@@ -126,7 +126,7 @@ class CodeCache:
     def path(self, key: str) -> Path:
         return Path(self.directory, key[:2], key + SUFFIX)
 
-    def _read(self, key: str) -> tuple[bytes, bytes, int] | None:
+    def _read(self, key: str) -> tuple[bytes, bytes, dict] | None:
         path = self.path(key)
         try:
             data = path.read_bytes()
@@ -143,13 +143,16 @@ class CodeCache:
             if header["key"] != key or hashlib.sha256(obj).hexdigest() != header["object_sha256"]:
                 raise ValueError("contents do not match their checksum")
             zlib.decompress(packed_ir).decode()  # damaged if it does not unpack
-            return obj, packed_ir, int(header["optimizations"])
+            if not {"optimizations", "fast_selection"} <= header.keys():
+                raise ValueError("the header lacks fields")
+            return obj, packed_ir, header
         except (ValueError, KeyError, TypeError, zlib.error, UnicodeDecodeError) as exc:
             self.problems.append(f"code cache entry {key} ignored: {exc}")
             return None
 
     def _write(self, key: str, machine: MachineCode) -> None:
         header = json.dumps({"key": key, "name": machine.name, "optimizations": int(machine.optimizations),
+                             "fast_selection": machine.fast_selection,
                              "object_size": len(machine.object),
                              "object_sha256": hashlib.sha256(machine.object).hexdigest()}).encode()
         target = self.path(key)

@@ -2,8 +2,8 @@
 
 Levels (``config(level=...)``): 0 runs no IR passes and LLVM's fast instruction selection, the cheapest
 machine code to make and the slowest to run (every value spilled to the stack); 1 runs a short cleanup
-pipeline (CFG simplification, SROA, instruction combining) and full instruction selection; 2 (the
-default) runs the whole O2 pipeline. Per bytecode instruction LLVM took 1.17 ms at level 1 and 1.98 ms
+pipeline (CFG simplification, SROA, instruction combining) and full instruction selection for code with
+a loop, fast selection for code without; 2 (the default) runs the whole O2 pipeline. Per bytecode instruction LLVM took 1.17 ms at level 1 and 1.98 ms
 at level 2, 0.66 ms with the cleanup pipeline and fast instruction selection (README, "When code is
 compiled"); on small loops level 2 code ran 1.15-1.35x faster than level 1's. Hot code is compiled on
 a background thread, so the default buys the fastest code; threshold 0, which compiles everything
@@ -25,8 +25,11 @@ from ..runtime import engine as engines
 from . import objectcode
 
 CODEGEN_LEVEL = {0: 0, 1: 2, 2: 2}
-# Straight-line code (no loop) above this many bytecode instructions gets, at levels 1 and 2, the
-# cleanup pipeline and fast instruction selection: full instruction selection and register allocation
+# Code with no loop gets the cleanup pipeline and fast instruction selection at level 1 (threshold 0:
+# everything is compiled, most of it to run a few times; its time goes to the calls it makes): 0.9-1.0
+# ms per instruction against 1.4-1.6 ms with full selection (700 loop-free stdlib code objects, thread
+# CPU time), with recursive fib and a loop of method calls as fast within the noise of a loaded machine.
+# At level 2 so does straight-line code above this many bytecode instructions: full instruction selection and register allocation
 # grow faster than the function (one-expression functions at level 1: 0.57, 1.2 and 2.4 ms per
 # instruction at 2,500, 10,000 and 41,000 instructions; 0.24, 0.34 and 0.36 ms this way), and such code
 # (generated tables, regex_v8's block functions, a huge literal) runs each instruction once per call.
@@ -54,6 +57,7 @@ class MachineCode:
     optimizations: int = 0  # OptimizationFlags of the fast paths emitted
     profile_guided: bool = False  # compiled with the interpreter's type feedback (compiler/feedback.py)
     seeded: bool = False  # its site caches hold the feedback of the code object it was made for
+    fast_selection: bool = False  # made by LLVM's fast instruction selection (level 0, or code with no loop)
     arena: engines.CodeArena | None = field(default=None, repr=False)
 
     def seed(self, symbol: str, words: list[int]) -> None:
@@ -91,8 +95,8 @@ def generate(module: ir.Module, function_name: str, level: int, lower_seconds: f
              straight_line_instructions: int = 0) -> MachineCode:
     """Machine code for the lowered ``module``; ``straight_line_instructions``: the size of the code
     object if it has no loop, else 0."""
-    large = level >= 1 and straight_line_instructions > LARGE_CODE
-    engine = engines.engine(0 if large else CODEGEN_LEVEL[level])
+    cheap = level >= 1 and straight_line_instructions > (0 if level == 1 else LARGE_CODE)
+    engine = engines.engine(0 if cheap else CODEGEN_LEVEL[level])
     start = time.perf_counter()
     module.triple = engine.triple
     module.data_layout = engine.data_layout
@@ -105,7 +109,7 @@ def generate(module: ir.Module, function_name: str, level: int, lower_seconds: f
         parsed.verify()
     except RuntimeError as exc:
         raise CodegenError(str(exc)) from exc
-    if level == 1 or large:
+    if level == 1 or cheap:
         builder = llvm.create_pass_builder(engine.target_machine, llvm.create_pipeline_tuning_options(0))
         passes = llvm.create_new_module_pass_manager()
         for name in CLEANUP_PASSES:
@@ -116,13 +120,14 @@ def generate(module: ir.Module, function_name: str, level: int, lower_seconds: f
         builder.getModulePassManager().run(parsed, builder)
     obj = engine.target_machine.emit_object(parsed)
     packed_ir = zlib.compress(text.encode(), 1)
-    return _link(MachineCode(function_name, 0, packed_ir, obj, lower_seconds, 0.0), start)
+    machine = MachineCode(function_name, 0, packed_ir, obj, lower_seconds, 0.0, fast_selection=cheap or level == 0)
+    return _link(machine, start)
 
 
-def load(obj: bytes, packed_ir: bytes, function_name: str, optimizations: int) -> MachineCode:
+def load(obj: bytes, packed_ir: bytes, function_name: str, optimizations: int, fast_selection: bool) -> MachineCode:
     """Machine code from an object file :func:`generate` made, in this process or another."""
-    return _link(MachineCode(function_name, 0, packed_ir, obj, 0.0, 0.0, from_cache=True,
-                             optimizations=optimizations), time.perf_counter())
+    return _link(MachineCode(function_name, 0, packed_ir, obj, 0.0, 0.0, from_cache=True, optimizations=optimizations,
+                             fast_selection=fast_selection), time.perf_counter())
 
 
 def _link(machine: MachineCode, start: float) -> MachineCode:

@@ -45,3 +45,29 @@ def test_large_code():
     skipped = pyjion.info(literal)
     assert not skipped.compiled and skipped.compile_result == pyjion.CompilationResult.IncompatibleSize
     assert "runs once" in skipped.reason
+
+
+def test_level_1_gives_loop_free_code_fast_instruction_selection():
+    """Threshold 0 at level 1 compiles everything, most of it to run a few times: code with no loop gets
+    the cheaper pipeline, code with a loop the full one; level 2 keeps it for large code only."""
+    from pyjion.compiler import compile_code
+    from pyjion.runtime import jit as runtime
+
+    def straight(a, b):
+        return a * b + len(str(a))
+
+    def looping(n):
+        total = 0
+        for i in range(n):
+            total += i
+        return total
+
+    runtime.hook()  # the runtime module the code links against
+    assert compile_code(straight.__code__, 1).fast_selection
+    assert not compile_code(looping.__code__, 1).fast_selection
+    assert not compile_code(straight.__code__, 2).fast_selection
+    assert compile_code(straight.__code__, 0).fast_selection
+    expected = straight(6, 7), looping(10)
+    with jit(level=1):
+        assert (straight(6, 7), looping(10)) == expected
+    assert pyjion.info(straight).compiled and pyjion.info(looping).compiled

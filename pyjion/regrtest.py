@@ -996,6 +996,8 @@ def main(argv=None) -> int:
     temporary_cache = opts.cache_dir is None
     if temporary_cache:
         opts.cache_dir = tempfile.mkdtemp(prefix="pyjion-regrtest-cache-")
+    elif opts.cache_dir != "off":
+        opts.cache_dir = os.path.abspath(opts.cache_dir)  # the children run in directories of their own
     try:
         report = run_all(modules, opts)
     finally:

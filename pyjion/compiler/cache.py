@@ -11,6 +11,11 @@ the last ``RECENT`` loaded stay (so identical code objects, such as the function
 ``exec``-ed again and again, share it, without keeping every function ever compiled); on disk, to a file holding the object file and
 its IR, checked by a SHA-256 of its contents before LLVM sees it: a damaged or foreign entry is skipped
 and compiled afresh.
+
+The cache runs on the compiler thread while the program runs: it calls the file-system functions as
+they were when pyjion was imported, not through ``os``, ``pathlib`` or ``tempfile``, whose functions a
+program may have replaced meanwhile (test_pathlib patches ``os.mkdir`` with a function that fails when
+called more often than the test expects).
 """
 from __future__ import annotations
 
@@ -20,10 +25,11 @@ import json
 import marshal
 import os
 import sys
-import tempfile
+import threading
 import weakref
 import zlib
 from collections import OrderedDict, deque
+from itertools import count
 from pathlib import Path
 from types import CodeType
 
@@ -31,6 +37,11 @@ import llvmlite
 import llvmlite.binding as llvm
 
 from .codegen import CodegenError, MachineCode, load
+
+_open, _read, _write, _close, _fstat = os.open, os.read, os.write, os.close, os.fstat
+_mkdir, _replace, _unlink, _stat, _utime, _listdir = os.mkdir, os.replace, os.unlink, os.stat, os.utime, os.listdir
+_dumps, _loads = json.dumps, json.loads
+_temporary_names = count()
 
 MAGIC = b"PYJION-CODE-CACHE 1\n"
 SUFFIX = ".pjc"
@@ -45,6 +56,9 @@ def _environment() -> bytes:
     return "\0".join([sys.version, sources.hexdigest(), llvmlite.__version__,
                       ".".join(map(str, llvm.llvm_version_info)), llvm.get_host_cpu_name(),
                       llvm.get_host_cpu_features().flatten()]).encode()
+
+
+_environment()  # now: it reads files, which the program may not let the compiler thread do later
 
 
 def key(code: CodeType, level: int, shape: tuple[tuple[int, str], ...] = ()) -> str | None:
@@ -76,7 +90,8 @@ class CodeCache:
     MAX_BYTES = 512 << 20
 
     def __init__(self, directory: str | os.PathLike | None = None, max_bytes: int = MAX_BYTES) -> None:
-        self.directory = os.fspath(directory) if directory else None
+        # Absolute: the program may change its working directory.
+        self.directory = os.path.abspath(directory) if directory else None
         self.max_bytes = max_bytes
         self._bytes: int | None = None  # the entries' size, counted at the first write
         # Loaded machine code, weakly. Not a WeakValueDictionary: its callbacks are Python code, which must
@@ -123,21 +138,21 @@ class CodeCache:
         if len(self._recent) > self.RECENT:
             self._recent.popitem(last=False)
 
-    def path(self, key: str) -> Path:
-        return Path(self.directory, key[:2], key + SUFFIX)
+    def path(self, key: str) -> str:
+        return f"{self.directory}/{key[:2]}/{key}{SUFFIX}"
 
     def _read(self, key: str) -> tuple[bytes, bytes, dict] | None:
         path = self.path(key)
         try:
-            data = path.read_bytes()
-            os.utime(path)  # used: the last to be evicted
+            data = _read_file(path)
+            _utime(path)  # used: the last to be evicted
         except OSError:
             return None
         try:
             if not data.startswith(MAGIC):
                 raise ValueError("not a pyjion code cache entry")
             end = data.index(b"\n", len(MAGIC))
-            header = json.loads(data[len(MAGIC):end])
+            header = _loads(data[len(MAGIC):end])
             body = data[end + 1:]
             obj, packed_ir = body[:header["object_size"]], body[header["object_size"]:]
             if header["key"] != key or hashlib.sha256(obj).hexdigest() != header["object_sha256"]:
@@ -151,38 +166,44 @@ class CodeCache:
             return None
 
     def _write(self, key: str, machine: MachineCode) -> None:
-        header = json.dumps({"key": key, "name": machine.name, "optimizations": int(machine.optimizations),
+        header = _dumps({"key": key, "name": machine.name, "optimizations": int(machine.optimizations),
                              "fast_selection": machine.fast_selection,
                              "object_size": len(machine.object),
                              "object_sha256": hashlib.sha256(machine.object).hexdigest()}).encode()
         target = self.path(key)
-        temporary = None
+        # Written aside and renamed: a reader in another process sees the whole entry or none.
+        temporary = f"{target}.{os.getpid()}.{threading.get_ident()}.{next(_temporary_names)}.tmp"
+        data = MAGIC + header + b"\n" + machine.object + machine.packed_ir
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            # Written aside and renamed: a reader in another process sees the whole entry or none.
-            fd, temporary = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-            data = MAGIC + header + b"\n" + machine.object + machine.packed_ir
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            os.replace(temporary, target)
+            _make_directories(target.rpartition("/")[0])
+            _write_file(temporary, data)
+            _replace(temporary, target)
         except OSError as exc:
             self.problems.append(f"code cache entry {key} not written: {exc}")
-            if temporary is not None:
-                Path(temporary).unlink(missing_ok=True)
+            _unlink_quietly(temporary)
             return
         self._bytes = self._bytes + len(data) if self._bytes is not None else sum(size for *_, size in self._entries())
         if self._bytes > self.max_bytes:
             self._evict()
 
-    def _entries(self) -> list[tuple[float, Path, int]]:
+    def _entries(self) -> list[tuple[float, str, int]]:
         """(last use, path, size) of each entry in the directory (other processes' too)."""
         found = []
-        for path in Path(self.directory).glob("*/*" + SUFFIX):
+        try:
+            folders = [f"{self.directory}/{name}" for name in _listdir(self.directory)]
+        except OSError:
+            return found
+        for folder in folders:
             try:
-                stat = path.stat()
-            except OSError:  # evicted by another process meanwhile
+                names = [name for name in _listdir(folder) if name.endswith(SUFFIX)]
+            except OSError:  # not a folder, or gone
                 continue
-            found.append((stat.st_mtime, path, stat.st_size))
+            for name in names:
+                try:
+                    stat = _stat(f"{folder}/{name}")
+                except OSError:  # evicted by another process meanwhile
+                    continue
+                found.append((stat.st_mtime, f"{folder}/{name}", stat.st_size))
         return found
 
     def _evict(self) -> None:
@@ -191,6 +212,52 @@ class CodeCache:
         for _, path, size in entries:
             if total <= self.max_bytes * 3 // 4:
                 break
-            path.unlink(missing_ok=True)
+            _unlink_quietly(path)
             total -= size
         self._bytes = total
+
+
+def _read_file(path: str) -> bytes:
+    fd = _open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        size = _fstat(fd).st_size
+        chunks = []
+        while size > 0:
+            chunk = _read(fd, size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        _close(fd)
+
+
+def _write_file(path: str, data: bytes) -> None:
+    fd = _open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[_write(fd, view):]
+    finally:
+        _close(fd)
+
+
+def _make_directories(path: str) -> None:
+    try:
+        _mkdir(path)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        parent = path.rpartition("/")[0]
+        if not parent:
+            raise
+        _make_directories(parent)
+        _mkdir(path)
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        _unlink(path)
+    except OSError:
+        pass

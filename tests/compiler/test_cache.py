@@ -252,3 +252,40 @@ def test_directory_keeps_under_its_size_limit_evicting_the_least_recently_used(t
     # The fifth entry passes the limit: the least recently used go until at most 3/4 of it (2 entries)
     # remain; the sixth makes 3, under it.
     assert sorted(by_key[path.stem] for path in entries(tmp_path)) == [0, 4, 5]
+
+
+def test_the_cache_calls_no_file_system_function_the_program_replaced(tmp_path):
+    """The compiler thread writes and reads entries while the program runs, maybe with os.mkdir or
+    os.open replaced (test_pathlib's spy fails when called more often than the test expects)."""
+    from unittest import mock
+    calls = []
+
+    def spy(name, real):
+        def recording(*args, **kwargs):
+            calls.append(name)
+            return real(*args, **kwargs)
+        return recording
+
+    replaced = ("mkdir", "makedirs", "open", "replace", "rename", "unlink", "stat", "utime", "listdir", "scandir")
+    source = "def perimeter(w, h):\n    return 2 * (w + h)\n"
+    (tmp_path / "deep").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "deep")
+    before = pyjion.config()
+    try:
+        # The second directory is the first by another name: a cache with nothing in memory reads the disk.
+        for directory in (tmp_path / "deep" / "new" / "cache", tmp_path / "link" / "new" / "cache"):
+            pyjion.config(cache_dir=str(directory))
+            namespace = {}
+            with mock.patch.multiple("os", **{name: spy(name, getattr(os, name)) for name in replaced}), \
+                    mock.patch("json.dumps", spy("dumps", json.dumps)), mock.patch("json.loads", spy("loads", json.loads)):
+                with jit():
+                    exec(source, namespace)
+                    assert namespace["perimeter"](3, 4) == 14
+            assert pyjion.info(namespace["perimeter"]).compiled
+            assert calls == []
+            assert entries(tmp_path / "deep" / "new" / "cache")
+        from pyjion.runtime import state
+        assert any(r.compiled.from_cache for c, r in state.records()
+                   if r.compiled and c.co_name == "perimeter")
+    finally:
+        pyjion.config(cache_dir=before["cache_dir"])

@@ -6,8 +6,8 @@ object with the same content, in this process or another. The key covers everyth
 depends on: the marshalled code object, the optimisation level, which instructions the interpreter had
 specialised to which forms (the type feedback's values, versions and addresses of this process, are
 not in the code but seeded into its site caches when it is linked), CPython's version, pyjion's own
-sources, LLVM's version and the CPU. In memory, a key maps to the loaded code while some code object runs it, and
-the last ``RECENT`` loaded stay (so identical code objects, such as the functions of a template
+sources, LLVM's version and the CPU. In memory, a key maps to the loaded code while some code object
+runs it, and the last ``RECENT`` loaded stay (so identical code objects, such as the functions of a template
 ``exec``-ed again and again, share it, without keeping every function ever compiled); on disk, to a file holding the object file and
 its IR, checked by a SHA-256 of its contents before LLVM sees it: a damaged or foreign entry is skipped
 and compiled afresh.
@@ -19,7 +19,6 @@ called more often than the test expects).
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import marshal
@@ -47,7 +46,6 @@ MAGIC = b"PYJION-CODE-CACHE 1\n"
 SUFFIX = ".pjc"
 
 
-@functools.cache
 def _environment() -> bytes:
     package = Path(__file__).resolve().parent.parent
     sources = hashlib.sha256()
@@ -58,7 +56,8 @@ def _environment() -> bytes:
                       llvm.get_host_cpu_features().flatten()]).encode()
 
 
-_environment()  # now: it reads files, which the program may not let the compiler thread do later
+# At import: it reads files, which a program may not let the compiler thread do later (see above).
+_ENVIRONMENT = _environment()
 
 
 def key(code: CodeType, level: int, shape: tuple[tuple[int, str], ...] = ()) -> str | None:
@@ -73,7 +72,7 @@ def key(code: CodeType, level: int, shape: tuple[tuple[int, str], ...] = ()) -> 
         body = marshal.dumps(code, 2)
     except ValueError:
         return None
-    digest = hashlib.sha256(_environment())
+    digest = hashlib.sha256(_ENVIRONMENT)
     digest.update(bytes([level]))
     digest.update(repr(shape).encode())
     digest.update(body)
@@ -114,9 +113,9 @@ class CodeCache:
         entry = self._read(key)
         if entry is None:
             return None
-        obj, packed_ir, header = entry
+        obj, packed_ir, optimizations, fast_selection = entry
         try:
-            machine = load(obj, packed_ir, function_name, int(header["optimizations"]), bool(header["fast_selection"]))
+            machine = load(obj, packed_ir, function_name, optimizations, fast_selection)
         except (CodegenError, RuntimeError) as exc:
             self.problems.append(f"code cache entry {key} not loaded: {exc}")
             return None
@@ -141,7 +140,8 @@ class CodeCache:
     def path(self, key: str) -> str:
         return f"{self.directory}/{key[:2]}/{key}{SUFFIX}"
 
-    def _read(self, key: str) -> tuple[bytes, bytes, dict] | None:
+    def _read(self, key: str) -> tuple[bytes, bytes, int, bool] | None:
+        """The object file, packed IR, optimisation flags and instruction selection of an entry."""
         path = self.path(key)
         try:
             data = _read_file(path)
@@ -158,9 +158,7 @@ class CodeCache:
             if header["key"] != key or hashlib.sha256(obj).hexdigest() != header["object_sha256"]:
                 raise ValueError("contents do not match their checksum")
             zlib.decompress(packed_ir).decode()  # damaged if it does not unpack
-            if not {"optimizations", "fast_selection"} <= header.keys():
-                raise ValueError("the header lacks fields")
-            return obj, packed_ir, header
+            return obj, packed_ir, int(header["optimizations"]), bool(header["fast_selection"])
         except (ValueError, KeyError, TypeError, zlib.error, UnicodeDecodeError) as exc:
             self.problems.append(f"code cache entry {key} ignored: {exc}")
             return None

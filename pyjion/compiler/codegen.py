@@ -3,11 +3,11 @@
 Levels (``config(level=...)``): 0 runs no IR passes and LLVM's fast instruction selection, the cheapest
 machine code to make and the slowest to run (every value spilled to the stack); 1 runs a short cleanup
 pipeline (CFG simplification, SROA, instruction combining) and full instruction selection for code with
-a loop, fast selection for code without; 2 (the default) runs the whole O2 pipeline. Per bytecode instruction LLVM took 1.17 ms at level 1 and 1.98 ms
-at level 2, 0.66 ms with the cleanup pipeline and fast instruction selection (README, "When code is
-compiled"); on small loops level 2 code ran 1.15-1.35x faster than level 1's. Hot code is compiled on
-a background thread, so the default buys the fastest code; threshold 0, which compiles everything
-before it first runs, is cheaper at level 1.
+a loop, fast selection for code without; 2 (the default) runs the whole O2 pipeline. Per bytecode
+instruction LLVM took 1.17 ms at level 1 and 1.98 ms at level 2, 0.66 ms with the cleanup pipeline and
+fast instruction selection (README, "When code is compiled"); on small loops level 2 code ran 1.15-1.35x
+faster than level 1's. Hot code is compiled on a background thread, so the default buys the fastest
+code; threshold 0, which compiles everything before it first runs, is cheaper at level 1.
 """
 from __future__ import annotations
 
@@ -29,12 +29,13 @@ CODEGEN_LEVEL = {0: 0, 1: 2, 2: 2}
 # everything is compiled, most of it to run a few times; its time goes to the calls it makes): 0.9-1.0
 # ms per instruction against 1.4-1.6 ms with full selection (700 loop-free stdlib code objects, thread
 # CPU time), with recursive fib and a loop of method calls as fast within the noise of a loaded machine.
-# At level 2 so does straight-line code above this many bytecode instructions: full instruction selection and register allocation
-# grow faster than the function (one-expression functions at level 1: 0.57, 1.2 and 2.4 ms per
-# instruction at 2,500, 10,000 and 41,000 instructions; 0.24, 0.34 and 0.36 ms this way), and such code
-# (generated tables, regex_v8's block functions, a huge literal) runs each instruction once per call.
-# Code with a loop keeps the full pipeline: fast selection made unpack_sequence's 4,800-instruction
-# loop body 2.5x slower (0.37x of the interpreter against 0.88x; compiling it took 10 s against 28 s).
+# At level 2 so does straight-line code above this many bytecode instructions: full instruction
+# selection and register allocation grow faster than the function (one-expression functions at level 1:
+# 0.57, 1.2 and 2.4 ms per instruction at 2,500, 10,000 and 41,000 instructions; 0.24, 0.34 and 0.36 ms
+# this way), and such code (generated tables, regex_v8's block functions, a huge literal) runs each
+# instruction once per call. Code with a loop keeps the full pipeline: fast selection made
+# unpack_sequence's 4,800-instruction loop body 2.5x slower (0.37x of the interpreter against 0.88x;
+# compiling it took 10 s against 28 s).
 LARGE_CODE = 2_000
 _DECLARATION = re.compile(r'^declare [^@]*@"?([\w.$]+)"?\(', re.MULTILINE)
 CLEANUP_PASSES = ("simplify_cfg", "sroa", "instruction_combine", "simplify_cfg")

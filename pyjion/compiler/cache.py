@@ -145,9 +145,12 @@ class CodeCache:
         path = self.path(key)
         try:
             data = _read_file(path)
-            _utime(path)  # used: the last to be evicted
         except OSError:
             return None
+        try:
+            _utime(path)  # used: the last to be evicted
+        except OSError:  # a cache directory shared read-only: the entry serves all the same
+            pass
         try:
             if not data.startswith(MAGIC):
                 raise ValueError("not a pyjion code cache entry")

@@ -289,3 +289,20 @@ def test_the_cache_calls_no_file_system_function_the_program_replaced(tmp_path):
                    if r.compiled and c.co_name == "perimeter")
     finally:
         pyjion.config(cache_dir=before["cache_dir"])
+
+
+def test_an_entry_whose_use_cannot_be_recorded_is_loaded(tmp_path, monkeypatch):
+    """A cache directory shared read-only: the time of use cannot be written, the entry serves anyway."""
+    from pyjion.compiler import driver
+    with jit():  # the runtime compiled code links against
+        pass
+    code = eval("lambda x: x * 3").__code__
+    driver.compile_code(code, 1, cache.CodeCache(tmp_path))
+
+    def refused(path, *args):
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(cache, "_utime", refused)
+    key = cache.key(code, 1)
+    loaded = cache.CodeCache(tmp_path).get(key, driver.symbol_name(code, key))
+    assert loaded is not None and loaded.from_cache

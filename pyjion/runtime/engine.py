@@ -52,6 +52,13 @@ def libc_address(name: str) -> int:
     return ctypes.cast(getattr(ctypes.CDLL(None), name), ctypes.c_void_p).value
 
 
+def _empty_module(target_machine: llvm.TargetMachine) -> llvm.ModuleRef:
+    """An empty module for ``target_machine``'s triple. Written in the IR text: llvmlite's ``triple``
+    setter makes a ctypes array type for the string, which dies as cyclic garbage that the program's
+    next ``gc.collect()`` counts (a new arena is made every CodeArena.CAPACITY functions)."""
+    return llvm.parse_assembly(f'target triple = "{target_machine.triple}"')
+
+
 class Engine:
     """One MCJIT engine and its target machine, for one machine-code optimisation level: it generates
     the runtime's code and holds it, and its target machine generates compiled functions' object files."""
@@ -59,9 +66,7 @@ class Engine:
     def __init__(self, codegen_level: int) -> None:
         target = llvm.Target.from_default_triple()
         self.target_machine = target.create_target_machine(opt=codegen_level, jit=True)
-        empty = llvm.parse_assembly("")
-        empty.triple = self.target_machine.triple
-        self._mcjit = llvm.create_mcjit_compiler(empty, self.target_machine)
+        self._mcjit = llvm.create_mcjit_compiler(_empty_module(self.target_machine), self.target_machine)
         # Read once: each read is a call into LLVM, which releases the GIL (see unresolved()).
         self.triple: str = self.target_machine.triple
         self.data_layout: str = str(self.target_machine.target_data)
@@ -113,9 +118,7 @@ class CodeArena:
 
     def __init__(self) -> None:
         target_machine = llvm.Target.from_default_triple().create_target_machine(jit=True)
-        empty = llvm.parse_assembly("")
-        empty.triple = target_machine.triple
-        self._mcjit = llvm.create_mcjit_compiler(empty, target_machine)  # owns the target machine
+        self._mcjit = llvm.create_mcjit_compiler(_empty_module(target_machine), target_machine)  # owns the machine
         self.loaded = 0
         self.live = 0
         ctypes.pythonapi.Py_IncRef(ctypes.py_object(self))  # until close(): see the module docstring

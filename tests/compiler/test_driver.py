@@ -71,3 +71,20 @@ def test_level_1_gives_loop_free_code_fast_instruction_selection():
     with jit(level=1):
         assert (straight(6, 7), looping(10)) == expected
     assert pyjion.info(straight).compiled and pyjion.info(looping).compiled
+
+
+def test_a_new_code_arena_leaves_no_cyclic_garbage():
+    # Every CodeArena.CAPACITY functions linked, a new arena (an MCJIT engine) is made; llvmlite's triple
+    # setter made a ctypes array type there that died as 9 cyclic objects. The collector is off in the
+    # window: the allocations of compiling would run it and hide them.
+    from pyjion.runtime import engine
+    engine.engine(2)  # LLVM initialised
+    gc.collect()
+    gc.disable()
+    try:
+        arena = engine.CodeArena()
+        found = gc.collect()
+    finally:
+        gc.enable()
+    arena.close()
+    assert found == 0

@@ -245,3 +245,36 @@ def analyse(code: CodeType, blocks: dict[int, Block], handlers: dict[int, Handle
                 entry[successor] = merged
                 work.append(successor)
     return StackKinds(before, entry, consts)
+
+
+# Emitters that leave unboxed floats below their own operands as they are; before any other, the
+# lowering boxes every unboxed value on the stack (Lowering.box_stack).
+KEEPS_UNBOXED = frozenset({"LOAD_FAST", "LOAD_CONST", "BINARY_OP", "COMPARE_OP"})
+
+
+def unboxed_results(blocks: dict[int, Block], kinds: StackKinds,
+                    floats: Callable[[Instruction], bool]) -> frozenset[int]:
+    """The float operations (``floats``: the interpreter saw floats there) whose result can stay an
+    unboxed double: the value is consumed by another float operation in the same block, and only
+    instructions that keep values unboxed run in between. Anything else would box the value again
+    straight away, costing what the unboxing saved."""
+    found = set()
+    for block in blocks.values():
+        if block.depth is None:
+            continue
+        producers: list[int | None] = [None] * block.depth  # per slot, the float operation that pushed it
+        for ins in block.instructions:
+            on_floats = floats(ins)
+            if ins.opname not in KEEPS_UNBOXED:
+                producers = [None] * len(producers)
+            pops, _ = effect(ins)
+            pushes = len(kinds.after(ins)) - len(kinds.before[ins.index]) + pops
+            consumed = producers[len(producers) - pops:]
+            del producers[len(producers) - pops:]
+            if on_floats:
+                found.update(index for index in consumed if index is not None)
+            if on_floats and ins.opname == "BINARY_OP":
+                producers.append(ins.index)
+            else:
+                producers.extend([None] * pushes)
+    return frozenset(found)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from types import CodeType
 
 from ..abi.cpython311 import CACHE_FIELDS, INLINE_CACHE_ENTRIES
+from .bytecode import Instruction
 
 _BASE_OF = {specialised: base for base, forms in dis._specializations.items() for specialised in forms}
 _NOT_FEEDBACK = ("_ADAPTIVE", "_QUICK")  # still warming up, or the same as the base instruction
@@ -49,3 +50,16 @@ def read(code: CodeType) -> dict[int, Specialisation]:
             found[unit] = Specialisation(name, base, tuple(units[unit + 1:unit + 1 + ncache]))
         unit += 1 + ncache
     return found
+
+
+FLOAT_FORMS = ("BINARY_OP_ADD_FLOAT", "BINARY_OP_SUBTRACT_FLOAT", "BINARY_OP_MULTIPLY_FLOAT", "COMPARE_OP_FLOAT_JUMP")
+TRUE_DIVISION = frozenset({11, 24})  # BINARY_OP's oparg for / and /=
+
+
+def expects_floats(ins: Instruction, found: dict[int, Specialisation]) -> bool:
+    """``ins`` is an operation the interpreter specialised for two floats, or a true division: 3.11
+    specialises none, and their operands are floats often enough that trying costs little."""
+    if ins.opname == "BINARY_OP" and ins.arg in TRUE_DIVISION:
+        return True
+    specialisation = found.get(ins.index)
+    return specialisation is not None and specialisation.opname in FLOAT_FORMS

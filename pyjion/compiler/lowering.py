@@ -27,7 +27,7 @@ from llvmlite import ir
 from ..abi.cpython311 import (CFRAME, CODE, FRAME, FRAME_OWNED_BY_GENERATOR, FRAME_SUSPENDED, FUNCTION, GENERATOR,
                               INTERP, THREAD, TUPLE)
 from ..enums import OptimizationFlags
-from .analysis import Kind, StackKinds
+from .analysis import KEEPS_UNBOXED, Kind, StackKinds
 from .builder import FRAME_FUNCTION, I8, I16, I32, I64, NULL, PTR, Builder, define_global, i32, i64
 from .bytecode import Instruction
 from .feedback import Specialisation
@@ -46,10 +46,13 @@ def site_cache_name(function_name: str, index: int) -> str:
 
 @dataclass
 class Entry:
-    """One value-stack slot: an SSA value (an owned reference unless its kind is NULL) and its kind."""
+    """One value-stack slot: an SSA value (an owned reference unless its kind is NULL) and its kind; or,
+    for the result of a float operation consumed by another (analysis.unboxed_results), no object but
+    ``unboxed``, the double it would hold."""
 
-    value: ir.Value
+    value: ir.Value | None
     kind: Kind = Kind.ANY
+    unboxed: ir.Value | None = None
 
 
 class Lowering:
@@ -58,10 +61,12 @@ class Lowering:
     def __init__(self, code: CodeType, blocks: dict[int, Block], kinds: StackKinds, module: ir.Module,
                  name: str, emitters: dict[str, Callable[["Lowering", Instruction], None]],
                  handlers: dict[int, Handler] | None = None, resumes: dict[int, int] | None = None,
-                 feedback: dict[int, Specialisation] | None = None) -> None:
+                 feedback: dict[int, Specialisation] | None = None,
+                 unboxed: frozenset[int] = frozenset()) -> None:
         self.code = code
         self.fast_paths = feedback is not None  # None: generic code only (level 0)
         self.feedback = feedback or {}  # what the interpreter specialised, by instruction index
+        self.unboxed = unboxed  # float operations whose result stays a double (analysis.unboxed_results)
         self.optimizations = OptimizationFlags(0)  # the feedback-guided fast paths emitted
         self.blocks = blocks
         self.handlers = handlers or {}
@@ -122,6 +127,8 @@ class Lowering:
         self.r.call(self._stackmap, [i64(ins.index * 2), i32(0)])
         if ins.opname not in _NO_CALL_OUT:
             self.set_lasti(ins.index)
+        if ins.opname not in KEEPS_UNBOXED:
+            self.box_stack()
         self.emitters[ins.opname](self, ins)
         if not self.b.terminated:
             after = self.kinds.after(ins)
@@ -229,9 +236,13 @@ class Lowering:
         self.r.ret(value)
 
     def _spill(self, entries: Iterable[Entry]) -> int:
+        """Store ``entries`` in the frame's stack. An unboxed float is boxed here, where a memory error
+        leaves NULL: only the error exit spills them (the interpreter's unwinding skips NULLs); a deopt
+        boxes them first (box_stack), checked."""
         depth = 0
         for depth, entry in enumerate(entries, 1):
-            self.b.store_slot(self.localsplus, self.nlocalsplus + depth - 1, entry.value)
+            value = entry.value if entry.unboxed is None else self.b.call("PyFloat_FromDouble", entry.unboxed)
+            self.b.store_slot(self.localsplus, self.nlocalsplus + depth - 1, value)
         return depth
 
     def _interpreter_exit(self, name: str, throwflag: int) -> tuple[ir.Block, ir.PhiInstr, ir.PhiInstr]:
@@ -350,7 +361,11 @@ class Lowering:
         if self._deopt_exit is None:
             self._deopt_exit, *phis = self._interpreter_exit("deopt_exit", 0)
             self._deopt_phis = tuple(phis)
+        kept = self.stack
+        self.stack = list(kept)  # boxed on this path only
+        self.box_stack()
         depth = self._spill(self.stack)
+        self.stack = kept
         unit, depth_phi = self._deopt_phis
         unit.add_incoming(i64(resume_at - 1), self.r.block)
         depth_phi.add_incoming(i32(depth), self.r.block)
@@ -376,12 +391,31 @@ class Lowering:
         return self.stack[-depth]
 
     def release(self, entry: Entry) -> None:
-        if entry.kind is Kind.NULL:
+        if entry.kind is Kind.NULL or entry.unboxed is not None:
             return
         if entry.kind is Kind.MAYBE_NULL:
             self.b.xdecref(entry.value)
         else:
             self.b.decref(entry.value)
+
+    def box_stack(self) -> None:
+        """Replace each unboxed float on the stack by a float object (a memory error raises here)."""
+        for position, entry in enumerate(self.stack):
+            if entry.unboxed is not None:
+                boxed = self.stack[position] = Entry(self.b.call("PyFloat_FromDouble", entry.unboxed), Kind.MAYBE_NULL)
+                self.error_if_null(boxed.value)
+                boxed.kind = entry.kind
+
+    def boxed(self, entries: list[Entry]) -> list[Entry]:
+        """``entries``, popped and owned by the caller, with each unboxed float boxed into a new float
+        object; on a memory error the others are released and the error raised."""
+        result: list[Entry] = []
+        for position, entry in enumerate(entries):
+            if entry.unboxed is not None:
+                entry = Entry(self.b.call("PyFloat_FromDouble", entry.unboxed), entry.kind)
+                self.error_if_null(entry.value, [*result, *entries[position + 1:]])
+            result.append(entry)
+        return result
 
     def call_releasing(self, function: str, args: list[ir.Value], consumed: Iterable[Entry]) -> ir.Value:
         """Call a C-API function, then release the stack entries it consumed (ceval's pattern)."""
@@ -449,6 +483,10 @@ class Lowering:
         stack = self.stack if stack is None else stack
         block = self._llvm_block(target)
         phis = self._phis[target]
+        if any(entry.unboxed is not None for entry in stack):
+            # analysis.unboxed_results keeps unboxed values within a block; a handler entered mid-
+            # expression would need them boxed on the way.
+            raise StackEffectFault(f"{self.current}: unboxed float on the stack jumping to {target * 2}")
         if len(phis) != len(stack):
             raise StackEffectFault(f"{self.current}: jumping to {target * 2} with depth {len(stack)}, "
                                    f"expected {len(phis)}")

@@ -18,7 +18,8 @@ import pyjion
 from differential import jit, outcome
 from pyjion import OptimizationFlags as Flags
 from pyjion.abi import DICT, DICT_KEYS, keys_version_function
-from pyjion.compiler import feedback
+from pyjion.compiler import analysis, bytecode, feedback, flow
+from pyjion.compiler.emitters import SPECIALISED
 
 WARM_UP = 64
 
@@ -101,6 +102,107 @@ STEPS = [("arith", 3.0, 0.5), ("arith", 3, 2), ("arith", 3.0, 2), ("arith", 1.0,
                                             ("compare", Flags.InternRichCompare)])
 def test_float_fast_paths(function, flag):
     check(FLOATS, function, flag)
+
+
+UNBOXED = """
+import sys
+from fractions import Fraction
+
+class Real(float):
+    def __mul__(self, other):
+        return "Real.__mul__"
+
+def norm(a, b, c):
+    # a*a, b*b, their sum and c*c are consumed by float operations: doubles, never float objects
+    # (repr: NaN is not equal to itself)
+    return repr((a * a + b * b + c * c) / 2.0 - a * c)
+
+def mixed(a, b, c, d):
+    # the second product is taken while the first is an unboxed double below it
+    return a * b + c * d
+
+def compare(a, b, c):
+    if a * b < c * c:
+        return "less"
+    return "not less"
+
+def guarded(a, b, c, d):
+    try:
+        return a * b + c / d
+    except ZeroDivisionError as exc:
+        return ("caught", str(exc))
+
+def unbound(a, b, flag):
+    if flag:
+        late = 1.5
+    return a * b + late
+
+def loop(values):
+    # the type changes mid-loop: the interpreter takes over the rest of the frame when a product
+    # that should be a float is not one
+    total = 0.0
+    steps = []
+    for x, y in values:
+        total = total + (x * y - y * x + x * x) * 0.5
+        steps.append(type(total).__name__)
+    return total, steps
+
+def counts(a, b):
+    before = sys.getrefcount(a), sys.getrefcount(b)
+    for _ in range(100):
+        a * b + a * b
+    return [n - m for n, m in zip((sys.getrefcount(a), sys.getrefcount(b)), before)]
+
+def warm():
+    norm(1.5, 2.5, 3.5)
+    mixed(1.5, 2.5, 3.5, 4.5)
+    compare(1.5, 2.5, 3.5)
+    guarded(1.5, 2.5, 3.5, 4.5)
+    unbound(1.5, 2.5, True)
+    loop([(1.5, 2.5)] * 3)
+    counts(1.5, 2.5)
+
+nan, inf = float("nan"), float("inf")
+big = Fraction(1, 3)
+STEPS = [("norm", 3.0, 4.0, 12.0), ("norm", nan, 1.0, 2.0), ("norm", inf, -inf, 0.0), ("norm", -0.0, 0.0, -0.0),
+         ("norm", 1e200, 1e200, 1.0), ("norm", 3, 4.0, 12.0), ("norm", 3, 4, 12), ("norm", True, 2.5, 1.5),
+         ("norm", Real(2.0), 1.0, 1.0), ("norm", big, 2.0, 3.0), ("norm", big, big, big), ("norm", "a", 1.0, 2.0),
+         ("norm", 1.0, 2.0, "c"), ("norm", 2**2000, 1.0, 1.0),
+         ("mixed", 1.5, 2.5, 3.5, 4.5), ("mixed", 1.5, 2.5, big, big), ("mixed", big, big, 1.5, 2.5),
+         ("mixed", 1.5, 2.5, Real(1.0), 2.0), ("mixed", 1.5, 2.5, "x", 3), ("mixed", 1.5, 2.5, 1.0, None),
+         ("mixed", 1e308, 10.0, 1e308, -1e-300),
+         ("compare", 1.5, 2.5, 3.5), ("compare", 2.0, 8.0, 4.0), ("compare", nan, 1.0, 1.0),
+         ("compare", 1.5, 2.5, big), ("compare", big, big, 1.0), ("compare", 1.0, 1.0, "s"),
+         ("guarded", 1.5, 2.5, 3.5, 4.5), ("guarded", 1.5, 2.5, 3.5, 0.0), ("guarded", 1.5, 2.5, 3.5, 0),
+         ("guarded", 1.5, 2.5, big, big), ("guarded", 1.5, 2.5, 1.0, "d"),
+         ("unbound", 1.5, 2.5, True), ("unbound", 1.5, 2.5, False), ("unbound", big, 2.5, False),
+         ("loop", [(1.5, 2.5)] * 5), ("loop", [(1.5, 2.5), (2.0, 3.0), (big, big), (1.5, 2.5), (3, 4)]),
+         ("loop", [(1.5, 2.5), (Real(1.0), 2.0)]), ("loop", [(1.5, 2.5), (1.5, None)]),
+         ("counts", 1.5, 2.5), ("counts", big, 2.5), ("counts", big, big), ("counts", 3, 4.5)]
+"""
+
+
+@pytest.mark.parametrize("function", ["norm", "mixed", "compare", "guarded", "unbound", "loop", "counts"])
+def test_unboxed_float_temporaries(function):
+    check(UNBOXED, function, Flags.Unboxing)
+
+
+def test_unboxed_results_are_those_consumed_by_float_operations():
+    namespace: dict = {}
+    exec(compile(textwrap.dedent(UNBOXED), "<scenario>", "exec"), namespace)
+    for _ in range(WARM_UP):
+        namespace["warm"]()
+    code = namespace["norm"].__code__
+    instructions = bytecode.decode(code)
+    found = {k: v for k, v in feedback.read(code).items() if v.opname in SPECIALISED}
+    handlers = flow.exception_handlers(code, instructions)
+    blocks = flow.build_blocks(instructions, handlers, ())
+    kinds = analysis.analyse(code, blocks, handlers)
+    unboxed = analysis.unboxed_results(blocks, kinds, lambda ins: feedback.expects_floats(ins, found))
+    operations = [ins.index for ins in instructions if ins.opname == "BINARY_OP"]
+    # a*a, b*b, +, c*c, +, / are consumed by float operations; the subtraction's result and a*c's
+    # operand of it: a*c is consumed by -, the quotient too; the difference is returned (boxed).
+    assert [index in unboxed for index in operations] == [True, True, True, True, True, True, True, False]
 
 
 STRINGS = """

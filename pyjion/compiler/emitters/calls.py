@@ -163,7 +163,7 @@ def _call_builtin(fx: Lowering, callable_: ir.Value, first: ir.Value, nargs: ir.
 
 def call_function_ex(fx: Lowering, ins: Instruction) -> None:
     """Stack ``[NULL, func, args(, kwargs)]``: ``func(*args, **kwargs)`` via ``PyObject_Call``."""
-    b, r = fx.b, fx.r
+    b = fx.b
     kwargs = fx.pop() if ins.arg & 1 else None
     callargs = fx.pop()
     func = fx.peek(1)

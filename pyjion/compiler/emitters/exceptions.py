@@ -88,7 +88,7 @@ def pop_except(fx: Lowering, ins: Instruction) -> None:
 
 
 def check_exc_match(fx: Lowering, ins: Instruction) -> None:
-    b, r = fx.b, fx.r
+    r = fx.r
     right = fx.pop()
     status = fx.call_releasing("pyjion_check_exc_match", [fx.peek(1).value, right.value], [right])
     fx.error_if_negative(status)

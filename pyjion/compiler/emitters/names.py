@@ -23,7 +23,7 @@ from ...runtime.caches import (ATTR_CACHE_ENTRIES, ATTR_IN_SLOT, CLASS_METHOD_CA
 from ...runtime.helpers import HELPER_IMPORT_STAR
 from ...runtime.support import NAME_ERROR_MSG, string_global
 from ..analysis import Kind
-from ..builder import NULL, PTR, i32, i64
+from ..builder import NULL, PTR, i32
 from ..bytecode import Instruction
 from ..feedback import Specialisation
 from ..lowering import Lowering

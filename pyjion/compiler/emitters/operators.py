@@ -3,7 +3,8 @@
 Where the interpreter has specialised an operator for floats or ints (BINARY_OP_ADD_FLOAT,
 COMPARE_OP_INT_JUMP, ...), the operation is done inline on exact floats and on ints of one digit,
 falling back to the C API for anything else; true division, which 3.11 does not specialise, is
-tried inline on floats always.
+tried inline on floats always. The result of a float operation that another one consumes stays a
+double on the value stack (``analysis.unboxed_results``), boxed only if something else needs it.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from ...abi.cpython311 import FLOAT, LIST, LONG, OBJECT, TUPLE, VAROBJECT
 from ...enums import OptimizationFlags
 from ..builder import F64, I64, PTR, i32, i64
 from ..bytecode import Instruction
+from ..analysis import Kind
+from ..feedback import FLOAT_FORMS, expects_floats
 from ..lowering import Entry, Lowering
 
 # BINARY_OP's oparg indexes ceval's ``binary_ops`` table: NB_ADD .. NB_XOR, then the in-place forms.
@@ -23,11 +26,10 @@ BINARY_FUNCTIONS = tuple(f"PyNumber_{n}" for n in _BINARY) + tuple(f"PyNumber_In
 
 _FLOAT_OPS = {"Add": "fadd", "Subtract": "fsub", "Multiply": "fmul", "TrueDivide": "fdiv"}
 _INT_OPS = {"Add": "add", "Subtract": "sub", "Multiply": "mul"}
-_FLOAT_FORMS = tuple(f"BINARY_OP_{o}_FLOAT" for o in ("ADD", "SUBTRACT", "MULTIPLY"))
 _INT_FORMS = tuple(f"BINARY_OP_{o}_INT" for o in ("ADD", "SUBTRACT", "MULTIPLY"))
 _SUBSCR_FORMS = ("BINARY_SUBSCR_LIST_INT", "BINARY_SUBSCR_TUPLE_INT")
-SPECIALISED = _FLOAT_FORMS + _INT_FORMS + _SUBSCR_FORMS + ("COMPARE_OP_FLOAT_JUMP", "COMPARE_OP_INT_JUMP",
-                                                          "COMPARE_OP_STR_JUMP", "STORE_SUBSCR_LIST_INT")
+SPECIALISED = FLOAT_FORMS + _INT_FORMS + _SUBSCR_FORMS + ("COMPARE_OP_INT_JUMP", "COMPARE_OP_STR_JUMP",
+                                                        "STORE_SUBSCR_LIST_INT")
 # COMPARE_OP's oparg: <, <=, ==, !=, >, >=
 _COMPARISONS = ("<", "<=", "==", "!=", ">", ">=")
 
@@ -42,16 +44,24 @@ def _digit_value(fx: Lowering, value: ir.Value, size: ir.Value) -> ir.Value:
     return fx.r.mul(size, fx.r.zext(fx.b.load(value, LONG.ob_digit), I64))
 
 
-def _float_values(fx: Lowering, bail_if, left: Entry, right: Entry):
-    _bail_unless_exact(fx, bail_if, left, "PyFloat_Type", right, "PyFloat_Type")
-    return fx.b.load(left.value, FLOAT.ob_fval), fx.b.load(right.value, FLOAT.ob_fval)
+def _float_values(fx: Lowering, bail_if, left: Entry, right: Entry) -> list[ir.Value]:
+    """The doubles of two floats, objects checked to be exact floats."""
+    objects = [entry for entry in (left, right) if entry.unboxed is None]
+    if objects:
+        exact = [fx.b.is_type(entry.value, "PyFloat_Type") for entry in objects]
+        bail_if(fx.r.not_(exact[0] if len(exact) == 1 else fx.r.and_(*exact)))
+    return [entry.unboxed if entry.unboxed is not None else fx.b.load(entry.value, FLOAT.ob_fval)
+            for entry in (left, right)]
 
 
-def _float_result(fx: Lowering, value: ir.Value, operand: Entry) -> ir.Value:
-    """A new reference to a float holding ``value``: ``operand`` itself when the value stack holds its
-    only reference (no one can see it change; it is released after the operation, hence the incref),
-    else a new float."""
+def _float_result(fx: Lowering, value: ir.Value, left: Entry, right: Entry) -> ir.Value:
+    """A new reference to a float holding ``value``: the first operand that is an object, when the
+    value stack holds its only reference (no one can see it change; it is released after the
+    operation, hence the incref), else a new float."""
     b, r = fx.b, fx.r
+    operand = left if left.unboxed is None else right
+    if operand.unboxed is not None:
+        return b.call("PyFloat_FromDouble", value)
     reuse = b.block("reuse_float")
     allocate = b.block("new_float")
     done = b.block("float_made")
@@ -79,35 +89,77 @@ def _small_int_values(fx: Lowering, bail_if, left: Entry, right: Entry):
     return values
 
 
-def binary_op(fx: Lowering, ins: Instruction) -> None:
+def _operands(fx: Lowering, ins: Instruction) -> tuple[bool, Entry, Entry]:
+    """Whether the operation gets the inline float path, and its two operands: objects unless it does."""
     left, right = fx.popn(2)
+    if fx.fast_paths and expects_floats(ins, fx.feedback):
+        return True, left, right
+    left, right = fx.boxed([left, right])
+    return False, left, right
+
+
+def _generic_on_objects(fx: Lowering, function: str, operands: list[Entry], *extra: ir.Value) -> ir.Value:
+    """``function`` called with the operands as objects, unboxed floats boxed for the call only."""
+    objects = fx.boxed(operands)
+    result = fx.b.call(function, *[entry.value for entry in objects], *extra)
+    for operand, passed in zip(operands, objects):
+        if passed is not operand:
+            fx.release(passed)
+    return result
+
+
+def binary_op(fx: Lowering, ins: Instruction) -> None:
+    floats, left, right = _operands(fx, ins)
     function = BINARY_FUNCTIONS[ins.arg]
     operation = _BINARY[ins.arg % len(_BINARY)]
-    args = [left.value, right.value] + ([fx.b.none()] if function.endswith("Power") else [])  # _PyNumber_PowerNoMod
+    extra = [fx.b.none()] if function.endswith("Power") else []  # _PyNumber_PowerNoMod
+    unboxed = ins.index in fx.unboxed
 
     def generic():
-        return fx.b.call(function, *args),
+        return _generic_on_objects(fx, function, [left, right], *extra),
+
+    def generic_unboxed():
+        """The double of the generic result, which is a float whenever the operands were; if not, the
+        interpreter continues the frame after this instruction with it."""
+        b, r = fx.b, fx.r
+        result, = generic()
+        fx.error_if_null(result, [left, right])
+        with b.if_then(r.not_(b.is_type(result, "PyFloat_Type")), likely=False):
+            for operand in (left, right):
+                fx.release(operand)
+            fx.push(result)
+            fx.deopt(ins.next)
+            fx.pop()
+        value = b.load(result, FLOAT.ob_fval)
+        b.decref(result)
+        return value,
 
     def on_floats(bail_if):
         lv, rv = _float_values(fx, bail_if, left, right)
         if operation == "TrueDivide":
             bail_if(fx.r.fcmp_ordered("==", rv, ir.Constant(F64, 0.0)))  # ZeroDivisionError: generic
-        return _float_result(fx, getattr(fx.r, _FLOAT_OPS[operation])(lv, rv), left),
+        value = getattr(fx.r, _FLOAT_OPS[operation])(lv, rv)
+        return (value,) if unboxed else (_float_result(fx, value, left, right),)
 
     def on_ints(bail_if):
         # One digit is 30 bits: sums and products fit in 64 bits.
         lv, rv = _small_int_values(fx, bail_if, left, right)
         return fx.b.box_int(getattr(fx.r, _INT_OPS[operation])(lv, rv)),
 
-    speculate = operation == "TrueDivide" and fx.fast_paths  # 3.11 never specialises it
-    if speculate or fx.specialised(ins, OptimizationFlags.FloatArithmetic, *_FLOAT_FORMS):
+    if floats:
         fx.optimizations |= OptimizationFlags.FloatArithmetic
-        result, = fx.guarded(on_floats, generic)
+        result, = fx.guarded(on_floats, generic_unboxed if unboxed else generic)
     elif fx.specialised(ins, OptimizationFlags.IntArithmetic, *_INT_FORMS):
         result, = fx.guarded(on_ints, generic)
     else:
         result, = generic()
-    _push_releasing(fx, result, left, right)
+    for operand in (left, right):
+        fx.release(operand)
+    if unboxed:
+        fx.optimizations |= OptimizationFlags.Unboxing
+        fx.stack.append(Entry(None, Kind.FLOAT, unboxed=result))
+    else:
+        fx.push_result(result)
 
 
 def _push_releasing(fx: Lowering, result: ir.Value, *operands: Entry) -> None:
@@ -131,11 +183,11 @@ def unary_not(fx: Lowering, ins: Instruction) -> None:
 
 
 def compare_op(fx: Lowering, ins: Instruction) -> None:
-    left, right = fx.popn(2)
+    floats, left, right = _operands(fx, ins)
     operator = _COMPARISONS[ins.arg]
 
     def generic():
-        return fx.b.call("PyObject_RichCompare", left.value, right.value, i32(ins.arg)),
+        return _generic_on_objects(fx, "PyObject_RichCompare", [left, right], i32(ins.arg)),
 
     def on_floats(bail_if):
         lv, rv = _float_values(fx, bail_if, left, right)
@@ -153,7 +205,8 @@ def compare_op(fx: Lowering, ins: Instruction) -> None:
         return fx.bool_object(fx.r.icmp_signed("!=" if operator == "==" else "==", equal, i32(0))),
 
     flag = OptimizationFlags.InternRichCompare
-    if fx.specialised(ins, flag, "COMPARE_OP_FLOAT_JUMP"):
+    if floats:
+        fx.optimizations |= flag
         result, = fx.guarded(on_floats, generic)
     elif fx.specialised(ins, flag, "COMPARE_OP_INT_JUMP"):
         result, = fx.guarded(on_ints, generic)

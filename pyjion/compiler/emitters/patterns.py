@@ -25,7 +25,7 @@ def _match_flag(flag: int):
 
 
 def get_len(fx: Lowering, ins: Instruction) -> None:
-    b, r = fx.b, fx.r
+    b = fx.b
     length = b.call("PyObject_Size", fx.peek(1).value)
     fx.error_if_negative(length)
     fx.push_result(b.call("PyLong_FromSsize_t", length))

@@ -14,6 +14,7 @@ from types import CodeType
 from typing import Callable, Sequence
 
 from .bytecode import Instruction
+from .feedback import Specialisation, expects_floats, specialised_for_floats
 from .flow import Block, Handler
 
 
@@ -249,32 +250,47 @@ def analyse(code: CodeType, blocks: dict[int, Block], handlers: dict[int, Handle
 
 # Emitters that leave unboxed floats below their own operands as they are; before any other, the
 # lowering boxes every unboxed value on the stack (Lowering.box_stack).
-KEEPS_UNBOXED = frozenset({"LOAD_FAST", "LOAD_CONST", "BINARY_OP", "COMPARE_OP"})
+KEEPS_UNBOXED = frozenset({"LOAD_FAST", "LOAD_CONST", "BINARY_OP", "COMPARE_OP", "STORE_FAST", "SWAP",
+                           "STORE_SUBSCR"})
 
 
-def unboxed_results(blocks: dict[int, Block], kinds: StackKinds,
-                    floats: Callable[[Instruction], bool]) -> frozenset[int]:
-    """The float operations (``floats``: the interpreter saw floats there) whose result can stay an
-    unboxed double: the value is consumed by another float operation in the same block, and only
-    instructions that keep values unboxed run in between. Anything else would box the value again
-    straight away, costing what the unboxing saved."""
-    found = set()
+def unboxed_results(blocks: dict[int, Block], kinds: StackKinds, found: dict[int, Specialisation]) -> frozenset[int]:
+    """The float operations whose result can stay an unboxed double: the value is consumed by another
+    float operation or stored in a local or a list item (whose float object can then be reused,
+    Lowering.store_double) in the same block, and only instructions that keep values unboxed run in
+    between. Anything else would box the value again straight away, costing what the unboxing saved.
+
+    A result that is not a float sends the frame to the interpreter, so one must have been seen to be
+    a float: the operation was specialised for floats (a true division is tried on floats without),
+    or the operation consuming it was."""
+    unboxed = set()
     for block in blocks.values():
         if block.depth is None:
             continue
         producers: list[int | None] = [None] * block.depth  # per slot, the float operation that pushed it
+        by_index = {ins.index: ins for ins in block.instructions}
         for ins in block.instructions:
-            on_floats = floats(ins)
             if ins.opname not in KEEPS_UNBOXED:
                 producers = [None] * len(producers)
+            if ins.opname == "SWAP":
+                producers[-1], producers[-ins.arg] = producers[-ins.arg], producers[-1]
+                continue
+            if ins.opname == "STORE_SUBSCR":  # the item stored (``a[i] += x``), never the container or key
+                stored = producers[-3]
+                del producers[-3:]
+                if stored is not None and specialised_for_floats(by_index[stored], found):
+                    unboxed.add(stored)
+                continue
             pops, _ = effect(ins)
             pushes = len(kinds.after(ins)) - len(kinds.before[ins.index]) + pops
-            consumed = producers[len(producers) - pops:]
+            consumed = [index for index in producers[len(producers) - pops:] if index is not None]
             del producers[len(producers) - pops:]
-            if on_floats:
-                found.update(index for index in consumed if index is not None)
-            if on_floats and ins.opname == "BINARY_OP":
+            if specialised_for_floats(ins, found):
+                unboxed.update(consumed)
+            elif expects_floats(ins, found) or ins.opname == "STORE_FAST":
+                unboxed.update(index for index in consumed if specialised_for_floats(by_index[index], found))
+            if ins.opname == "BINARY_OP" and expects_floats(ins, found):
                 producers.append(ins.index)
             else:
                 producers.extend([None] * pushes)
-    return frozenset(found)
+    return frozenset(unboxed)

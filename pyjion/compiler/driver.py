@@ -82,8 +82,7 @@ def _compile(code: CodeType, level: int, name: str, graph: bool,
         resumes = flow.resume_points(instructions) if code.co_flags & GENERATOR_FLAGS else {}
         blocks = flow.build_blocks(instructions, handlers, resumes.values())
         kinds = analysis.analyse(code, blocks, handlers)
-        unboxed = frozenset() if specialised is None else analysis.unboxed_results(
-            blocks, kinds, lambda ins: feedback.expects_floats(ins, specialised))
+        unboxed = frozenset() if specialised is None else analysis.unboxed_results(blocks, kinds, specialised)
         module = ir.Module(name)
         lowering = Lowering(code, blocks, kinds, module, name, EMITTERS, handlers, resumes, specialised, unboxed)
         lowering.lower()

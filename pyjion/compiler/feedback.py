@@ -56,10 +56,13 @@ FLOAT_FORMS = ("BINARY_OP_ADD_FLOAT", "BINARY_OP_SUBTRACT_FLOAT", "BINARY_OP_MUL
 TRUE_DIVISION = frozenset({11, 24})  # BINARY_OP's oparg for / and /=
 
 
-def expects_floats(ins: Instruction, found: dict[int, Specialisation]) -> bool:
-    """``ins`` is an operation the interpreter specialised for two floats, or a true division: 3.11
-    specialises none, and their operands are floats often enough that trying costs little."""
-    if ins.opname == "BINARY_OP" and ins.arg in TRUE_DIVISION:
-        return True
+def specialised_for_floats(ins: Instruction, found: dict[int, Specialisation]) -> bool:
+    """The interpreter specialised ``ins`` for two floats: they were floats, its result too."""
     specialisation = found.get(ins.index)
     return specialisation is not None and specialisation.opname in FLOAT_FORMS
+
+
+def expects_floats(ins: Instruction, found: dict[int, Specialisation]) -> bool:
+    """``ins`` gets the inline float path: the interpreter specialised it for floats, or it is a true
+    division (3.11 specialises none; their operands are floats often enough that trying costs little)."""
+    return (ins.opname == "BINARY_OP" and ins.arg in TRUE_DIVISION) or specialised_for_floats(ins, found)

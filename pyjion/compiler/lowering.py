@@ -24,8 +24,8 @@ from typing import Callable, Iterable
 
 from llvmlite import ir
 
-from ..abi.cpython311 import (CFRAME, CODE, FRAME, FRAME_OWNED_BY_GENERATOR, FRAME_SUSPENDED, FUNCTION, GENERATOR,
-                              INTERP, THREAD, TUPLE)
+from ..abi.cpython311 import (CFRAME, CODE, FLOAT, FRAME, FRAME_OWNED_BY_GENERATOR, FRAME_SUSPENDED, FUNCTION,
+                              GENERATOR, INTERP, OBJECT, THREAD, TUPLE)
 from ..enums import OptimizationFlags
 from .analysis import KEEPS_UNBOXED, Kind, StackKinds
 from .builder import FRAME_FUNCTION, I8, I16, I32, I64, NULL, PTR, Builder, define_global, i32, i64
@@ -416,6 +416,39 @@ class Lowering:
                 self.error_if_null(entry.value, [*result, *entries[position + 1:]])
             result.append(entry)
         return result
+
+    def store_double(self, slot: ir.Value, value: ir.Value, may_be_null: bool = False,
+                     cleanup: Iterable[Entry] = ()) -> None:
+        """Store an unboxed float in an object slot (a local, a list item): into the float object it
+        holds when the slot has the only reference to it (no one can see it change; ``locals()``,
+        tracers and aliases hold references), else into a new float, releasing the old object. A loop
+        body's float locals and list items are then reused from one iteration to the next."""
+        b, r = self.b, self.r
+        old = r.load(slot, typ=PTR)
+        reuse = b.block("reuse_float")
+        allocate = b.block("new_float")
+        done = b.block("float_stored")
+        present = b.block("slot_filled")
+        if may_be_null:
+            r.cbranch(b.is_null(old), allocate, present)
+        else:
+            r.branch(present)
+        b.position(present)
+        only = r.and_(b.is_type(old, "PyFloat_Type"), r.icmp_signed("==", b.load(old, OBJECT.ob_refcnt), i64(1)))
+        r.cbranch(only, reuse, allocate)
+        b.position(reuse)
+        b.store(old, FLOAT.ob_fval, value)
+        r.branch(done)
+        b.position(allocate)
+        boxed = b.call("PyFloat_FromDouble", value)
+        self.error_if_null(boxed, cleanup)
+        r.store(boxed, slot)
+        if may_be_null:
+            b.xdecref(old)
+        else:
+            b.decref(old)
+        r.branch(done)
+        b.position(done)
 
     def call_releasing(self, function: str, args: list[ir.Value], consumed: Iterable[Entry]) -> ir.Value:
         """Call a C-API function, then release the stack entries it consumed (ceval's pattern)."""

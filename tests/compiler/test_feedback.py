@@ -147,6 +147,34 @@ def loop(values):
         steps.append(type(total).__name__)
     return total, steps
 
+def stores(a, b, n):
+    # a local's float is overwritten only when the frame holds the only reference to it
+    x = a * b
+    kept = []
+    for _ in range(n):
+        kept.append(x)
+        x = x * b + a
+        y = x * a
+    seen = locals()
+    y = a * a
+    z = Real(2.0)
+    z = a * b
+    return x, y, kept, seen["y"], type(z).__name__, z
+
+def items(values, scale):
+    # a list item's float is overwritten only when the list holds the only reference to it
+    first = values[0]
+    for i in range(len(values)):
+        values[i] += values[i] * scale
+    return first, values
+
+def ratio(a, b):
+    # true division is tried on floats without feedback: stored, its result stays an object, since
+    # nothing says it was ever a float (a Fraction would send every call to the interpreter)
+    q = a / b
+    r = a * b / b
+    return q, r
+
 def counts(a, b):
     before = sys.getrefcount(a), sys.getrefcount(b)
     for _ in range(100):
@@ -161,6 +189,9 @@ def warm():
     unbound(1.5, 2.5, True)
     loop([(1.5, 2.5)] * 3)
     counts(1.5, 2.5)
+    stores(1.5, 0.5, 3)
+    ratio(1.5, 0.5)
+    items([0.5, 1.5], 2.0)
 
 nan, inf = float("nan"), float("inf")
 big = Fraction(1, 3)
@@ -178,11 +209,17 @@ STEPS = [("norm", 3.0, 4.0, 12.0), ("norm", nan, 1.0, 2.0), ("norm", inf, -inf, 
          ("unbound", 1.5, 2.5, True), ("unbound", 1.5, 2.5, False), ("unbound", big, 2.5, False),
          ("loop", [(1.5, 2.5)] * 5), ("loop", [(1.5, 2.5), (2.0, 3.0), (big, big), (1.5, 2.5), (3, 4)]),
          ("loop", [(1.5, 2.5), (Real(1.0), 2.0)]), ("loop", [(1.5, 2.5), (1.5, None)]),
+         ("stores", 1.5, 0.5, 4), ("stores", 1.5, 0.5, 0), ("stores", 2, 0.5, 2), ("stores", 1.5, big, 2),
+         ("stores", 1.5, None, 1), ("ratio", 1.5, 0.5), ("ratio", big, big), ("ratio", 1, 0),
+         ("items", [0.5, 1.5, 2.5], 2.0), ("items", [0.5] * 3, 2.0), ("items", [0.5, 1, 2.5], 2.0),
+         ("items", [0.5, big, 2.5], 2.0), ("items", {0: 0.5, 1: 1.5}, 2.0), ("items", [0.5, Real(1.0)], 2.0),
+         ("items", (0.5, 1.5), 2.0),
          ("counts", 1.5, 2.5), ("counts", big, 2.5), ("counts", big, big), ("counts", 3, 4.5)]
 """
 
 
-@pytest.mark.parametrize("function", ["norm", "mixed", "compare", "guarded", "unbound", "loop", "counts"])
+@pytest.mark.parametrize("function", ["norm", "mixed", "compare", "guarded", "unbound", "loop", "stores", "items",
+                                      "ratio", "counts"])
 def test_unboxed_float_temporaries(function):
     check(UNBOXED, function, Flags.Unboxing)
 
@@ -192,17 +229,20 @@ def test_unboxed_results_are_those_consumed_by_float_operations():
     exec(compile(textwrap.dedent(UNBOXED), "<scenario>", "exec"), namespace)
     for _ in range(WARM_UP):
         namespace["warm"]()
-    code = namespace["norm"].__code__
-    instructions = bytecode.decode(code)
-    found = {k: v for k, v in feedback.read(code).items() if v.opname in SPECIALISED}
-    handlers = flow.exception_handlers(code, instructions)
-    blocks = flow.build_blocks(instructions, handlers, ())
-    kinds = analysis.analyse(code, blocks, handlers)
-    unboxed = analysis.unboxed_results(blocks, kinds, lambda ins: feedback.expects_floats(ins, found))
-    operations = [ins.index for ins in instructions if ins.opname == "BINARY_OP"]
-    # a*a, b*b, +, c*c, +, / are consumed by float operations; the subtraction's result and a*c's
-    # operand of it: a*c is consumed by -, the quotient too; the difference is returned (boxed).
-    assert [index in unboxed for index in operations] == [True, True, True, True, True, True, True, False]
+
+    def unboxed(function: str) -> list[bool]:
+        code = namespace[function].__code__
+        instructions = bytecode.decode(code)
+        found = {k: v for k, v in feedback.read(code).items() if v.opname in SPECIALISED}
+        handlers = flow.exception_handlers(code, instructions)
+        blocks = flow.build_blocks(instructions, handlers, ())
+        results = analysis.unboxed_results(blocks, analysis.analyse(code, blocks, handlers), found)
+        return [ins.index in results for ins in instructions if ins.opname == "BINARY_OP"]
+
+    # a*a, b*b, +, c*c, + and / are consumed by float operations, a*c too; the difference is returned
+    assert unboxed("norm") == [True, True, True, True, True, True, True, False]
+    # a / b stored: no feedback says it was a float; a * b was (then divided by b)
+    assert unboxed("ratio") == [False, True, False]
 
 
 STRINGS = """

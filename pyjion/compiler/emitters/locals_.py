@@ -37,8 +37,12 @@ def load_fast(fx: Lowering, ins: Instruction) -> None:
 
 
 def store_fast(fx: Lowering, ins: Instruction) -> None:
+    entry = fx.pop()
+    if entry.unboxed is not None:
+        fx.store_double(fx.b.slot(fx.localsplus, ins.arg), entry.unboxed, may_be_null=True)
+        return
     old = fx.local(ins.arg)
-    fx.set_local(ins.arg, fx.pop().value)
+    fx.set_local(ins.arg, entry.value)
     fx.b.xdecref(old)
 
 

@@ -16,6 +16,7 @@ from ..builder import F64, I64, PTR, i32, i64
 from ..bytecode import Instruction
 from ..analysis import Kind
 from ..feedback import FLOAT_FORMS, expects_floats
+from ..flow import StackEffectFault
 from ..lowering import Entry, Lowering
 
 # BINARY_OP's oparg indexes ceval's ``binary_ops`` table: NB_ADD .. NB_XOR, then the in-place forms.
@@ -262,12 +263,19 @@ def binary_subscr(fx: Lowering, ins: Instruction) -> None:
 
 def store_subscr(fx: Lowering, ins: Instruction) -> None:
     value, container, sub = fx.popn(3)
+    if container.unboxed is not None or sub.unboxed is not None:
+        raise StackEffectFault(f"{ins}: unboxed float as a container or subscript")  # analysis.unboxed_results
 
     def generic():
-        return fx.call_releasing("PyObject_SetItem", [container.value, sub.value, value.value], [value]),
+        status = _generic_on_objects(fx, "PyObject_SetItem", [container, sub, value])
+        fx.release(value)
+        return status,
 
     def indexed(bail_if):
         slot = _item_slot(fx, bail_if, container, sub, "PyList_Type")
+        if value.unboxed is not None:
+            fx.store_double(slot, value.unboxed, cleanup=[container, sub])
+            return i32(0),
         old = fx.r.load(slot, typ=PTR)
         fx.r.store(value.value, slot)  # the stack's reference moves into the list
         fx.b.decref(old)

@@ -127,8 +127,10 @@ FUNCTIONS: dict[str, str] = {
     # memory
     "PyMem_RawCalloc": "ptr(i64,i64)",
     "PyMem_Calloc": "ptr(i64,i64)",
-    # libc (glibc's errno accessor, found through the same process-wide lookup)
+    # libc and libm, found through the same process-wide lookup: glibc's errno accessor, and the pow()
+    # float_pow calls, under a name LLVM does not know (it would rewrite pow(x, 2.0) as x * x)
     "__errno_location": "ptr()",
+    "pyjion_libm_pow": "f64(f64,f64)",
 }
 
 # Data symbols: the symbol's address *is* the object (types, singletons) or holds a PyObject* (exceptions).
@@ -153,9 +155,13 @@ EXCEPTION_POINTERS = (
 RUNTIME_OBJECTS = {"pyjion_builtin_len": builtins.len, "pyjion_list_append": list.append}
 
 
+# Our name -> the symbol bound under it.
+RENAMED = {"pyjion_libm_pow": "pow"}
+
+
 def symbol_address(name: str) -> int:
     """Address of an exported libpython symbol (function or data)."""
-    return ctypes.addressof(ctypes.c_char.in_dll(ctypes.pythonapi, name))
+    return ctypes.addressof(ctypes.c_char.in_dll(ctypes.pythonapi, RENAMED.get(name, name)))
 
 
 def bind_symbols(add_symbol) -> None:

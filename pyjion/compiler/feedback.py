@@ -53,7 +53,7 @@ def read(code: CodeType) -> dict[int, Specialisation]:
 
 
 FLOAT_FORMS = ("BINARY_OP_ADD_FLOAT", "BINARY_OP_SUBTRACT_FLOAT", "BINARY_OP_MULTIPLY_FLOAT", "COMPARE_OP_FLOAT_JUMP")
-TRUE_DIVISION = frozenset({11, 24})  # BINARY_OP's oparg for / and /=
+UNSPECIALISED_FLOAT_OPERATIONS = frozenset({8, 21, 11, 24})  # BINARY_OP's oparg for **, **=, / and /=
 
 
 def specialised_for_floats(ins: Instruction, found: dict[int, Specialisation]) -> bool:
@@ -64,5 +64,7 @@ def specialised_for_floats(ins: Instruction, found: dict[int, Specialisation]) -
 
 def expects_floats(ins: Instruction, found: dict[int, Specialisation]) -> bool:
     """``ins`` gets the inline float path: the interpreter specialised it for floats, or it is a true
-    division (3.11 specialises none; their operands are floats often enough that trying costs little)."""
-    return (ins.opname == "BINARY_OP" and ins.arg in TRUE_DIVISION) or specialised_for_floats(ins, found)
+    division or a power (3.11 specialises neither; their operands are floats often enough that trying
+    costs little)."""
+    return (ins.opname == "BINARY_OP" and ins.arg in UNSPECIALISED_FLOAT_OPERATIONS) or specialised_for_floats(
+        ins, found)

@@ -2,11 +2,14 @@
 
 Where the interpreter has specialised an operator for floats or ints (BINARY_OP_ADD_FLOAT,
 COMPARE_OP_INT_JUMP, ...), the operation is done inline on exact floats and on ints of one digit,
-falling back to the C API for anything else; true division, which 3.11 does not specialise, is
-tried inline on floats always. The result of a float operation that another one consumes stays a
+falling back to the C API for anything else; true division and power, which 3.11 does not specialise,
+are tried inline on floats always. The result of a float operation that another one consumes stays a
 double on the value stack (``analysis.unboxed_results``), boxed only if something else needs it.
 """
 from __future__ import annotations
+
+import math
+import sys
 
 from llvmlite import ir
 
@@ -78,6 +81,21 @@ def _float_result(fx: Lowering, value: ir.Value, left: Entry, right: Entry) -> i
     return b.merge(done, (operand.value, reuse), (made, made_end))
 
 
+def _float_power(fx: Lowering, bail_if, base: ir.Value, exponent: ir.Value) -> ir.Value:
+    """``base ** exponent`` as C's pow() gives it, kept when it is a normal number: float_pow returns
+    exactly that then (its special cases, a NaN, zero or infinite base or exponent and a negative base,
+    give pow()'s result or one that is not normal: a complex for a fractional power of a negative base,
+    where pow() gives NaN), and raises OverflowError for an infinite result and possibly, through errno,
+    for a subnormal one. pow() is called by a name LLVM does not know (capi.RENAMED): it must not rewrite
+    it into a multiplication or a square root, whose rounding can differ."""
+    r = fx.r
+    value = fx.b.call("pyjion_libm_pow", base, exponent)
+    magnitude = r.call(fx.b.module.declare_intrinsic("llvm.fabs", [F64]), [value])
+    bail_if(r.not_(r.and_(r.fcmp_ordered(">=", magnitude, ir.Constant(F64, sys.float_info.min)),
+                          r.fcmp_ordered("<", magnitude, ir.Constant(F64, math.inf)))))
+    return value
+
+
 def _small_int_values(fx: Lowering, bail_if, left: Entry, right: Entry):
     """Values of two exact ints of at most one 30-bit digit (ob_size -1, 0 or 1), as i64."""
     r = fx.r
@@ -139,7 +157,10 @@ def binary_op(fx: Lowering, ins: Instruction) -> None:
         lv, rv = _float_values(fx, bail_if, left, right)
         if operation == "TrueDivide":
             bail_if(fx.r.fcmp_ordered("==", rv, ir.Constant(F64, 0.0)))  # ZeroDivisionError: generic
-        value = getattr(fx.r, _FLOAT_OPS[operation])(lv, rv)
+        if operation == "Power":
+            value = _float_power(fx, bail_if, lv, rv)
+        else:
+            value = getattr(fx.r, _FLOAT_OPS[operation])(lv, rv)
         return (value,) if unboxed else (_float_result(fx, value, left, right),)
 
     def on_ints(bail_if):

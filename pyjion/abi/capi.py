@@ -6,6 +6,7 @@ code refers to symbols only by name, never by address, so machine code stays val
 """
 from __future__ import annotations
 
+import array
 import builtins
 import ctypes
 
@@ -152,7 +153,8 @@ EXCEPTION_POINTERS = (
 
 # Objects CPython makes at start-up and exports no symbol for: compiled code names them by these symbols,
 # bound to their addresses in this process, so that its object file holds no address of the process.
-RUNTIME_OBJECTS = {"pyjion_builtin_len": builtins.len, "pyjion_list_append": list.append}
+RUNTIME_OBJECTS = {"pyjion_builtin_len": builtins.len, "pyjion_list_append": list.append,
+                   "pyjion_array_type": array.array}
 
 
 # Our name -> the symbol bound under it.

@@ -7,6 +7,7 @@ This is the only module that knows offsets. Everything else asks for a field by 
 """
 from __future__ import annotations
 
+import array
 import builtins
 import ctypes
 import dis
@@ -55,6 +56,9 @@ ASYNC_METHODS = Struct("PyAsyncMethods", 32, am_await=(0, "ptr"), am_aiter=(8, "
 TUPLE = Struct("PyTupleObject", 24, ob_size=(16, "i64"), ob_item=(24, "ptr"))
 LIST = Struct("PyListObject", 40, ob_size=(16, "i64"), ob_item=(24, "ptr"), allocated=(32, "i64"))
 FLOAT = Struct("PyFloatObject", 24, ob_fval=(16, "f64"))
+# array.array (Modules/arraymodule.c): its items, and the descriptor of their type, led by the typecode
+ARRAY = Struct("arrayobject", 64, ob_size=(16, "i64"), ob_item=(24, "ptr"), ob_descr=(40, "ptr"))
+ARRAY_DESCR = Struct("arraydescr", 48, typecode=(0, "i8"))
 LONG = Struct("PyLongObject", 28, ob_size=(16, "i64"), ob_digit=(24, "i32"))
 DICT = Struct("PyDictObject", 48, ma_used=(16, "i64"), ma_version_tag=(24, "i64"), ma_keys=(32, "ptr"),
               ma_values=(40, "ptr"))
@@ -248,6 +252,11 @@ def check_live() -> list[str]:
     expect("am_aiter", _read(async_methods + ASYNC_METHODS.am_aiter.offset, "ptr"),
            ctypes.cast(ctypes.pythonapi.PyObject_SelfIter, ctypes.c_void_p).value)
     expect("ob_fval", _at(3.25, FLOAT.ob_fval), 3.25)
+    for typecode in "di":
+        items = array.array(typecode, [3, 4])
+        expect("array ob_item", _at(items, ARRAY.ob_item), items.buffer_info()[0])
+        expect("array typecode", _read(int(_at(items, ARRAY.ob_descr)) + ARRAY_DESCR.typecode.offset, "i8"),
+               ord(typecode))
     expect("m_self", _at(len, CFUNCTION.m_self), id(builtins))
     expect("ml_flags", [_read(int(_at(f, CFUNCTION.m_ml)) + METHOD_DEF.ml_flags.offset, "i32")
                         for f in (len, isinstance)], [METH_O, METH_FASTCALL])

@@ -216,13 +216,16 @@ STEPS = [("norm", 3.0, 4.0, 12.0), ("norm", nan, 1.0, 2.0), ("norm", inf, -inf, 
          ("loop", [(1.5, 2.5), (Real(1.0), 2.0)]), ("loop", [(1.5, 2.5), (1.5, None)]),
          ("stores", 1.5, 0.5, 4), ("stores", 1.5, 0.5, 0), ("stores", 2, 0.5, 2), ("stores", 1.5, big, 2),
          ("stores", 1.5, None, 1), ("ratio", 1.5, 0.5), ("ratio", big, big), ("ratio", 1, 0),
+         ("ratio", 7, 2), ("ratio", 0, -5), ("ratio", -7, 2), ("ratio", 2**40, 3), ("ratio", 3, 2.5), ("ratio", 2.5, 3),
+         ("ratio", True, 2), ("ratio", 2**30 - 1, 2**30 - 1),
          ("items", [0.5, 1.5, 2.5], 2.0), ("items", [0.5] * 3, 2.0), ("items", [0.5, 1, 2.5], 2.0),
          ("items", [0.5, big, 2.5], 2.0), ("items", {0: 0.5, 1: 1.5}, 2.0), ("items", [0.5, Real(1.0)], 2.0),
          ("items", (0.5, 1.5), 2.0),
          ("power", 2.0, 0.5), ("power", 1.1, 2.0), ("power", 7.0, 1 / 3), ("power", 10.0, -310.0),
          ("power", 10.0, -400.0), ("power", 10.0, 400.0), ("power", -2.0, 2.0), ("power", -2.0, 0.5),
          ("power", 0.0, -1.0), ("power", inf, 0.5), ("power", nan, 0.0), ("power", 1.0, nan), ("power", 2.0, inf),
-         ("power", 3, 2), ("power", 3, 0.5), ("power", 1e-300, 1.1), ("power", big, 2.0), ("power", 2.0, big),
+         ("power", 3, 2), ("power", 3, 0.5), ("power", 2, -1), ("power", 2.0, 3), ("power", -2.0, 3),
+         ("power", -8, 1 / 3), ("power", 2**40, 0.5), ("power", 1e-300, 1.1), ("power", big, 2.0), ("power", 2.0, big),
          ("counts", 1.5, 2.5), ("counts", big, 2.5), ("counts", big, big), ("counts", 3, 4.5)]
 """
 
@@ -252,6 +255,52 @@ def test_unboxed_results_are_those_consumed_by_float_operations():
     assert unboxed("norm") == [True, True, True, True, True, True, True, False]
     # a / b stored: no feedback says it was a float; a * b was (then divided by b)
     assert unboxed("ratio") == [False, True, False]
+
+
+ARRAYS = """
+import array
+from fractions import Fraction
+
+def get(a, i):
+    return a[i]
+
+def put(a, i, v):
+    a[i] = v
+    return a
+
+def scale(a, f):
+    # read, scaled and written back without a float object (the product stays unboxed)
+    for i in range(len(a)):
+        a[i] = a[i] * f + 1.0
+    return a
+
+def warm():
+    get(array.array("d", [1.5, 2.5]), 1)
+    put(array.array("d", [1.5, 2.5]), 0, 0.5)
+    scale(array.array("d", [1.5, 2.5]), 2.0)
+
+class Floats(array.array):
+    def __getitem__(self, i):
+        return "subclass"
+
+d, i, l = (lambda *v: array.array("d", v)), (lambda *v: array.array("i", v)), (lambda *v: array.array("l", v))
+STEPS = [("get", d(1.5, 2.5), 1), ("get", d(1.5, 2.5), 0), ("get", d(1.5), 1), ("get", d(1.5), -1),
+         ("get", d(1.5), 2**40), ("get", d(1.5, 2.5), True), ("get", d(1.5), 0.0), ("get", i(1, -7), 1),
+         ("get", i(1, 2**31 - 1), 1), ("get", i(-2**31), 0), ("get", l(1, 2), 1), ("get", Floats("d", [1.5]), 0),
+         ("get", [1.5], 0), ("get", {0: 1}, 0), ("get", "ab", 1), ("get", d(), 0),
+         ("put", d(1.5, 2.5), 1, 3.25), ("put", d(1.5, 2.5), 1, 3), ("put", d(1.5, 2.5), 1, "x"),
+         ("put", d(1.5), 1, 3.25), ("put", d(1.5), -1, 3.25), ("put", i(1, 2), 0, 3.25), ("put", i(1, 2), 0, 3),
+         ("put", Floats("d", [1.5]), 0, 2.5), ("put", [1.5], 0, 2.5), ("put", {}, 0, 2.5),
+         ("put", d(1.5), 0, Fraction(1, 3)),
+         ("scale", d(1.0, 2.0, 3.0), 2.0), ("scale", d(1.0, 2.0), 3), ("scale", i(1, 2), 2.0),
+         ("scale", [1.0, 2.0], 2.0), ("scale", d(), 2.0), ("scale", d(1.0), Fraction(1, 2))]
+"""
+
+
+@pytest.mark.parametrize("function, flag", [("get", Flags.KnownBinarySubscr), ("put", Flags.KnownStoreSubscr),
+                                            ("scale", Flags.Unboxing)])
+def test_array_items_inline(function, flag):
+    check(ARRAYS, function, flag)
 
 
 STRINGS = """

@@ -5,6 +5,8 @@ COMPARE_OP_INT_JUMP, ...), the operation is done inline on exact floats and on i
 falling back to the C API for anything else; true division and power, which 3.11 does not specialise,
 are tried inline on floats always. The result of a float operation that another one consumes stays a
 double on the value stack (``analysis.unboxed_results``), boxed only if something else needs it.
+Subscripts the interpreter did not specialise are tried on ``array.array`` of doubles (and read on
+arrays of C ints), whose items 3.11 reads and writes through argument parsing and a new float.
 """
 from __future__ import annotations
 
@@ -13,9 +15,9 @@ import sys
 
 from llvmlite import ir
 
-from ...abi.cpython311 import FLOAT, LIST, LONG, OBJECT, TUPLE, VAROBJECT
+from ...abi.cpython311 import ARRAY, ARRAY_DESCR, FLOAT, LIST, LONG, OBJECT, TUPLE, VAROBJECT
 from ...enums import OptimizationFlags
-from ..builder import F64, I64, PTR, i32, i64
+from ..builder import F64, I8, I32, I64, PTR, i32, i64
 from ..bytecode import Instruction
 from ..analysis import Kind
 from ..feedback import FLOAT_FORMS, expects_floats
@@ -32,8 +34,10 @@ _FLOAT_OPS = {"Add": "fadd", "Subtract": "fsub", "Multiply": "fmul", "TrueDivide
 _INT_OPS = {"Add": "add", "Subtract": "sub", "Multiply": "mul"}
 _INT_FORMS = tuple(f"BINARY_OP_{o}_INT" for o in ("ADD", "SUBTRACT", "MULTIPLY"))
 _SUBSCR_FORMS = ("BINARY_SUBSCR_LIST_INT", "BINARY_SUBSCR_TUPLE_INT")
-SPECIALISED = FLOAT_FORMS + _INT_FORMS + _SUBSCR_FORMS + ("COMPARE_OP_INT_JUMP", "COMPARE_OP_STR_JUMP",
-                                                        "STORE_SUBSCR_LIST_INT")
+# Read so that a subscript the interpreter specialised for a dict or __getitem__ is not tried on arrays.
+_OTHER_SUBSCR_FORMS = ("BINARY_SUBSCR_DICT", "BINARY_SUBSCR_GETITEM", "STORE_SUBSCR_DICT")
+SPECIALISED = FLOAT_FORMS + _INT_FORMS + _SUBSCR_FORMS + _OTHER_SUBSCR_FORMS + (
+    "COMPARE_OP_INT_JUMP", "COMPARE_OP_STR_JUMP", "STORE_SUBSCR_LIST_INT")
 # COMPARE_OP's oparg: <, <=, ==, !=, >, >=
 _COMPARISONS = ("<", "<=", "==", "!=", ">", ">=")
 
@@ -56,6 +60,35 @@ def _float_values(fx: Lowering, bail_if, left: Entry, right: Entry) -> list[ir.V
         bail_if(fx.r.not_(exact[0] if len(exact) == 1 else fx.r.and_(*exact)))
     return [entry.unboxed if entry.unboxed is not None else fx.b.load(entry.value, FLOAT.ob_fval)
             for entry in (left, right)]
+
+
+def _number_values(fx: Lowering, bail_if, left: Entry, right: Entry) -> tuple[list[ir.Value], list[ir.Value]]:
+    """The doubles of two floats or exact ints of one digit, which convert exactly, as float_div and
+    long_true_divide convert them, and whether each was a float: for a true division or a power, which
+    3.11 does not specialise, and whose operands are often an int and a float."""
+    b, r = fx.b, fx.r
+    values, floats = [], []
+    for entry in (left, right):
+        if entry.unboxed is not None:
+            values.append(entry.unboxed)
+            floats.append(ir.Constant(ir.IntType(1), 1))
+            continue
+        is_float = b.is_type(entry.value, "PyFloat_Type")
+        from_float, from_int, done = b.block("float_operand"), b.block("int_operand"), b.block("operand")
+        r.cbranch(is_float, from_float, from_int)
+        b.position(from_float)
+        double = b.load(entry.value, FLOAT.ob_fval)
+        r.branch(done)
+        b.position(from_int)
+        bail_if(r.not_(b.is_type(entry.value, "PyLong_Type")))
+        size = b.load(entry.value, LONG.ob_size)
+        bail_if(r.icmp_unsigned(">", r.add(size, i64(1)), i64(2)))
+        converted = r.sitofp(_digit_value(fx, entry.value, size), F64)
+        int_end = r.block
+        r.branch(done)
+        values.append(b.merge(done, (double, from_float), (converted, int_end)))
+        floats.append(is_float)
+    return values, floats
 
 
 def _float_result(fx: Lowering, value: ir.Value, left: Entry, right: Entry) -> ir.Value:
@@ -154,10 +187,14 @@ def binary_op(fx: Lowering, ins: Instruction) -> None:
         return value,
 
     def on_floats(bail_if):
-        lv, rv = _float_values(fx, bail_if, left, right)
+        if operation in ("TrueDivide", "Power"):
+            (lv, rv), floats = _number_values(fx, bail_if, left, right)
+        else:
+            lv, rv = _float_values(fx, bail_if, left, right)
         if operation == "TrueDivide":
             bail_if(fx.r.fcmp_ordered("==", rv, ir.Constant(F64, 0.0)))  # ZeroDivisionError: generic
         if operation == "Power":
+            bail_if(fx.r.not_(fx.r.or_(*floats)))  # an int to an int power is an int
             value = _float_power(fx, bail_if, lv, rv)
         else:
             value = getattr(fx.r, _FLOAT_OPS[operation])(lv, rv)
@@ -254,17 +291,38 @@ def contains_op(fx: Lowering, ins: Instruction) -> None:
     fx.push(fx.bool_object(fx.r.icmp_signed("==" if ins.arg else "!=", found, i32(0))))
 
 
-def _item_slot(fx: Lowering, bail_if, container: Entry, sub: Entry, type_name: str) -> ir.Value:
-    """Address of ``container[sub]`` for an exact list or tuple and an int from 0 to its length - 1."""
+def _checked_index(fx: Lowering, bail_if, container_exact: ir.Value, container: Entry, sub: Entry) -> ir.Value:
+    """The i64 value of ``sub``, an exact int from 0 to ``len(container) - 1``, ``container_exact`` holding."""
     b, r = fx.b, fx.r
-    _bail_unless_exact(fx, bail_if, container, type_name, sub, "PyLong_Type")
+    bail_if(r.not_(r.and_(container_exact, b.is_type(sub.value, "PyLong_Type"))))
     size = b.load(sub.value, LONG.ob_size)
     bail_if(r.icmp_unsigned(">", size, i64(1)))  # negative, or more than one digit
     index = _digit_value(fx, sub.value, size)
     bail_if(r.icmp_signed(">=", index, b.load(container.value, VAROBJECT.ob_size)))
+    return index
+
+
+def _item_slot(fx: Lowering, bail_if, container: Entry, sub: Entry, type_name: str) -> ir.Value:
+    """Address of ``container[sub]`` for an exact list or tuple and an int from 0 to its length - 1."""
+    b = fx.b
+    index = _checked_index(fx, bail_if, b.is_type(container.value, type_name), container, sub)
     items = b.load(container.value, LIST.ob_item) if type_name == "PyList_Type" else b.addr(container.value,
                                                                                             TUPLE.ob_item)
     return b.slot(items, index)
+
+
+def _array_item(fx: Lowering, bail_if, container: Entry, sub: Entry) -> tuple[ir.Value, ir.Value, ir.Value]:
+    """The items buffer, the index and the typecode (i8) of ``container[sub]`` for an exact
+    ``array.array`` and an int from 0 to its length - 1."""
+    b, r = fx.b, fx.r
+    exact = r.icmp_unsigned("==", b.type_of(container.value), b.object("pyjion_array_type"))
+    index = _checked_index(fx, bail_if, exact, container, sub)
+    typecode = b.load(b.load(container.value, ARRAY.ob_descr), ARRAY_DESCR.typecode)
+    return b.load(container.value, ARRAY.ob_item), index, typecode
+
+
+def _is_typecode(fx: Lowering, typecode: ir.Value, letter: str) -> ir.Value:
+    return fx.r.icmp_unsigned("==", typecode, ir.Constant(I8, ord(letter)))
 
 
 def binary_subscr(fx: Lowering, ins: Instruction) -> None:
@@ -277,8 +335,32 @@ def binary_subscr(fx: Lowering, ins: Instruction) -> None:
         type_name = "PyList_Type" if found.opname == "BINARY_SUBSCR_LIST_INT" else "PyTuple_Type"
         return fx.b.new_ref(fx.r.load(_item_slot(fx, bail_if, container, sub, type_name), typ=PTR)),
 
+    def from_array(bail_if):
+        """array('d') and array('i'), which 3.11 does not specialise (d_getitem, i_getitem)."""
+        b, r = fx.b, fx.r
+        items, index, typecode = _array_item(fx, bail_if, container, sub)
+        doubles = _is_typecode(fx, typecode, "d")
+        bail_if(r.not_(r.or_(doubles, _is_typecode(fx, typecode, "i"))))
+        as_double, as_int, done = b.block("array_double"), b.block("array_int"), b.block("array_item")
+        r.cbranch(doubles, as_double, as_int)
+        b.position(as_double)
+        double = b.call("PyFloat_FromDouble", r.load(r.gep(items, [index], source_etype=F64), typ=F64))
+        double_end = r.block
+        r.branch(done)
+        b.position(as_int)
+        integer = b.box_int(r.sext(r.load(r.gep(items, [index], source_etype=I32), typ=I32), I64))
+        int_end = r.block
+        r.branch(done)
+        return b.merge(done, (double, double_end), (integer, int_end)),
+
     found = fx.specialised(ins, OptimizationFlags.KnownBinarySubscr, *_SUBSCR_FORMS)
-    result, = fx.guarded(indexed, generic) if found else generic()
+    if found:
+        result, = fx.guarded(indexed, generic)
+    elif fx.fast_paths and ins.index not in fx.feedback:  # not specialised, for a dict or __getitem__
+        fx.optimizations |= OptimizationFlags.KnownBinarySubscr
+        result, = fx.guarded(from_array, generic)
+    else:
+        result, = generic()
     _push_releasing(fx, result, container, sub)
 
 
@@ -302,8 +384,26 @@ def store_subscr(fx: Lowering, ins: Instruction) -> None:
         fx.b.decref(old)
         return i32(0),
 
+    def into_array(bail_if):
+        """A float into an array('d'), which 3.11 does not specialise (d_setitem)."""
+        b, r = fx.b, fx.r
+        items, index, typecode = _array_item(fx, bail_if, container, sub)
+        bail_if(r.not_(_is_typecode(fx, typecode, "d")))
+        if value.unboxed is None:
+            bail_if(r.not_(b.is_type(value.value, "PyFloat_Type")))
+        double = value.unboxed if value.unboxed is not None else b.load(value.value, FLOAT.ob_fval)
+        r.store(double, r.gep(items, [index], source_etype=F64))
+        fx.release(value)
+        return i32(0),
+
     found = fx.specialised(ins, OptimizationFlags.KnownStoreSubscr, "STORE_SUBSCR_LIST_INT")
-    status, = fx.guarded(indexed, generic) if found else generic()
+    if found:
+        status, = fx.guarded(indexed, generic)
+    elif fx.fast_paths and ins.index not in fx.feedback:  # not specialised, for a dict
+        fx.optimizations |= OptimizationFlags.KnownStoreSubscr
+        status, = fx.guarded(into_array, generic)
+    else:
+        status, = generic()
     fx.release(container)
     fx.release(sub)
     fx.error_if_negative(status)

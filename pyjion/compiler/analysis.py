@@ -14,7 +14,8 @@ from types import CodeType
 from typing import Callable, Sequence
 
 from .bytecode import Instruction
-from .feedback import Specialisation, expects_floats, specialised_for_floats
+from .feedback import (Specialisation, expects_floats, indexes_a_sequence, specialised_for_floats,
+                       specialised_for_ints)
 from .flow import Block, Handler
 
 
@@ -248,49 +249,61 @@ def analyse(code: CodeType, blocks: dict[int, Block], handlers: dict[int, Handle
     return StackKinds(before, entry, consts)
 
 
-# Emitters that leave unboxed floats below their own operands as they are; before any other, the
+# Emitters that leave unboxed values below their own operands as they are; before any other, the
 # lowering boxes every unboxed value on the stack (Lowering.box_stack).
 KEEPS_UNBOXED = frozenset({"LOAD_FAST", "LOAD_CONST", "BINARY_OP", "COMPARE_OP", "STORE_FAST", "SWAP",
-                           "STORE_SUBSCR"})
+                           "BINARY_SUBSCR", "STORE_SUBSCR"})
 
 
 def unboxed_results(blocks: dict[int, Block], kinds: StackKinds, found: dict[int, Specialisation]) -> frozenset[int]:
-    """The float operations whose result can stay an unboxed double: the value is consumed by another
-    float operation or stored in a local or a list item (whose float object can then be reused,
-    Lowering.store_double) in the same block, and only instructions that keep values unboxed run in
-    between. Anything else would box the value again straight away, costing what the unboxing saved.
+    """The arithmetic operations whose result can stay an unboxed double or i64 on the value stack.
 
-    A result that is not a float sends the frame to the interpreter, so one must have been seen to be
-    a float: the operation was specialised for floats (a true division is tried on floats without),
-    or the operation consuming it was."""
+    A float's result is consumed by another float operation or stored in a local or a list item (whose
+    float object can then be reused, Lowering.store_double); an int's by another int operation or as
+    the index of a list, tuple or array subscript. Consumer and producer are in the same block, and only
+    instructions that keep values unboxed run in between: anything else would box the value again
+    straight away, costing what the unboxing saved.
+
+    A result that is not of its kind sends the frame to the interpreter, so one must have been seen: the
+    operation was specialised for floats or ints (a true division or a power is tried on floats
+    without), or the float operation consuming it was."""
     unboxed = set()
     for block in blocks.values():
         if block.depth is None:
             continue
-        producers: list[int | None] = [None] * block.depth  # per slot, the float operation that pushed it
-        by_index = {ins.index: ins for ins in block.instructions}
+        # per slot, the operation that pushed it and its kind ("float", "int") if it can stay unboxed
+        producers: list[tuple[int, str] | None] = [None] * block.depth
+        fed = {ins.index for ins in block.instructions if specialised_for_floats(ins, found)}
         for ins in block.instructions:
             if ins.opname not in KEEPS_UNBOXED:
                 producers = [None] * len(producers)
             if ins.opname == "SWAP":
                 producers[-1], producers[-ins.arg] = producers[-ins.arg], producers[-1]
                 continue
-            if ins.opname == "STORE_SUBSCR":  # the item stored (``a[i] += x``), never the container or key
-                stored = producers[-3]
-                del producers[-3:]
-                if stored is not None and specialised_for_floats(by_index[stored], found):
-                    unboxed.add(stored)
-                continue
             pops, _ = effect(ins)
             pushes = len(kinds.after(ins)) - len(kinds.before[ins.index]) + pops
-            consumed = [index for index in producers[len(producers) - pops:] if index is not None]
+            consumed = producers[len(producers) - pops:]
             del producers[len(producers) - pops:]
-            if specialised_for_floats(ins, found):
-                unboxed.update(consumed)
+            if ins.opname == "STORE_SUBSCR":  # the item stored (``a[i] += x``) and the index
+                stored, _, index = consumed
+                if stored is not None and stored[0] in fed:
+                    unboxed.add(stored[0])
+                if index is not None and index[1] == "int" and indexes_a_sequence(ins, found):
+                    unboxed.add(index[0])
+            elif ins.opname == "BINARY_SUBSCR":
+                index = consumed[1]
+                if index is not None and index[1] == "int" and indexes_a_sequence(ins, found):
+                    unboxed.add(index[0])
+            elif specialised_for_floats(ins, found):
+                unboxed.update(index for index, kind in filter(None, consumed) if kind == "float")
             elif expects_floats(ins, found) or ins.opname == "STORE_FAST":
-                unboxed.update(index for index in consumed if specialised_for_floats(by_index[index], found))
+                unboxed.update(index for index, kind in filter(None, consumed) if index in fed)
+            elif specialised_for_ints(ins, found):
+                unboxed.update(index for index, kind in filter(None, consumed) if kind == "int")
             if ins.opname == "BINARY_OP" and expects_floats(ins, found):
-                producers.append(ins.index)
+                producers.append((ins.index, "float"))
+            elif ins.opname == "BINARY_OP" and specialised_for_ints(ins, found):
+                producers.append((ins.index, "int"))
             else:
                 producers.extend([None] * pushes)
     return frozenset(unboxed)

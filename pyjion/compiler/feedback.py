@@ -56,6 +56,23 @@ FLOAT_FORMS = ("BINARY_OP_ADD_FLOAT", "BINARY_OP_SUBTRACT_FLOAT", "BINARY_OP_MUL
 UNSPECIALISED_FLOAT_OPERATIONS = frozenset({8, 21, 11, 24})  # BINARY_OP's oparg for **, **=, / and /=
 
 
+INT_FORMS = ("BINARY_OP_ADD_INT", "BINARY_OP_SUBTRACT_INT", "BINARY_OP_MULTIPLY_INT", "COMPARE_OP_INT_JUMP")
+_SEQUENCE_SUBSCRIPTS = frozenset({"BINARY_SUBSCR_LIST_INT", "BINARY_SUBSCR_TUPLE_INT", "STORE_SUBSCR_LIST_INT"})
+
+
+def specialised_for_ints(ins: Instruction, found: dict[int, Specialisation]) -> bool:
+    """The interpreter specialised ``ins`` for two ints."""
+    specialisation = found.get(ins.index)
+    return specialisation is not None and specialisation.opname in INT_FORMS
+
+
+def indexes_a_sequence(ins: Instruction, found: dict[int, Specialisation]) -> bool:
+    """A subscript specialised for a list or tuple, or not specialised (tried on arrays), whose index an
+    unboxed int can be."""
+    specialisation = found.get(ins.index)
+    return specialisation is None or specialisation.opname in _SEQUENCE_SUBSCRIPTS
+
+
 def specialised_for_floats(ins: Instruction, found: dict[int, Specialisation]) -> bool:
     """The interpreter specialised ``ins`` for two floats: they were floats, its result too."""
     specialisation = found.get(ins.index)

@@ -28,7 +28,7 @@ from ..abi.cpython311 import (CFRAME, CODE, FLOAT, FRAME, FRAME_OWNED_BY_GENERAT
                               GENERATOR, INTERP, OBJECT, THREAD, TUPLE)
 from ..enums import OptimizationFlags
 from .analysis import KEEPS_UNBOXED, Kind, StackKinds
-from .builder import FRAME_FUNCTION, I8, I16, I32, I64, NULL, PTR, Builder, define_global, i32, i64
+from .builder import F64, FRAME_FUNCTION, I8, I16, I32, I64, NULL, PTR, Builder, define_global, i32, i64
 from .bytecode import Instruction
 from .feedback import Specialisation
 from .flow import Block, Handler, StackEffectFault
@@ -47,8 +47,8 @@ def site_cache_name(function_name: str, index: int) -> str:
 @dataclass
 class Entry:
     """One value-stack slot: an SSA value (an owned reference unless its kind is NULL) and its kind; or,
-    for the result of a float operation consumed by another (analysis.unboxed_results), no object but
-    ``unboxed``, the double it would hold."""
+    for the result of an arithmetic operation consumed by another (analysis.unboxed_results), no object
+    but ``unboxed``, the double or i64 it would hold."""
 
     value: ir.Value | None
     kind: Kind = Kind.ANY
@@ -236,12 +236,12 @@ class Lowering:
         self.r.ret(value)
 
     def _spill(self, entries: Iterable[Entry]) -> int:
-        """Store ``entries`` in the frame's stack. An unboxed float is boxed here, where a memory error
+        """Store ``entries`` in the frame's stack. An unboxed value is boxed here, where a memory error
         leaves NULL: only the error exit spills them (the interpreter's unwinding skips NULLs); a deopt
         boxes them first (box_stack), checked."""
         depth = 0
         for depth, entry in enumerate(entries, 1):
-            value = entry.value if entry.unboxed is None else self.b.call("PyFloat_FromDouble", entry.unboxed)
+            value = entry.value if entry.unboxed is None else self.box(entry.unboxed)
             self.b.store_slot(self.localsplus, self.nlocalsplus + depth - 1, value)
         return depth
 
@@ -398,21 +398,25 @@ class Lowering:
         else:
             self.b.decref(entry.value)
 
+    def box(self, unboxed: ir.Value) -> ir.Value:
+        """A new float or int object holding a double or an i64 (NULL on a memory error)."""
+        return self.b.call("PyFloat_FromDouble", unboxed) if unboxed.type == F64 else self.b.box_int(unboxed)
+
     def box_stack(self) -> None:
-        """Replace each unboxed float on the stack by a float object (a memory error raises here)."""
+        """Replace each unboxed value on the stack by an object (a memory error raises here)."""
         for position, entry in enumerate(self.stack):
             if entry.unboxed is not None:
-                boxed = self.stack[position] = Entry(self.b.call("PyFloat_FromDouble", entry.unboxed), Kind.MAYBE_NULL)
+                boxed = self.stack[position] = Entry(self.box(entry.unboxed), Kind.MAYBE_NULL)
                 self.error_if_null(boxed.value)
                 boxed.kind = entry.kind
 
     def boxed(self, entries: list[Entry]) -> list[Entry]:
-        """``entries``, popped and owned by the caller, with each unboxed float boxed into a new float
-        object; on a memory error the others are released and the error raised."""
+        """``entries``, popped and owned by the caller, with each unboxed value boxed into a new object;
+        on a memory error the others are released and the error raised."""
         result: list[Entry] = []
         for position, entry in enumerate(entries):
             if entry.unboxed is not None:
-                entry = Entry(self.b.call("PyFloat_FromDouble", entry.unboxed), entry.kind)
+                entry = Entry(self.box(entry.unboxed), entry.kind)
                 self.error_if_null(entry.value, [*result, *entries[position + 1:]])
             result.append(entry)
         return result
@@ -519,7 +523,7 @@ class Lowering:
         if any(entry.unboxed is not None for entry in stack):
             # analysis.unboxed_results keeps unboxed values within a block; a handler entered mid-
             # expression would need them boxed on the way.
-            raise StackEffectFault(f"{self.current}: unboxed float on the stack jumping to {target * 2}")
+            raise StackEffectFault(f"{self.current}: unboxed value on the stack jumping to {target * 2}")
         if len(phis) != len(stack):
             raise StackEffectFault(f"{self.current}: jumping to {target * 2} with depth {len(stack)}, "
                                    f"expected {len(phis)}")

@@ -236,25 +236,98 @@ def test_unboxed_float_temporaries(function):
     check(UNBOXED, function, Flags.Unboxing)
 
 
-def test_unboxed_results_are_those_consumed_by_float_operations():
+def _unboxed_operations(source: str, function: str) -> list[bool]:
+    """For each BINARY_OP of ``function`` in ``source``, warmed up: is its result kept unboxed?"""
     namespace: dict = {}
-    exec(compile(textwrap.dedent(UNBOXED), "<scenario>", "exec"), namespace)
+    exec(compile(textwrap.dedent(source), "<scenario>", "exec"), namespace)
     for _ in range(WARM_UP):
         namespace["warm"]()
+    code = namespace[function].__code__
+    instructions = bytecode.decode(code)
+    found = {k: v for k, v in feedback.read(code).items() if v.opname in SPECIALISED}
+    handlers = flow.exception_handlers(code, instructions)
+    blocks = flow.build_blocks(instructions, handlers, ())
+    results = analysis.unboxed_results(blocks, analysis.analyse(code, blocks, handlers), found)
+    return [ins.index in results for ins in instructions if ins.opname == "BINARY_OP"]
 
-    def unboxed(function: str) -> list[bool]:
-        code = namespace[function].__code__
-        instructions = bytecode.decode(code)
-        found = {k: v for k, v in feedback.read(code).items() if v.opname in SPECIALISED}
-        handlers = flow.exception_handlers(code, instructions)
-        blocks = flow.build_blocks(instructions, handlers, ())
-        results = analysis.unboxed_results(blocks, analysis.analyse(code, blocks, handlers), found)
-        return [ins.index in results for ins in instructions if ins.opname == "BINARY_OP"]
 
+def test_unboxed_results_are_those_consumed_by_float_operations():
     # a*a, b*b, +, c*c, + and / are consumed by float operations, a*c too; the difference is returned
-    assert unboxed("norm") == [True, True, True, True, True, True, True, False]
+    assert _unboxed_operations(UNBOXED, "norm") == [True, True, True, True, True, True, True, False]
     # a / b stored: no feedback says it was a float; a * b was (then divided by b)
-    assert unboxed("ratio") == [False, True, False]
+    assert _unboxed_operations(UNBOXED, "ratio") == [False, True, False]
+
+
+UNBOXED_INTS = """
+import array
+from fractions import Fraction
+
+def eval_a(i, j):
+    # (i + j), (i + j + 1), their product: i64s, never int objects, until the floor division needs one
+    return 1.0 / ((i + j) * (i + j + 1) // 2 + i + 1)
+
+def chain(a, b, c):
+    # products of unboxed values can overflow 64 bits: the generic path makes the big int, and the
+    # interpreter takes over the frame when a result no longer fits
+    return a * b * c - a * c * b + (a - b) * (b - c)
+
+def index(seq, i, k):
+    # unboxed ints as indexes: negative and out-of-range ones take the generic path
+    return seq[i + k], seq[2 * i - k]
+
+def store(seq, i, k, v):
+    seq[i + k] = v
+    return seq
+
+def compare(a, b, c):
+    if a * b < b * c:
+        return "less"
+    return "not less"
+
+def loop(pairs):
+    total = 0
+    for x, y in pairs:
+        total = total + (x * y - y + x * x)
+    return total
+
+def warm():
+    eval_a(3, 4)
+    chain(3, 4, 5)
+    index([1, 2, 3, 4, 5, 6, 7], 2, 1)
+    store([1, 2, 3, 4], 1, 1, 9)
+    compare(3, 4, 5)
+    loop([(1, 2)] * 3)
+
+big = 2**40
+STEPS = [("eval_a", 3, 4), ("eval_a", 0, 0), ("eval_a", 10**6, 10**6), ("eval_a", 2**31, 2**31),
+         ("eval_a", 2**62, 1), ("eval_a", -3, 1), ("eval_a", -1, 0), ("eval_a", 2.5, 3), ("eval_a", True, 1),
+         ("eval_a", Fraction(1, 2), 1),
+         ("chain", 3, 4, 5), ("chain", 2**29, 2**29, 2**29), ("chain", 2**30, 2**30, 2**30), ("chain", big, big, big),
+         ("chain", -2**29, 2**29, -2**29), ("chain", 3, 4.5, 5), ("chain", 3, "x", 5), ("chain", 0, 0, 0),
+         ("index", [1, 2, 3, 4, 5, 6, 7], 2, 1), ("index", (1, 2, 3, 4, 5, 6, 7), 2, 1), ("index", [1, 2, 3], 1, 5),
+         ("index", [1, 2, 3], 0, 1), ("index", [1, 2, 3], -3, 1), ("index", array.array("d", [1.5] * 9), 3, 2),
+         ("index", array.array("i", range(9)), 3, 2), ("index", {3: "a", 1: "b"}, 1, 2), ("index", "abcdefg", 2, 1),
+         ("index", [1, 2, 3], big, -big), ("index", [1, 2, 3], 1.0, 1),
+         ("store", [1, 2, 3, 4], 1, 1, 9), ("store", [1, 2, 3, 4], 3, 1, 9), ("store", [1, 2, 3, 4], -2, 1, 9),
+         ("store", array.array("d", [1.5] * 4), 1, 1, 2.5), ("store", {}, 1, 1, 9),
+         ("compare", 3, 4, 5), ("compare", 5, 4, 3), ("compare", big, big, big), ("compare", 2**31, 2**31, 1),
+         ("compare", 3, 4.5, 5), ("compare", 1, 1, "s"),
+         ("loop", [(1, 2)] * 5), ("loop", [(1, 2), (2**31, 2**31), (3, 4)]), ("loop", [(1, 2), (1.5, 2), (3, 4)]),
+         ("loop", [(1, 2), (big, big), (3, 4)])]
+"""
+
+
+@pytest.mark.parametrize("function", ["eval_a", "chain", "index", "store", "compare", "loop"])
+def test_unboxed_int_temporaries(function):
+    check(UNBOXED_INTS, function, Flags.Unboxing)
+
+
+def test_unboxed_results_are_those_consumed_by_int_operations_and_indexes():
+    # i + j, i + j and + 1 feed int operations, and + i feeds + 1; the product feeds //, which 3.11
+    # does not specialise, and + 1 the true division: they need objects, as does // itself
+    assert _unboxed_operations(UNBOXED_INTS, "eval_a") == [True, True, True, False, False, True, False, False]
+    # i + k indexes a list; 2 * i too, after - k; the index arithmetic is all unboxed
+    assert _unboxed_operations(UNBOXED_INTS, "index") == [True, True, True]
 
 
 ARRAYS = """

@@ -19,8 +19,7 @@ from ...abi.cpython311 import ARRAY, ARRAY_DESCR, FLOAT, LIST, LONG, OBJECT, TUP
 from ...enums import OptimizationFlags
 from ..builder import F64, I8, I32, I64, PTR, i32, i64
 from ..bytecode import Instruction
-from ..analysis import Kind
-from ..feedback import FLOAT_FORMS, expects_floats
+from ..feedback import FLOAT_FORMS, INT_FORMS, expects_floats, specialised_for_ints
 from ..flow import StackEffectFault
 from ..lowering import Entry, Lowering
 
@@ -32,12 +31,11 @@ BINARY_FUNCTIONS = tuple(f"PyNumber_{n}" for n in _BINARY) + tuple(f"PyNumber_In
 
 _FLOAT_OPS = {"Add": "fadd", "Subtract": "fsub", "Multiply": "fmul", "TrueDivide": "fdiv"}
 _INT_OPS = {"Add": "add", "Subtract": "sub", "Multiply": "mul"}
-_INT_FORMS = tuple(f"BINARY_OP_{o}_INT" for o in ("ADD", "SUBTRACT", "MULTIPLY"))
 _SUBSCR_FORMS = ("BINARY_SUBSCR_LIST_INT", "BINARY_SUBSCR_TUPLE_INT")
 # Read so that a subscript the interpreter specialised for a dict or __getitem__ is not tried on arrays.
 _OTHER_SUBSCR_FORMS = ("BINARY_SUBSCR_DICT", "BINARY_SUBSCR_GETITEM", "STORE_SUBSCR_DICT")
-SPECIALISED = FLOAT_FORMS + _INT_FORMS + _SUBSCR_FORMS + _OTHER_SUBSCR_FORMS + (
-    "COMPARE_OP_INT_JUMP", "COMPARE_OP_STR_JUMP", "STORE_SUBSCR_LIST_INT")
+SPECIALISED = FLOAT_FORMS + INT_FORMS + _SUBSCR_FORMS + _OTHER_SUBSCR_FORMS + ("COMPARE_OP_STR_JUMP",
+                                                                            "STORE_SUBSCR_LIST_INT")
 # COMPARE_OP's oparg: <, <=, ==, !=, >, >=
 _COMPARISONS = ("<", "<=", "==", "!=", ">", ">=")
 
@@ -129,25 +127,70 @@ def _float_power(fx: Lowering, bail_if, base: ir.Value, exponent: ir.Value) -> i
     return value
 
 
-def _small_int_values(fx: Lowering, bail_if, left: Entry, right: Entry):
-    """Values of two exact ints of at most one 30-bit digit (ob_size -1, 0 or 1), as i64."""
-    r = fx.r
-    _bail_unless_exact(fx, bail_if, left, "PyLong_Type", right, "PyLong_Type")
+def _int_values(fx: Lowering, bail_if, left: Entry, right: Entry) -> list[ir.Value]:
+    """The i64 values of two ints: unboxed, or exact int objects of at most one 30-bit digit."""
     values = []
     for entry in (left, right):
+        if entry.unboxed is not None:
+            values.append(entry.unboxed)
+            continue
+        bail_if(fx.r.not_(fx.b.is_type(entry.value, "PyLong_Type")))
         size = fx.b.load(entry.value, LONG.ob_size)
-        bail_if(r.icmp_unsigned(">", r.add(size, i64(1)), i64(2)))
+        bail_if(fx.r.icmp_unsigned(">", fx.r.add(size, i64(1)), i64(2)))
         values.append(_digit_value(fx, entry.value, size))
     return values
 
 
-def _operands(fx: Lowering, ins: Instruction) -> tuple[bool, Entry, Entry]:
-    """Whether the operation gets the inline float path, and its two operands: objects unless it does."""
+def _overflow_checked(fx: Lowering, operation: str) -> ir.Function:
+    """LLVM's ``llvm.s<operation>.with.overflow.i64``: the result and whether it overflowed."""
+    name = f"llvm.s{operation}.with.overflow.i64"
+    found = fx.b.module.globals.get(name)
+    if found is None:  # llvmlite's declare_intrinsic gets this signature wrong
+        found = ir.Function(fx.b.module, ir.FunctionType(ir.LiteralStructType([I64, ir.IntType(1)]), [I64, I64]), name)
+    return found
+
+
+def _int_of(fx: Lowering, obj: ir.Value) -> tuple[ir.Value, ir.Value]:
+    """Whether ``obj`` is an exact int of at most two 30-bit digits, and then its i64 value."""
+    b, r = fx.b, fx.r
+    bit = ir.IntType(1)
+    start = r.block
+    exact, two_digits, done = b.block("exact_int"), b.block("two_digits"), b.block("int_read")
+    r.cbranch(b.is_type(obj, "PyLong_Type"), exact, done)
+    b.position(exact)
+    size = b.load(obj, LONG.ob_size)
+    sign = r.select(r.icmp_signed("<", size, i64(0)), i64(-1), i64(1))
+    digits = r.mul(size, sign)
+    low = r.zext(b.load(obj, LONG.ob_digit), I64)
+    one_digit = r.mul(r.select(r.icmp_signed("==", size, i64(0)), i64(0), low), sign)
+    at_most_two = r.icmp_unsigned("<=", digits, i64(2))
+    exact_end = r.block
+    r.cbranch(r.icmp_signed("==", digits, i64(2)), two_digits, done)
+    b.position(two_digits)
+    high = r.zext(r.load(r.gep(b.addr(obj, LONG.ob_digit), [i64(1)], source_etype=I32), typ=I32), I64)
+    two_digit = r.mul(r.or_(low, r.shl(high, i64(30))), sign)
+    r.branch(done)
+    b.position(done)
+    fits = r.phi(bit)
+    value = r.phi(I64)
+    for incoming_fits, incoming_value, block in ((ir.Constant(bit, 0), i64(0), start),
+                                                 (at_most_two, one_digit, exact_end),
+                                                 (ir.Constant(bit, 1), two_digit, two_digits)):
+        fits.add_incoming(incoming_fits, block)
+        value.add_incoming(incoming_value, block)
+    return fits, value
+
+
+def _operands(fx: Lowering, ins: Instruction) -> tuple[str | None, Entry, Entry]:
+    """The inline path the operation gets ("float", "int" or None), and its two operands: objects
+    unless it has one."""
     left, right = fx.popn(2)
     if fx.fast_paths and expects_floats(ins, fx.feedback):
-        return True, left, right
+        return "float", left, right
+    if fx.fast_paths and specialised_for_ints(ins, fx.feedback):
+        return "int", left, right
     left, right = fx.boxed([left, right])
-    return False, left, right
+    return None, left, right
 
 
 def _generic_on_objects(fx: Lowering, function: str, operands: list[Entry], *extra: ir.Value) -> ir.Value:
@@ -161,7 +204,7 @@ def _generic_on_objects(fx: Lowering, function: str, operands: list[Entry], *ext
 
 
 def binary_op(fx: Lowering, ins: Instruction) -> None:
-    floats, left, right = _operands(fx, ins)
+    path, left, right = _operands(fx, ins)
     function = BINARY_FUNCTIONS[ins.arg]
     operation = _BINARY[ins.arg % len(_BINARY)]
     extra = [fx.b.none()] if function.endswith("Power") else []  # _PyNumber_PowerNoMod
@@ -171,18 +214,23 @@ def binary_op(fx: Lowering, ins: Instruction) -> None:
         return _generic_on_objects(fx, function, [left, right], *extra),
 
     def generic_unboxed():
-        """The double of the generic result, which is a float whenever the operands were; if not, the
-        interpreter continues the frame after this instruction with it."""
+        """The double or i64 of the generic result, which is a float or a small int whenever the
+        operands were; if not, the interpreter continues the frame after this instruction with it."""
         b, r = fx.b, fx.r
         result, = generic()
         fx.error_if_null(result, [left, right])
-        with b.if_then(r.not_(b.is_type(result, "PyFloat_Type")), likely=False):
+        if path == "float":
+            fits = b.is_type(result, "PyFloat_Type")
+        else:
+            fits, value = _int_of(fx, result)
+        with b.if_then(r.not_(fits), likely=False):
             for operand in (left, right):
                 fx.release(operand)
             fx.push(result)
             fx.deopt(ins.next)
             fx.pop()
-        value = b.load(result, FLOAT.ob_fval)
+        if path == "float":
+            value = b.load(result, FLOAT.ob_fval)
         b.decref(result)
         return value,
 
@@ -201,22 +249,26 @@ def binary_op(fx: Lowering, ins: Instruction) -> None:
         return (value,) if unboxed else (_float_result(fx, value, left, right),)
 
     def on_ints(bail_if):
-        # One digit is 30 bits: sums and products fit in 64 bits.
-        lv, rv = _small_int_values(fx, bail_if, left, right)
-        return fx.b.box_int(getattr(fx.r, _INT_OPS[operation])(lv, rv)),
+        # Unboxed operands can be any i64: an overflow takes the generic path, to a big int.
+        lv, rv = _int_values(fx, bail_if, left, right)
+        outcome = fx.r.call(_overflow_checked(fx, _INT_OPS[operation]), [lv, rv])
+        bail_if(fx.r.extract_value(outcome, 1))
+        value = fx.r.extract_value(outcome, 0)
+        return (value,) if unboxed else (fx.b.box_int(value),)
 
-    if floats:
+    if path == "float":
         fx.optimizations |= OptimizationFlags.FloatArithmetic
         result, = fx.guarded(on_floats, generic_unboxed if unboxed else generic)
-    elif fx.specialised(ins, OptimizationFlags.IntArithmetic, *_INT_FORMS):
-        result, = fx.guarded(on_ints, generic)
+    elif path == "int" and operation in _INT_OPS:
+        fx.optimizations |= OptimizationFlags.IntArithmetic
+        result, = fx.guarded(on_ints, generic_unboxed if unboxed else generic)
     else:
         result, = generic()
     for operand in (left, right):
         fx.release(operand)
     if unboxed:
         fx.optimizations |= OptimizationFlags.Unboxing
-        fx.stack.append(Entry(None, Kind.FLOAT, unboxed=result))
+        fx.stack.append(Entry(None, unboxed=result))
     else:
         fx.push_result(result)
 
@@ -242,7 +294,7 @@ def unary_not(fx: Lowering, ins: Instruction) -> None:
 
 
 def compare_op(fx: Lowering, ins: Instruction) -> None:
-    floats, left, right = _operands(fx, ins)
+    path, left, right = _operands(fx, ins)
     operator = _COMPARISONS[ins.arg]
 
     def generic():
@@ -255,7 +307,7 @@ def compare_op(fx: Lowering, ins: Instruction) -> None:
         return fx.bool_object(compare(operator, lv, rv)),
 
     def on_ints(bail_if):
-        lv, rv = _small_int_values(fx, bail_if, left, right)
+        lv, rv = _int_values(fx, bail_if, left, right)
         return fx.bool_object(fx.r.icmp_signed(operator, lv, rv)),
 
     def on_strings(bail_if):  # 3.11 specialises only == and != on strings
@@ -264,10 +316,11 @@ def compare_op(fx: Lowering, ins: Instruction) -> None:
         return fx.bool_object(fx.r.icmp_signed("!=" if operator == "==" else "==", equal, i32(0))),
 
     flag = OptimizationFlags.InternRichCompare
-    if floats:
+    if path == "float":
         fx.optimizations |= flag
         result, = fx.guarded(on_floats, generic)
-    elif fx.specialised(ins, flag, "COMPARE_OP_INT_JUMP"):
+    elif path == "int":
+        fx.optimizations |= flag
         result, = fx.guarded(on_ints, generic)
     elif operator in ("==", "!=") and fx.specialised(ins, flag, "COMPARE_OP_STR_JUMP"):
         result, = fx.guarded(on_strings, generic)
@@ -292,13 +345,18 @@ def contains_op(fx: Lowering, ins: Instruction) -> None:
 
 
 def _checked_index(fx: Lowering, bail_if, container_exact: ir.Value, container: Entry, sub: Entry) -> ir.Value:
-    """The i64 value of ``sub``, an exact int from 0 to ``len(container) - 1``, ``container_exact`` holding."""
+    """The i64 value of ``sub``, an int (unboxed, or an exact int object) from 0 to ``len(container) - 1``,
+    ``container_exact`` holding."""
     b, r = fx.b, fx.r
-    bail_if(r.not_(r.and_(container_exact, b.is_type(sub.value, "PyLong_Type"))))
-    size = b.load(sub.value, LONG.ob_size)
-    bail_if(r.icmp_unsigned(">", size, i64(1)))  # negative, or more than one digit
-    index = _digit_value(fx, sub.value, size)
-    bail_if(r.icmp_signed(">=", index, b.load(container.value, VAROBJECT.ob_size)))
+    if sub.unboxed is not None:
+        bail_if(r.not_(container_exact))
+        index = sub.unboxed
+    else:
+        bail_if(r.not_(r.and_(container_exact, b.is_type(sub.value, "PyLong_Type"))))
+        size = b.load(sub.value, LONG.ob_size)
+        bail_if(r.icmp_unsigned(">", size, i64(1)))  # negative, or more than one digit
+        index = _digit_value(fx, sub.value, size)
+    bail_if(r.icmp_unsigned(">=", index, b.load(container.value, VAROBJECT.ob_size)))  # negative too
     return index
 
 
@@ -327,9 +385,11 @@ def _is_typecode(fx: Lowering, typecode: ir.Value, letter: str) -> ir.Value:
 
 def binary_subscr(fx: Lowering, ins: Instruction) -> None:
     container, sub = fx.popn(2)
+    if container.unboxed is not None:
+        raise StackEffectFault(f"{ins}: unboxed container")  # analysis.unboxed_results
 
     def generic():
-        return fx.b.call("PyObject_GetItem", container.value, sub.value),
+        return _generic_on_objects(fx, "PyObject_GetItem", [container, sub]),
 
     def indexed(bail_if):
         type_name = "PyList_Type" if found.opname == "BINARY_SUBSCR_LIST_INT" else "PyTuple_Type"
@@ -366,8 +426,8 @@ def binary_subscr(fx: Lowering, ins: Instruction) -> None:
 
 def store_subscr(fx: Lowering, ins: Instruction) -> None:
     value, container, sub = fx.popn(3)
-    if container.unboxed is not None or sub.unboxed is not None:
-        raise StackEffectFault(f"{ins}: unboxed float as a container or subscript")  # analysis.unboxed_results
+    if container.unboxed is not None:
+        raise StackEffectFault(f"{ins}: unboxed container")  # analysis.unboxed_results
 
     def generic():
         status = _generic_on_objects(fx, "PyObject_SetItem", [container, sub, value])

@@ -173,7 +173,8 @@ def ratio(a, b):
     # nothing says it was ever a float (a Fraction would send every call to the interpreter)
     q = a / b
     r = a * b / b
-    return q, r
+    # an int operand the stack alone holds must not become the quotient's float object
+    return q, r, (a * 1000) / b, -a / b
 
 def power(a, b):
     # 3.11 specialises no power: tried on floats inline, with pow() where float_pow's result is pow()'s
@@ -255,7 +256,7 @@ def test_unboxed_results_are_those_consumed_by_float_operations():
     # a*a, b*b, +, c*c, + and / are consumed by float operations, a*c too; the difference is returned
     assert _unboxed_operations(UNBOXED, "norm") == [True, True, True, True, True, True, True, False]
     # a / b stored: no feedback says it was a float; a * b was (then divided by b)
-    assert _unboxed_operations(UNBOXED, "ratio") == [False, True, False]
+    assert _unboxed_operations(UNBOXED, "ratio") == [False, True, False, False, False, False]
 
 
 UNBOXED_INTS = """

@@ -90,9 +90,10 @@ def _number_values(fx: Lowering, bail_if, left: Entry, right: Entry) -> tuple[li
 
 
 def _float_result(fx: Lowering, value: ir.Value, left: Entry, right: Entry) -> ir.Value:
-    """A new reference to a float holding ``value``: the first operand that is an object, when the
-    value stack holds its only reference (no one can see it change; it is released after the
-    operation, hence the incref), else a new float."""
+    """A new reference to a float holding ``value``: the first operand that is an object, when it is a
+    float (a true division's or a power's may be an int) and the value stack holds its only reference
+    (no one can see it change; it is released after the operation, hence the incref), else a new
+    float."""
     b, r = fx.b, fx.r
     operand = left if left.unboxed is None else right
     if operand.unboxed is not None:
@@ -100,7 +101,8 @@ def _float_result(fx: Lowering, value: ir.Value, left: Entry, right: Entry) -> i
     reuse = b.block("reuse_float")
     allocate = b.block("new_float")
     done = b.block("float_made")
-    r.cbranch(r.icmp_signed("==", b.load(operand.value, OBJECT.ob_refcnt), i64(1)), reuse, allocate)
+    only = r.icmp_signed("==", b.load(operand.value, OBJECT.ob_refcnt), i64(1))
+    r.cbranch(r.and_(only, b.is_type(operand.value, "PyFloat_Type")), reuse, allocate)
     b.position(reuse)
     b.store(operand.value, FLOAT.ob_fval, value)
     b.incref(operand.value)

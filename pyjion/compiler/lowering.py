@@ -66,7 +66,7 @@ class Lowering:
         self.code = code
         self.fast_paths = feedback is not None  # None: generic code only (level 0)
         self.feedback = feedback or {}  # what the interpreter specialised, by instruction index
-        self.unboxed = unboxed  # float operations whose result stays a double (analysis.unboxed_results)
+        self.unboxed = unboxed  # operations whose result stays a double or i64 (analysis.unboxed_results)
         self.optimizations = OptimizationFlags(0)  # the feedback-guided fast paths emitted
         self.blocks = blocks
         self.handlers = handlers or {}
@@ -421,6 +421,12 @@ class Lowering:
             result.append(entry)
         return result
 
+    def unshared_float(self, obj: ir.Value) -> ir.Value:
+        """``obj`` is an exact float with a single reference: whoever holds it may overwrite its value
+        (no one else can see it change)."""
+        b, r = self.b, self.r
+        return r.and_(b.is_type(obj, "PyFloat_Type"), r.icmp_signed("==", b.load(obj, OBJECT.ob_refcnt), i64(1)))
+
     def store_double(self, slot: ir.Value, value: ir.Value, may_be_null: bool = False,
                      cleanup: Iterable[Entry] = ()) -> None:
         """Store an unboxed float in an object slot (a local, a list item): into the float object it
@@ -438,8 +444,7 @@ class Lowering:
         else:
             r.branch(present)
         b.position(present)
-        only = r.and_(b.is_type(old, "PyFloat_Type"), r.icmp_signed("==", b.load(old, OBJECT.ob_refcnt), i64(1)))
-        r.cbranch(only, reuse, allocate)
+        r.cbranch(self.unshared_float(old), reuse, allocate)
         b.position(reuse)
         b.store(old, FLOAT.ob_fval, value)
         r.branch(done)

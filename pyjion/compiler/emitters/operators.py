@@ -15,7 +15,7 @@ import sys
 
 from llvmlite import ir
 
-from ...abi.cpython311 import ARRAY, ARRAY_DESCR, FLOAT, LIST, LONG, OBJECT, TUPLE, VAROBJECT
+from ...abi.cpython311 import ARRAY, ARRAY_DESCR, FLOAT, LIST, LONG, TUPLE, VAROBJECT
 from ...enums import OptimizationFlags
 from ..builder import F64, I8, I32, I64, PTR, i32, i64
 from ..bytecode import Instruction
@@ -78,10 +78,7 @@ def _number_values(fx: Lowering, bail_if, left: Entry, right: Entry) -> tuple[li
         double = b.load(entry.value, FLOAT.ob_fval)
         r.branch(done)
         b.position(from_int)
-        bail_if(r.not_(b.is_type(entry.value, "PyLong_Type")))
-        size = b.load(entry.value, LONG.ob_size)
-        bail_if(r.icmp_unsigned(">", r.add(size, i64(1)), i64(2)))
-        converted = r.sitofp(_digit_value(fx, entry.value, size), F64)
+        converted = r.sitofp(_small_int(fx, bail_if, entry.value), F64)
         int_end = r.block
         r.branch(done)
         values.append(b.merge(done, (double, from_float), (converted, int_end)))
@@ -101,8 +98,7 @@ def _float_result(fx: Lowering, value: ir.Value, left: Entry, right: Entry) -> i
     reuse = b.block("reuse_float")
     allocate = b.block("new_float")
     done = b.block("float_made")
-    only = r.icmp_signed("==", b.load(operand.value, OBJECT.ob_refcnt), i64(1))
-    r.cbranch(r.and_(only, b.is_type(operand.value, "PyFloat_Type")), reuse, allocate)
+    r.cbranch(fx.unshared_float(operand.value), reuse, allocate)
     b.position(reuse)
     b.store(operand.value, FLOAT.ob_fval, value)
     b.incref(operand.value)
@@ -129,18 +125,18 @@ def _float_power(fx: Lowering, bail_if, base: ir.Value, exponent: ir.Value) -> i
     return value
 
 
+def _small_int(fx: Lowering, bail_if, obj: ir.Value) -> ir.Value:
+    """The i64 value of ``obj``, checked to be an exact int of at most one 30-bit digit."""
+    bail_if(fx.r.not_(fx.b.is_type(obj, "PyLong_Type")))
+    size = fx.b.load(obj, LONG.ob_size)
+    bail_if(fx.r.icmp_unsigned(">", fx.r.add(size, i64(1)), i64(2)))
+    return _digit_value(fx, obj, size)
+
+
 def _int_values(fx: Lowering, bail_if, left: Entry, right: Entry) -> list[ir.Value]:
     """The i64 values of two ints: unboxed, or exact int objects of at most one 30-bit digit."""
-    values = []
-    for entry in (left, right):
-        if entry.unboxed is not None:
-            values.append(entry.unboxed)
-            continue
-        bail_if(fx.r.not_(fx.b.is_type(entry.value, "PyLong_Type")))
-        size = fx.b.load(entry.value, LONG.ob_size)
-        bail_if(fx.r.icmp_unsigned(">", fx.r.add(size, i64(1)), i64(2)))
-        values.append(_digit_value(fx, entry.value, size))
-    return values
+    return [entry.unboxed if entry.unboxed is not None else _small_int(fx, bail_if, entry.value)
+            for entry in (left, right)]
 
 
 def _overflow_checked(fx: Lowering, operation: str) -> ir.Function:

@@ -83,6 +83,10 @@ MODULE = Struct("PyModuleObject", 24, md_dict=(16, "ptr"))
 # dict (once materialised) and the PyDictValues array of attribute values (shared-keys layout).
 MANAGED_DICT = Field(-24, "ptr")
 MANAGED_VALUES = Field(-32, "ptr")
+# The garbage collector's link before every object of a GC type (PyGC_Head._gc_next): 0 while untracked
+# (a dict holding only atomic values is not tracked until it gets a container, dictobject.c's
+# MAINTAIN_TRACKING).
+GC_NEXT = Field(-16, "i64")
 # A PyDictValues array is preceded by its insertion order (dictobject.c's _PyDictValues_AddToInsertionOrder):
 # the byte before the values is the prefix's size, the one before it the number of values in order, and
 # the k-th value set (from 1) has its index at byte -2 - k.
@@ -452,6 +456,25 @@ def keys_version_function() -> int | None:
     if version in (0, EMPTY_KEYS_VERSION) or current.value != version:
         return None
     return address if version_of(keys) == version else None
+
+
+def dict_version_counter() -> int | None:
+    """Address of the hidden ``_pydict_global_version`` (the last PEP 509 dict version handed out), if
+    this binary names it and it counts: a dict changed twice gets it, one more each time."""
+    from .symtab import hidden_data
+
+    address = hidden_data("_pydict_global_version")
+    if address is None:
+        return None
+    counter = ctypes.c_uint64.from_address(address)
+    probe: dict[str, int] = {}
+    tag = ctypes.c_uint64.from_address(id(probe) + DICT.ma_version_tag.offset)
+    # No call between a change and the reads: a dict made meanwhile would take a version too.
+    probe["key"] = 1
+    first, at_first = tag.value, counter.value
+    probe["key"] = 2
+    second, at_second = tag.value, counter.value
+    return address if first == at_first and second == at_second == first + 1 else None
 
 
 def thread_state_address() -> int:

@@ -9,12 +9,13 @@ leaves the probe for the miss path when the condition holds.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 from llvmlite import ir
 
-from ..abi.cpython311 import (DICT, DICT_KEYS, HEAPTYPE, MANAGED_DICT, MANAGED_VALUES, TPFLAGS_TYPE_SUBCLASS, TYPE,
-                              UNICODE_ENTRY, VALUES_ORDER_COUNT, Field, Struct)
+from ..abi.cpython311 import (DICT, DICT_KEYS, DICT_KEYS_UNICODE, GC_NEXT, HEAPTYPE, MANAGED_DICT, MANAGED_VALUES,
+                              TPFLAGS_TYPE_SUBCLASS, TYPE, UNICODE_ENTRY, VALUES_ORDER_COUNT, Field, Struct)
 from ..compiler.builder import I8, I32, I64, NULL, PTR, Builder, i32, i64
 
 BailIf = Callable[[ir.Value], None]
@@ -29,14 +30,20 @@ GLOBAL_CACHE = Struct("pyjion global cache", 24, globals_version=(0, "i32"), bui
 GLOBAL_IN_MODULE, GLOBAL_IN_BUILTINS = 0, 1
 MAX_GLOBAL_REFRESHES = 1000
 # A LOAD_ATTR or STORE_ATTR site's cache of where instances keep the attribute: ATTR_CACHE_ENTRIES words
-# (a type version tag in the low half; in the high half the attribute's index in the instances' values
-# or, with ATTR_IN_SLOT set, the byte offset of its __slots__ entry; version 0: empty), then the number
-# of entries filled so far, which caps refilling (a site that meets ever new types stays generic). The
-# interpreter's LOAD_ATTR_INSTANCE_VALUE and LOAD_ATTR_SLOT cache one type; a method of a base class
-# sees the instances of every subclass (richards' Task.fn).
+# (a type version tag in the low half; in the high half the attribute's index in the instances' values,
+# with ATTR_IN_SLOT set the byte offset of its __slots__ entry, or with ATTR_IN_DICT set the index of its
+# entry in the instance's own dict, a hint checked on use as LOAD_ATTR_WITH_HINT does; version 0:
+# empty), then the number of entries filled so far, which caps refilling (a site that meets ever new
+# types stays generic). The interpreter's LOAD_ATTR_INSTANCE_VALUE, LOAD_ATTR_SLOT and
+# LOAD_ATTR_WITH_HINT cache one type; a method of a base class sees the instances of every subclass
+# (richards' Task.fn).
 ATTR_CACHE_ENTRIES = 4
 MAX_ATTR_FILLS = 64
 ATTR_IN_SLOT = 1 << 31
+ATTR_IN_DICT = 1 << 30
+# Global holding the address of CPython's hidden PEP 509 counter (abi.dict_version_counter; NULL: not
+# found), which a store into a dict must advance.
+DICT_VERSION_COUNTER = "pyjion_dict_version_counter"
 # A LOAD_METHOD site's cache of methods found on the type: ATTR_CACHE_ENTRIES pairs of words (the type's
 # version tag in the low half and, for a type with managed instance values, the version of its
 # instances' shared keys, which do not hold the name, in the high half (0: a type without instance
@@ -69,13 +76,17 @@ def keys_with_version(b: Builder, bail_if: BailIf, mapping: ir.Value, version: i
     return keys
 
 
-def entry_value(b: Builder, bail_if: BailIf, keys: ir.Value, index: ir.Value) -> ir.Value:
-    """New reference to the value of entry ``index`` of string-keyed dict keys (bail if it was deleted)."""
+def unicode_entry(b: Builder, keys: ir.Value, index: ir.Value) -> ir.Value:
+    """Address of entry ``index`` of string-keyed dict keys (a PyDictUnicodeEntry)."""
     r = b.ir
     index_bytes = r.shl(i64(1), r.zext(b.load(keys, DICT_KEYS.dk_log2_index_bytes), I64))
-    offset = r.add(r.mul(index, i64(UNICODE_ENTRY.size)),
-                   i64(DICT_KEYS.dk_indices.offset + UNICODE_ENTRY.me_value.offset))
-    value = r.load(r.gep(keys, [r.add(index_bytes, offset)], source_etype=I8), typ=PTR)
+    offset = r.add(r.mul(index, i64(UNICODE_ENTRY.size)), i64(DICT_KEYS.dk_indices.offset))
+    return r.gep(keys, [r.add(index_bytes, offset)], source_etype=I8)
+
+
+def entry_value(b: Builder, bail_if: BailIf, keys: ir.Value, index: ir.Value) -> ir.Value:
+    """New reference to the value of entry ``index`` of string-keyed dict keys (bail if it was deleted)."""
+    value = b.load(unicode_entry(b, keys, index), UNICODE_ENTRY.me_value)
     bail_if(b.is_null(value))
     return b.new_ref(value)
 
@@ -91,10 +102,22 @@ def cached_global(b: Builder, bail_if: BailIf, globals_: ir.Value, builtins: ir.
     return entry_value(b, bail_if, keys, b.load(cache, GLOBAL_CACHE.index))
 
 
-def attribute_slot(b: Builder, bail_if: BailIf, owner: ir.Value, cache: ir.Value) -> tuple[ir.Value, ir.Value]:
-    """Where the owner keeps the attribute by the ATTR_CACHE entry for its type: the address of the
-    object pointer (in the instance values or a __slots__ entry), and the instance values (NULL for
-    a slot)."""
+@dataclass
+class AttributeSlot:
+    """Where an object keeps an attribute: the address of its object pointer, and the instance values
+    or the instance dict holding it (NULL otherwise: a __slots__ entry, or the other of the two)."""
+
+    address: ir.Value
+    values: ir.Value
+    dict: ir.Value
+
+
+def attribute_slot(b: Builder, bail_if: BailIf, owner: ir.Value, cache: ir.Value, name: ir.Value,
+                   store: bool = False) -> AttributeSlot:
+    """Where the owner keeps the attribute ``name`` by the ATTR_CACHE entry for its type. In the
+    instance's dict, the hinted entry must hold ``name`` and a value; to ``store`` there, the dict must
+    be tracked by the garbage collector (an untracked one may need tracking for the new value, which
+    the generic path does) and the dict version counter known."""
     r = b.ir
     version = b.load(b.type_of(owner), TYPE.tp_version_tag)
     bail_if(r.icmp_unsigned("==", version, i32(0)))  # no version: matches only empty entries
@@ -105,40 +128,68 @@ def attribute_slot(b: Builder, bail_if: BailIf, owner: ir.Value, cache: ir.Value
     bail_if(r.icmp_signed("<", where, i64(0)))
     slot_address = r.gep(owner, [r.xor(where, i64(ATTR_IN_SLOT))], source_etype=I8)
     before = r.block
-    in_values, found = b.block("in_values"), b.block("attribute_found")
-    in_slot = r.icmp_unsigned("!=", r.and_(where, i64(ATTR_IN_SLOT)), i64(0))
-    r.cbranch(in_slot, found, in_values)
+    not_slot, in_values, in_dict, found = (b.block(label) for label in ("not_slot", "in_values", "in_dict",
+                                                                        "attribute_found"))
+    r.cbranch(r.icmp_unsigned("!=", r.and_(where, i64(ATTR_IN_SLOT)), i64(0)), found, not_slot)
+    b.position(not_slot)
+    r.cbranch(r.icmp_unsigned("!=", r.and_(where, i64(ATTR_IN_DICT)), i64(0)), in_dict, in_values)
+
     b.position(in_values)
     values = b.load(owner, MANAGED_VALUES)
     bail_if(b.is_null(values))
     value_address = b.slot(values, where)
     values_end = r.block
     r.branch(found)
+
+    b.position(in_dict)
+    instance_dict = b.load(owner, MANAGED_DICT)
+    bail_if(b.is_null(instance_dict))
+    keys = b.load(instance_dict, DICT.ma_keys)
+    bail_if(r.icmp_unsigned("!=", b.load(keys, DICT_KEYS.dk_kind), ir.Constant(I8, DICT_KEYS_UNICODE)))
+    index = r.xor(where, i64(ATTR_IN_DICT))
+    bail_if(r.icmp_unsigned(">=", index, b.load(keys, DICT_KEYS.dk_nentries)))
+    entry = unicode_entry(b, keys, index)
+    bail_if(r.icmp_unsigned("!=", b.load(entry, UNICODE_ENTRY.me_key), name))
+    # A combined table's live entry has a value (a deleted one loses its key too).
+    entry_address = b.addr(entry, UNICODE_ENTRY.me_value)
+    if store:
+        bail_if(r.icmp_unsigned("==", b.load(instance_dict, GC_NEXT), i64(0)))
+        bail_if(b.is_null(r.load(b.global_var(DICT_VERSION_COUNTER), typ=PTR)))
+    dict_end = r.block
+    r.branch(found)
+
     b.position(found)
-    return (b.merge(found, (slot_address, before), (value_address, values_end)),
-            b.merge(found, (NULL, before), (values, values_end)))
+    return AttributeSlot(b.merge(found, (slot_address, before), (value_address, values_end), (entry_address, dict_end)),
+                         b.merge(found, (NULL, before), (values, values_end), (NULL, dict_end)),
+                         b.merge(found, (NULL, before), (NULL, values_end), (instance_dict, dict_end)))
 
 
-def cached_attribute(b: Builder, bail_if: BailIf, owner: ir.Value, cache: ir.Value) -> ir.Value:
+def cached_attribute(b: Builder, bail_if: BailIf, owner: ir.Value, cache: ir.Value, name: ir.Value) -> ir.Value:
     """New reference to the attribute an ATTR_CACHE entry says where to find (bail if it is unset)."""
-    address, _ = attribute_slot(b, bail_if, owner, cache)
-    value = b.ir.load(address, typ=PTR)
+    value = b.ir.load(attribute_slot(b, bail_if, owner, cache, name).address, typ=PTR)
     bail_if(b.is_null(value))
     return b.new_ref(value)
 
 
-def store_attribute(b: Builder, address: ir.Value, values: ir.Value, value: ir.Value) -> None:
-    """Store ``value`` (the reference is taken over) at the place ``attribute_slot`` found; an attribute
-    the object did not have yet joins its instance values' insertion order (the order vars() shows)."""
+def store_attribute(b: Builder, slot: AttributeSlot, value: ir.Value) -> None:
+    """Store ``value`` (the reference is taken over) at the place ``attribute_slot(..., store=True)``
+    found; an attribute the object did not have yet joins its instance values' insertion order (the
+    order vars() shows); a dict's entry changed gives the dict the next version (PEP 509), as
+    STORE_ATTR_WITH_HINT does."""
     r = b.ir
-    old = r.load(address, typ=PTR)
-    r.store(value, address)
-    with b.if_then(r.and_(b.is_null(old), r.not_(b.is_null(values)))):
-        count = b.addr(values, VALUES_ORDER_COUNT)
+    old = r.load(slot.address, typ=PTR)
+    r.store(value, slot.address)
+    with b.if_then(r.and_(b.is_null(old), r.not_(b.is_null(slot.values)))):
+        count = b.addr(slot.values, VALUES_ORDER_COUNT)
         order = r.add(r.load(count, typ=I8), ir.Constant(I8, 1))
-        index = r.ashr(r.sub(r.ptrtoint(address, I64), r.ptrtoint(values, I64)), i64(3))
+        index = r.ashr(r.sub(r.ptrtoint(slot.address, I64), r.ptrtoint(slot.values, I64)), i64(3))
         r.store(r.trunc(index, I8), r.gep(count, [r.sub(i64(0), r.zext(order, I64))], source_etype=I8))
         r.store(order, count)
+    with b.if_then(r.not_(b.is_null(slot.dict))):
+        counter = r.load(b.global_var(DICT_VERSION_COUNTER), typ=PTR)
+        next_version = r.add(r.load(counter, typ=I64), i64(1))
+        r.store(next_version, counter)
+        r.store(next_version, b.addr(slot.dict, DICT.ma_version_tag))
     b.xdecref(old)
 
 

@@ -18,10 +18,11 @@ from llvmlite import ir
 
 from ..abi import capi
 from ..abi.symtab import hidden_function
-from ..abi.cpython311 import (CFRAME, CODE, CODE_EXTRA, FRAME, THREAD, VAROBJECT, interpreter_address,
-                              keys_version_function)
+from ..abi.cpython311 import (CFRAME, CODE, CODE_EXTRA, FRAME, THREAD, VAROBJECT, dict_version_counter,
+                              interpreter_address, keys_version_function)
 from ..compiler.builder import FRAME_FUNCTION, I32, I64, NULL, PTR, Builder, define_global, i32, i64
 from . import engine as engines
+from .caches import DICT_VERSION_COUNTER
 from .helpers import HELPERS
 from .state import STATE_LAYOUT, STATE_SIZE, extra_index
 from .support import (EXTRA_INDEX, FRAME_CLEAR_FUNCTION, HELPER_TABLE, HOOK_NAME, KEYS_VERSION_FUNCTION, SIGNATURES,
@@ -218,9 +219,9 @@ class Hook:
         self._globals = {name: engine.global_address(name) for name in (
             "pyjion_threshold", EXTRA_INDEX, "pyjion_compiler_thread", "pyjion_waiting",
             "pyjion_waiting_count", "pyjion_hot_cycles_per_unit",
-            "pyjion_on_hot", HELPER_TABLE, KEYS_VERSION_FUNCTION, FRAME_CLEAR_FUNCTION,
+            "pyjion_on_hot", HELPER_TABLE, KEYS_VERSION_FUNCTION, FRAME_CLEAR_FUNCTION, DICT_VERSION_COUNTER,
             *(string_global(s) for s in STRING_GLOBALS))}
-        for name in (HELPER_TABLE, *(string_global(s) for s in STRING_GLOBALS)):
+        for name in (HELPER_TABLE, DICT_VERSION_COUNTER, *(string_global(s) for s in STRING_GLOBALS)):
             engines.export_symbol(name, self._globals[name])
         # Objects referenced from native globals must live forever: keep them here, and the Hook is immortal.
         self._keep = [on_hot, HELPERS, STRING_GLOBALS]
@@ -232,6 +233,7 @@ class Hook:
         ctypes.c_int64.from_address(self._globals[EXTRA_INDEX]).value = extra_index()
         ctypes.c_void_p.from_address(self._globals[KEYS_VERSION_FUNCTION]).value = keys_version_function()
         ctypes.c_void_p.from_address(self._globals[FRAME_CLEAR_FUNCTION]).value = hidden_function("_PyFrame_Clear")
+        ctypes.c_void_p.from_address(self._globals[DICT_VERSION_COUNTER]).value = dict_version_counter()
         ctypes.pythonapi.Py_IncRef(ctypes.py_object(self))
         self._interp = interpreter_address()
         api = ctypes.pythonapi

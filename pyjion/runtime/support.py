@@ -17,7 +17,7 @@ from ..abi.cpython311 import (CFRAME, CO_ASYNC_GENERATOR, CO_COROUTINE, CO_GENER
                               TPFLAGS_MANAGED_DICT, TPFLAGS_TYPE_SUBCLASS, TUPLE, TYPE, UNICODE_ENTRY, VAROBJECT,
                               Field)
 from ..compiler.builder import FRAME_FUNCTION, I1, I8, I32, I64, NULL, PTR, Builder, define_global, i32, i64
-from .caches import (ATTR_CACHE_ENTRIES, ATTR_IN_SLOT, GLOBAL_CACHE, GLOBAL_IN_BUILTINS, GLOBAL_IN_MODULE,
+from .caches import (ATTR_CACHE_ENTRIES, ATTR_IN_DICT, ATTR_IN_SLOT, DICT_VERSION_COUNTER, GLOBAL_CACHE, GLOBAL_IN_BUILTINS, GLOBAL_IN_MODULE,
                      MAX_ATTR_FILLS, MAX_GLOBAL_REFRESHES, attribute_slot, bail_to, cached_attribute, cached_global,
                      cached_method, store_attribute)
 from .state import STATE_LAYOUT
@@ -132,6 +132,7 @@ class SupportModule:
         self.stack_table = define_global(module, ir.ArrayType(I64, 3 * STACK_TABLE_SLOTS), "pyjion_stack_table")
         self.keys_version_function = define_global(module, PTR, KEYS_VERSION_FUNCTION, None)
         self.frame_clear_function = define_global(module, PTR, FRAME_CLEAR_FUNCTION, None)
+        self.dict_version_counter = define_global(module, PTR, DICT_VERSION_COUNTER, None)
         self.extra_index = define_global(module, I64, EXTRA_INDEX, 0)
         self.hook = ir.Function(module, FRAME_FUNCTION, HOOK_NAME)
         for name, emit in (
@@ -409,7 +410,7 @@ class SupportModule:
         """``owner.name`` through the site's cache (ATTR_CACHE); where it has no entry for the owner's
         type, one is added where the interpreter would specialise LOAD_ATTR_INSTANCE_VALUE (_learn_slot)."""
         miss = b.block("miss")
-        b.ir.ret(cached_attribute(b, bail_to(b, miss), owner, cache))
+        b.ir.ret(cached_attribute(b, bail_to(b, miss), owner, cache, name))
         b.position(miss)
         result = b.call("PyObject_GetAttr", owner, name)
         with b.if_then(b.is_null(result)):
@@ -422,24 +423,26 @@ class SupportModule:
         no entry for the owner's type, one is added where the interpreter would specialise
         STORE_ATTR_INSTANCE_VALUE."""
         miss = b.block("miss")
-        address, values = attribute_slot(b, bail_to(b, miss), owner, cache)
+        slot = attribute_slot(b, bail_to(b, miss), owner, cache, name, store=True)
         b.incref(value)
-        store_attribute(b, address, values, value)
+        store_attribute(b, slot, value)
         b.ir.ret(i32(0))
         b.position(miss)
         status = b.call("PyObject_SetAttr", owner, name, value)
         with b.if_then(b.ir.icmp_signed("<", status, i32(0))):
             b.ir.ret(status)
-        self._learn_slot(b, owner, name, cache, TYPE.tp_setattro, "PyObject_GenericSetAttr", status)
+        self._learn_slot(b, owner, name, cache, TYPE.tp_setattro, "PyObject_GenericSetAttr", status, store=True)
 
     def _learn_slot(self, b: Builder, owner: ir.Value, name: ir.Value, cache: ir.Value, access: Field,
-                    generic_access: str, result: ir.Value) -> None:
+                    generic_access: str, result: ir.Value, store: bool = False) -> None:
         """Return ``result``, having added the owner's type and where its instances keep the attribute
         to the cache where the interpreter would specialise the access: a type with the generic
         ``access`` slot and a version tag (``_PyType_Lookup`` gives it one), and either a writable
         object __slots__ entry of that name (LOAD_ATTR_SLOT, STORE_ATTR_SLOT), or no class attribute of
-        that name, managed instance values not materialised into a dict, and the name among the type's
-        shared keys (LOAD_ATTR_INSTANCE_VALUE, STORE_ATTR_INSTANCE_VALUE)."""
+        that name and either managed instance values not materialised into a dict and the name among
+        the type's shared keys (LOAD_ATTR_INSTANCE_VALUE, STORE_ATTR_INSTANCE_VALUE) or an instance dict
+        of string keys holding the name (LOAD_ATTR_WITH_HINT, STORE_ATTR_WITH_HINT; a ``store`` only
+        with the dict version counter known)."""
         r = b.ir
         tp = b.type_of(owner)
         fills_slot = r.gep(cache, [i64(ATTR_CACHE_ENTRIES)], source_etype=I64)
@@ -473,10 +476,18 @@ class SupportModule:
         managed = r.icmp_unsigned("==", r.and_(b.load(tp, TYPE.tp_flags), heap_managed), heap_managed)
         with b.if_then(r.not_(managed)):
             r.ret(result)
+        instance_dict = b.load(owner, MANAGED_DICT)
+        with b.if_then(r.not_(b.is_null(instance_dict))):
+            if store:
+                with b.if_then(b.is_null(r.load(self.dict_version_counter, typ=PTR))):
+                    r.ret(result)
+            index = b.call("pyjion_unicode_entry_index", b.load(instance_dict, DICT.ma_keys), name,
+                           _kind(DICT_KEYS_UNICODE))
+            with b.if_then(r.and_(r.icmp_signed(">=", index, i64(0)), r.icmp_signed("<", index, i64(ATTR_IN_DICT)))):
+                fill(r.or_(index, i64(ATTR_IN_DICT)))
+            r.ret(result)
         keys = b.load(tp, HEAPTYPE.ht_cached_keys)
-        unusable = r.or_(r.or_(r.not_(b.is_null(b.load(owner, MANAGED_DICT))), b.is_null(b.load(owner, MANAGED_VALUES))),
-                         b.is_null(keys))
-        with b.if_then(unusable):
+        with b.if_then(r.or_(b.is_null(b.load(owner, MANAGED_VALUES)), b.is_null(keys))):
             r.ret(result)
         index = b.call("pyjion_unicode_entry_index", keys, name, _kind(DICT_KEYS_SPLIT))
         with b.if_then(r.icmp_signed(">=", index, i64(0))):

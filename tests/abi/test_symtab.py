@@ -5,28 +5,34 @@ import ctypes
 
 import pytest
 
-from pyjion.abi import DICT, DICT_KEYS, keys_version_function, symtab
+from pyjion.abi import DICT, DICT_KEYS, dict_version_counter, keys_version_function, symtab
 
 
 def test_an_exported_function_is_found_at_its_address():
     """The load base computed from Py_Initialize, applied to another exported function, gives that
     function's dynamic-linker address."""
-    symtab._functions.cache_clear()
+    symtab._symbols.cache_clear()
     anchor = ctypes.cast(ctypes.pythonapi.Py_Initialize, ctypes.c_void_p).value
     path = symtab._mapped_file(anchor)
     if path is None:
         pytest.skip("no file mapped at Py_Initialize")
-    values = symtab._function_values(path, {"Py_Initialize", "PyList_New"})
-    if "Py_Initialize" not in values:
+    function = symtab._STT_FUNC
+    values = symtab._symbol_values(path, {("Py_Initialize", function), ("PyList_New", function)})
+    if ("Py_Initialize", function) not in values:
         pytest.skip("this CPython binary has no symbol table (stripped)")
-    base = anchor - values["Py_Initialize"]
-    assert base + values["PyList_New"] == ctypes.cast(ctypes.pythonapi.PyList_New, ctypes.c_void_p).value
+    base = anchor - values["Py_Initialize", function]
+    assert base + values["PyList_New", function] == ctypes.cast(ctypes.pythonapi.PyList_New, ctypes.c_void_p).value
+    # A variable is found as one, not as a function.
+    data = symtab._symbol_values(path, {("_Py_NoneStruct", symtab._STT_OBJECT), ("_Py_NoneStruct", function)})
+    assert list(data) == [("_Py_NoneStruct", symtab._STT_OBJECT)]
+    assert base + data["_Py_NoneStruct", symtab._STT_OBJECT] == id(None)
 
 
 def test_names_the_binary_lacks_give_none():
     assert symtab.hidden_function("pyjion_no_such_function") is None
     path = symtab._mapped_file(ctypes.cast(ctypes.pythonapi.Py_Initialize, ctypes.c_void_p).value)
-    assert symtab._function_values(path, {"pyjion_no_such_function"}) == {}
+    assert symtab.hidden_data("pyjion_no_such_variable") is None
+    assert symtab._symbol_values(path, {("pyjion_no_such_function", symtab._STT_FUNC)}) == {}
 
 
 def test_the_keys_version_function_versions_unversioned_keys():
@@ -43,3 +49,14 @@ def test_the_keys_version_function_versions_unversioned_keys():
     mapping["b"] = 2  # a new key clears the version of the (same or new) keys
     keys = ctypes.c_void_p.from_address(id(mapping) + DICT.ma_keys.offset).value
     assert ctypes.c_uint32.from_address(keys + DICT_KEYS.dk_version.offset).value == 0
+
+
+def test_the_dict_version_counter_is_the_last_version_handed_out():
+    address = dict_version_counter()
+    if address is None:
+        pytest.skip("this CPython binary does not name _pydict_global_version")
+    counter = ctypes.c_uint64.from_address(address)
+    mapping = {}
+    for key in "abc":
+        mapping[key] = 1  # every change takes the next version (PEP 509)
+        assert ctypes.c_uint64.from_address(id(mapping) + DICT.ma_version_tag.offset).value == counter.value

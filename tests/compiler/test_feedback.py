@@ -629,6 +629,94 @@ def test_attribute_and_method_caches(function):
     check(ATTRIBUTES, function, Flags.LoadAttr)
 
 
+DICT_ATTRIBUTES = """
+import ctypes
+import gc
+
+class Node:
+    def __init__(self, x, y):
+        # A dict of the instance's own, not sharing the class's keys: LOAD_ATTR_WITH_HINT's case
+        self.__dict__ = {"x": x, "y": y}
+
+def read(n):
+    return n.x, n.y
+
+def write(n, v):
+    n.y = v
+    return n.y
+
+def warm():
+    node = Node(1, [2])
+    read(node)
+    write(node, [3])
+
+def version(n):
+    return ctypes.c_uint64.from_address(id(vars(n)) + VERSION_OFFSET).value
+
+def versioned_write(v):
+    node = Node(1, [2])
+    before = version(node)
+    write(node, v)
+    return version(node) > before
+
+def tracking(v):
+    node = Node(1, 2)                  # only ints: the dict is not tracked by the garbage collector
+    untracked = gc.is_tracked(vars(node))
+    write(node, v)
+    return untracked, gc.is_tracked(vars(node)), node.y
+
+def reordered():
+    node = Node.__new__(Node)
+    node.__dict__ = {"y": 5, "x": 4}   # the names at other indexes of the dict's entries
+    return read(node), write(node, 6), read(node)
+
+def deleted():
+    node = Node(1, [2])
+    del node.y
+    return write(node, 3), read(node), vars(node)
+
+def read_deleted():
+    node = Node(1, [2])
+    del node.x
+    return read(node)
+
+def other_keys():
+    # A non-string key: entries of three words, where the second word of the first, read as the
+    # entries of two that string keys have, is the string "y" (the name the hint of y expects).
+    node = Node("y", [2])
+    vars(node)[1] = "a non-string key"
+    return read(node), write(node, 7), vars(node)
+
+def shared():
+    node = Node.__new__(Node)
+    node.x, node.y = 8, 9              # the class's shared keys, in the instance's values
+    return read(node), write(node, 10), read(node), vars(node), read(node), write(node, 12)
+
+def shadow():
+    Node.y = property(lambda self: "property", lambda self, v: None)
+
+STEPS = [("read", Node(1, [2])), ("write", Node(1, [2]), [4]), ("versioned_write", [5]), ("tracking", [6]),
+         ("tracking", 7), ("reordered",), ("deleted",), ("read_deleted",), ("other_keys",), ("shared",),
+         ("shadow",), ("read", Node(1, [2])), ("write", Node(1, [2]), 11)]
+"""
+
+
+@pytest.mark.parametrize("function", ["read", "write"])
+def test_attributes_in_an_instance_dict(function):
+    """Instances whose attributes moved into a dict of their own: the interpreter's LOAD_ATTR_WITH_HINT
+    and STORE_ATTR_WITH_HINT, the compiled code's entry hint, and every way the hint goes stale. A
+    store changes the dict's PEP 509 version and leaves the dict tracked by the collector if it must
+    be, as the interpreter does."""
+    source = DICT_ATTRIBUTES.replace("VERSION_OFFSET", str(DICT.ma_version_tag.offset))
+    namespace: dict = {}
+    exec(textwrap.dedent(source), namespace)
+    for _ in range(WARM_UP):
+        namespace["warm"]()
+    forms = {found.opname for found in feedback.read(namespace[function].__code__).values()}
+    assert forms & {"LOAD_ATTR_WITH_HINT", "STORE_ATTR_WITH_HINT"}, forms
+    check(source, function, Flags.LoadAttr)
+
+
 SUBCLASSES = """
 class Base:
     def total(self):

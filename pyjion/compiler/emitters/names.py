@@ -16,7 +16,7 @@ from llvmlite import ir
 
 from ...abi.cpython311 import FRAME, MODULE
 from ...enums import OptimizationFlags
-from ...runtime.caches import (ATTR_CACHE_ENTRIES, ATTR_IN_SLOT, CLASS_METHOD_CACHE_WORDS, GLOBAL_CACHE,
+from ...runtime.caches import (ATTR_CACHE_ENTRIES, ATTR_IN_DICT, ATTR_IN_SLOT, CLASS_METHOD_CACHE_WORDS, GLOBAL_CACHE,
                                GLOBAL_IN_BUILTINS, GLOBAL_IN_MODULE, METHOD_CACHE_WORDS, attribute_slot,
                                cached_attribute, cached_class_method, cached_global, cached_method,
                                store_attribute)
@@ -35,8 +35,8 @@ def _name_error(fx: Lowering, name) -> None:
 
 
 _GLOBAL_FORMS = ("LOAD_GLOBAL_MODULE", "LOAD_GLOBAL_BUILTIN")
-_LOAD_ATTR_FORMS = ("LOAD_ATTR_INSTANCE_VALUE", "LOAD_ATTR_SLOT", "LOAD_ATTR_MODULE")
-_STORE_ATTR_FORMS = ("STORE_ATTR_INSTANCE_VALUE", "STORE_ATTR_SLOT")
+_LOAD_ATTR_FORMS = ("LOAD_ATTR_INSTANCE_VALUE", "LOAD_ATTR_SLOT", "LOAD_ATTR_WITH_HINT", "LOAD_ATTR_MODULE")
+_STORE_ATTR_FORMS = ("STORE_ATTR_INSTANCE_VALUE", "STORE_ATTR_SLOT", "STORE_ATTR_WITH_HINT")
 _LOAD_METHOD_FORMS = ("LOAD_METHOD_WITH_VALUES", "LOAD_METHOD_NO_DICT", "LOAD_METHOD_MODULE", "LOAD_METHOD_CLASS")
 SPECIALISED = _GLOBAL_FORMS + _LOAD_ATTR_FORMS + _STORE_ATTR_FORMS + _LOAD_METHOD_FORMS
 
@@ -148,10 +148,10 @@ def delete_name(fx: Lowering, ins: Instruction) -> None:
 
 
 def load_attr(fx: Lowering, ins: Instruction) -> None:
-    """Attributes of instances (LOAD_ATTR_INSTANCE_VALUE, LOAD_ATTR_SLOT, and sites the interpreter left
-    unspecialised) are read through a cache of several types (ATTR_CACHE), the interpreter's entry
-    first, the types met later added by the support function: probed inline where the interpreter
-    specialised the site, by the support function elsewhere."""
+    """Attributes of instances (LOAD_ATTR_INSTANCE_VALUE, LOAD_ATTR_SLOT, LOAD_ATTR_WITH_HINT, and sites the
+    interpreter left unspecialised) are read through a cache of several types (ATTR_CACHE), the
+    interpreter's entry first, the types met later added by the support function: probed inline where
+    the interpreter specialised the site, by the support function elsewhere."""
     b = fx.b
     owner = fx.pop()
     found = fx.specialised(ins, OptimizationFlags.LoadAttr, *_LOAD_ATTR_FORMS)
@@ -169,7 +169,8 @@ def load_attr(fx: Lowering, ins: Instruction) -> None:
         if found is None:
             value, = through_cache()
         else:
-            value, = fx.guarded(lambda bail_if: (cached_attribute(b, bail_if, owner.value, cache),), through_cache)
+            value, = fx.guarded(lambda bail_if: (cached_attribute(b, bail_if, owner.value, cache, fx.name(ins.arg)),),
+                                through_cache)
     fx.release(owner)
     fx.push_result(value)
 
@@ -183,15 +184,15 @@ def _attr_cache(fx: Lowering, ins: Instruction) -> ir.GlobalVariable:
 
 
 def store_attr(fx: Lowering, ins: Instruction) -> None:
-    """STORE_ATTR_INSTANCE_VALUE and STORE_ATTR_SLOT sites, and those the interpreter left unspecialised,
-    write the attribute through an ATTR_CACHE as LOAD_ATTR reads it (inline where the interpreter
-    specialised the site)."""
+    """STORE_ATTR_INSTANCE_VALUE, STORE_ATTR_SLOT and STORE_ATTR_WITH_HINT sites, and those the interpreter
+    left unspecialised, write the attribute through an ATTR_CACHE as LOAD_ATTR reads it (inline where the
+    interpreter specialised the site)."""
     b = fx.b
     value, owner = fx.popn(2)
 
     def cached(bail_if):
-        address, values = attribute_slot(b, bail_if, owner.value, cache)
-        store_attribute(b, address, values, value.value)  # the stack's reference moves into the object
+        slot = attribute_slot(b, bail_if, owner.value, cache, fx.name(ins.arg), store=True)
+        store_attribute(b, slot, value.value)  # the stack's reference moves into the object
         return i32(0),
 
     found = fx.specialised(ins, OptimizationFlags.LoadAttr, *_STORE_ATTR_FORMS)
@@ -272,7 +273,8 @@ def _module_attribute_seed(found: Specialisation) -> list[int]:
 
 
 def _attr_seed(found: Specialisation) -> list[int]:
-    where = found.field("index") | (ATTR_IN_SLOT if found.opname.endswith("_SLOT") else 0)
+    kind = {"_SLOT": ATTR_IN_SLOT, "_WITH_HINT": ATTR_IN_DICT}
+    where = found.field("index") | next((flag for suffix, flag in kind.items() if found.opname.endswith(suffix)), 0)
     return [found.field("version") | where << 32] + [0] * (ATTR_CACHE_ENTRIES - 1) + [1]
 
 
@@ -292,7 +294,8 @@ CACHE_SEEDS: dict[str, Callable[[Specialisation], list[int]]] = {
     "LOAD_GLOBAL_MODULE": _global_seed, "LOAD_GLOBAL_BUILTIN": _global_seed,
     "LOAD_ATTR_MODULE": _module_attribute_seed, "LOAD_METHOD_MODULE": _module_attribute_seed,
     "LOAD_ATTR_INSTANCE_VALUE": _attr_seed, "LOAD_ATTR_SLOT": _attr_seed,
-    "STORE_ATTR_INSTANCE_VALUE": _attr_seed, "STORE_ATTR_SLOT": _attr_seed,
+    "LOAD_ATTR_WITH_HINT": _attr_seed,
+    "STORE_ATTR_INSTANCE_VALUE": _attr_seed, "STORE_ATTR_SLOT": _attr_seed, "STORE_ATTR_WITH_HINT": _attr_seed,
     "LOAD_METHOD_WITH_VALUES": _method_seed, "LOAD_METHOD_NO_DICT": _method_seed,
     "LOAD_METHOD_CLASS": _class_method_seed,
 }

@@ -66,6 +66,8 @@ HELPER_TABLE_SIZE = 16
 
 STACK_TABLE_SLOTS = 256  # threads whose native stack bounds are cached
 STACK_MARGIN = 256 * 1024  # bytes of C stack kept free below the deepest Python call
+# The (pthread id, thread state, guard) pyjion_stack_low gave last; read and written with the GIL held.
+STACK_LAST = "pyjion_stack_last"
 
 # Hidden functions (abi/symtab.py) in globals set at start-up; NULL where the binary does not name them.
 KEYS_VERSION_FUNCTION = "pyjion_keys_version_function"  # NULL: global caches are never refilled
@@ -112,13 +114,24 @@ def code_state(b: Builder, code: ir.Value, missing: ir.Block) -> ir.Value:
 
 def stack_exhausted(b: Builder, ts: ir.Value) -> ir.Value:
     """True when the native stack is below the calling thread's guard (``pyjion_stack_low``): 3.11
-    turns every Python call into C recursion once a hook is installed."""
+    turns every Python call into C recursion once a hook is installed. The guard of the thread that
+    asked last is read inline (STACK_LAST): a thread runs many calls between switches."""
     r = b.ir
     module = b.function.module
     frameaddress = module.globals.get("llvm.frameaddress.p0") or ir.Function(
         module, ir.FunctionType(PTR, [I32]), "llvm.frameaddress.p0")
     sp = r.ptrtoint(r.call(frameaddress, [i32(0)]), I64)
-    return r.icmp_unsigned("<", sp, b.call("pyjion_stack_low", ts))
+    last = module.globals[STACK_LAST]
+    same = r.and_(r.icmp_unsigned("==", r.load(last, typ=I64), b.load(ts, THREAD.thread_id)),
+                  r.icmp_unsigned("==", r.load(r.gep(last, [i64(1)], source_etype=I64), typ=I64), r.ptrtoint(ts, I64)))
+    before = r.block
+    ask, known = b.block("ask_stack_low"), b.block("stack_low_known")
+    remembered = r.load(r.gep(last, [i64(2)], source_etype=I64), typ=I64)
+    r.cbranch(same, known, ask)
+    b.position(ask)
+    asked = b.call("pyjion_stack_low", ts)
+    r.branch(known)
+    return r.icmp_unsigned("<", sp, b.merge(known, (remembered, before), (asked, ask)))
 
 
 class SupportModule:
@@ -130,6 +143,7 @@ class SupportModule:
             define_global(module, PTR, string_global(name))
         define_global(module, ir.ArrayType(PTR, HELPER_TABLE_SIZE), HELPER_TABLE)
         self.stack_table = define_global(module, ir.ArrayType(I64, 3 * STACK_TABLE_SLOTS), "pyjion_stack_table")
+        self.stack_last = define_global(module, ir.ArrayType(I64, 3), STACK_LAST)
         self.keys_version_function = define_global(module, PTR, KEYS_VERSION_FUNCTION, None)
         self.frame_clear_function = define_global(module, PTR, FRAME_CLEAR_FUNCTION, None)
         self.dict_version_counter = define_global(module, PTR, DICT_VERSION_COUNTER, None)
@@ -191,8 +205,14 @@ class SupportModule:
         stored_ts = r.load(r.gep(base, [i64(1)], source_etype=I64), typ=I64)
         same = r.and_(r.icmp_unsigned("==", stored_tid, tid), r.icmp_unsigned("==", stored_ts, key_ts))
         r.cbranch(same, hit, next_slot)
+
+        def remember(low: ir.Value) -> None:
+            for k, word in enumerate((tid, key_ts, low)):
+                r.store(word, r.gep(self.stack_last, [i64(k)], source_etype=I64))
+            r.ret(low)
+
         b.position(hit)
-        r.ret(r.load(r.gep(base, [i64(2)], source_etype=I64), typ=I64))
+        remember(r.load(r.gep(base, [i64(2)], source_etype=I64), typ=I64))
         b.position(next_slot)
         step1 = r.add(step, i64(1))
         step.add_incoming(step1, next_slot)
@@ -218,7 +238,7 @@ class SupportModule:
         r.store(tid, base)
         r.store(key_ts, r.gep(base, [i64(1)], source_etype=I64))
         r.store(low, r.gep(base, [i64(2)], source_etype=I64))
-        r.ret(low)
+        remember(low)
 
     # ---- eval breaker -----------------------------------------------------------------------------
     def eval_breaker(self, b: Builder, ts: ir.Value) -> None:

@@ -77,7 +77,10 @@ DICT_KEYS_SPLIT = 2  # a type's shared instance keys (ht_cached_keys): PyDictUni
 # of every empty dict have version 1, and 0 is "none yet".
 EMPTY_KEYS_VERSION = 1
 UNICODE_ENTRY = Struct("PyDictUnicodeEntry", 16, me_key=(0, "ptr"), me_value=(8, "ptr"))
-HEAPTYPE = Struct("PyHeapTypeObject", 912, ht_qualname=(864, "ptr"), ht_cached_keys=(872, "ptr"))
+# spec_cache_getitem: _spec_cache.getitem, the __getitem__ function BINARY_SUBSCR_GETITEM last
+# specialised for (borrowed from the type's dict: valid while the type's version tag holds).
+HEAPTYPE = Struct("PyHeapTypeObject", 912, ht_qualname=(864, "ptr"), ht_cached_keys=(872, "ptr"),
+                  spec_cache_getitem=(896, "ptr"))
 MODULE = Struct("PyModuleObject", 24, md_dict=(16, "ptr"))
 # Objects of a type with Py_TPFLAGS_MANAGED_DICT carry two pointers before their header: the instance
 # dict (once materialised) and the PyDictValues array of attribute values (shared-keys layout).
@@ -193,6 +196,7 @@ CACHE_FIELDS: dict[str, dict[str, tuple[int, int]]] = {
     "LOAD_METHOD": {"type_version": (1, 2), "dict_offset": (3, 1), "keys_version": (4, 2), "descr": (6, 4)},
     "LOAD_METHOD_MODULE": {"version": (1, 2), "index": (3, 1)},  # reads LOAD_ATTR's layout
     "COMPARE_OP": {"mask": (1, 1)},
+    "BINARY_SUBSCR": {"type_version": (1, 2)},
 }
 
 
@@ -362,6 +366,9 @@ class _Probe:
     def method(self) -> str:
         return self.first
 
+    def __getitem__(self, key: int) -> int:
+        return key
+
 
 class _Slotted:
     __slots__ = ("before", "slot")
@@ -411,7 +418,7 @@ def _check_specialisation(expect: Callable[[str, object, object], None]) -> None
     expect("values insertion order", [_read(order + VALUES_ORDER_COUNT.offset - k, "i8") for k in range(4)],
            [3, 0, 2, 1])
     namespace = {"probe": probe}
-    exec("def run():\n    return probe.first, probe.method()", namespace)
+    exec("def run():\n    return probe.first, probe.method(), probe[1]", namespace)
     run = namespace["run"]
     for _ in range(64):  # quickened and specialised
         run()
@@ -422,7 +429,7 @@ def _check_specialisation(expect: Callable[[str, object, object], None]) -> None
     while unit < len(adaptive) // 2:  # instructions only: a cache unit's low byte may look like an opcode
         name = dis._all_opname[adaptive[2 * unit]]
         base = base_of.get(name, name)
-        if base in ("LOAD_GLOBAL", "LOAD_ATTR", "LOAD_METHOD"):
+        if base in ("LOAD_GLOBAL", "LOAD_ATTR", "LOAD_METHOD", "BINARY_SUBSCR"):
             seen[name] = {field: int.from_bytes(adaptive[2 * (unit + 1 + first):2 * (unit + 1 + first + width)],
                                                 "little")
                           for field, (first, width) in CACHE_FIELDS[base].items()}
@@ -433,6 +440,9 @@ def _check_specialisation(expect: Callable[[str, object, object], None]) -> None
            _at(_Probe, TYPE.tp_version_tag))
     expect("LOAD_METHOD_WITH_VALUES descr", seen.get("LOAD_METHOD_WITH_VALUES", {}).get("descr"),
            id(_Probe.__dict__["method"]))
+    getitem = seen.get("BINARY_SUBSCR_GETITEM", {})
+    expect("BINARY_SUBSCR_GETITEM type_version", getitem.get("type_version"), _at(_Probe, TYPE.tp_version_tag))
+    expect("_spec_cache.getitem", _at(_Probe, HEAPTYPE.spec_cache_getitem), id(_Probe.__getitem__))
     cached_keys = _at(_Probe, HEAPTYPE.ht_cached_keys)
     expect("ht_cached_keys dk_version", seen.get("LOAD_METHOD_WITH_VALUES", {}).get("keys_version"),
            _read(int(cached_keys) + DICT_KEYS.dk_version.offset, "i32"))

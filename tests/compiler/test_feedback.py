@@ -717,6 +717,62 @@ def test_attributes_in_an_instance_dict(function):
     check(source, function, Flags.LoadAttr)
 
 
+GETITEM = """
+import sys
+
+class Grid:
+    def __init__(self, rows):
+        self.rows = rows
+
+    def __getitem__(self, index):
+        return self.rows[index]
+
+class Doubled(Grid):
+    def __getitem__(self, index):
+        return 2 * self.rows[index]
+
+def total(grid, n):
+    out = 0
+    for i in range(n):
+        out += grid[i] + grid[i + 1]   # the second index an unboxed int, boxed for the call
+    return out
+
+def warm():
+    total(Grid([1, 2, 3, 4]), 3)
+
+original = Grid.__getitem__  # alive after the class's is replaced: must not be called then
+
+def patch_class():
+    Grid.__getitem__ = lambda self, index: -self.rows[index]
+
+def patch_code():
+    Grid.__getitem__.__code__ = (lambda self, index: 100 + self.rows[index]).__code__
+
+def deep(n):
+    grid = Grid(None)
+    grid.rows = grid
+    return grid[0]
+
+STEPS = [("total", Grid([1, 2, 3, 4]), 3), ("total", Doubled([1, 2, 3, 4]), 3), ("total", [5, 6, 7], 2),
+         ("total", Grid([1, 2]), 3), ("total", Grid({0: 1, 1: 2}), 1), ("total", Grid("abc"), 2),
+         ("deep", 0), ("patch_class",), ("total", Grid([1, 2, 3, 4]), 3), ("patch_code",),
+         ("total", Grid([1, 2, 3, 4]), 3)]
+"""
+
+
+def test_a_python_getitem_is_called_directly():
+    """BINARY_SUBSCR_GETITEM: the class's __getitem__ is called through pyjion_vectorcall while the
+    class's version is the one the interpreter cached; a subclass, a patched class (its old
+    __getitem__ still alive), a replaced __code__, an IndexError raised inside and a recursion past
+    the limit behave as in the interpreter."""
+    namespace: dict = {}
+    exec(textwrap.dedent(GETITEM), namespace)
+    for _ in range(WARM_UP):
+        namespace["warm"]()
+    assert "BINARY_SUBSCR_GETITEM" in {found.opname for found in feedback.read(namespace["total"].__code__).values()}
+    check(GETITEM, "total", Flags.FunctionCalls)
+
+
 SUBCLASSES = """
 class Base:
     def total(self):

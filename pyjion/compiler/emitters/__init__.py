@@ -31,6 +31,6 @@ EMITTERS: dict[str, Emitter] = _merge(stack.EMITTERS, locals_.EMITTERS, names.EM
 # The interpreter's specialised instructions some emitter turns into a fast path (compiler/feedback.py).
 SPECIALISED: frozenset[str] = frozenset(operators.SPECIALISED + names.SPECIALISED + calls.SPECIALISED)
 # What the site cache of a specialised instruction starts with, from its inline cache.
-CACHE_SEEDS = names.CACHE_SEEDS
+CACHE_SEEDS = {**names.CACHE_SEEDS, "BINARY_SUBSCR_GETITEM": operators.getitem_seed}
 
 __all__ = ["CACHE_SEEDS", "EMITTERS", "SPECIALISED", "Instruction"]

@@ -15,11 +15,12 @@ import sys
 
 from llvmlite import ir
 
-from ...abi.cpython311 import ARRAY, ARRAY_DESCR, FLOAT, LIST, LONG, TUPLE, VAROBJECT
+from ...abi.cpython311 import (ARRAY, ARRAY_DESCR, FLOAT, HEAPTYPE, LIST, LONG, PY_VECTORCALL_ARGUMENTS_OFFSET,
+                               TUPLE, TYPE, VAROBJECT)
 from ...enums import OptimizationFlags
-from ..builder import F64, I8, I32, I64, PTR, i32, i64
+from ..builder import F64, I8, I32, I64, NULL, PTR, i32, i64
 from ..bytecode import Instruction
-from ..feedback import FLOAT_FORMS, INT_FORMS, expects_floats, specialised_for_ints
+from ..feedback import FLOAT_FORMS, INT_FORMS, Specialisation, expects_floats, specialised_for_ints
 from ..flow import StackEffectFault
 from ..lowering import Entry, Lowering
 
@@ -412,14 +413,47 @@ def binary_subscr(fx: Lowering, ins: Instruction) -> None:
         return b.merge(done, (double, double_end), (integer, int_end)),
 
     found = fx.specialised(ins, OptimizationFlags.KnownBinarySubscr, *_SUBSCR_FORMS)
+    getitem = fx.specialised(ins, OptimizationFlags.FunctionCalls, "BINARY_SUBSCR_GETITEM")
     if found:
         result, = fx.guarded(indexed, generic)
+    elif getitem:
+        result, = fx.guarded(lambda bail_if: (_call_getitem(fx, bail_if, ins, container, sub),), generic)
     elif fx.fast_paths and ins.index not in fx.feedback:  # not specialised, for a dict or __getitem__
         fx.optimizations |= OptimizationFlags.KnownBinarySubscr
         result, = fx.guarded(from_array, generic)
     else:
         result, = generic()
     _push_releasing(fx, result, container, sub)
+
+
+def _call_getitem(fx: Lowering, bail_if, ins: Instruction, container: Entry, sub: Entry) -> ir.Value:
+    """``container[sub]`` as a call of the Python ``__getitem__`` of the container's class, through
+    pyjion_vectorcall (which pushes its frame, as FunctionCalls' calls do), where the interpreter
+    specialised the site to BINARY_SUBSCR_GETITEM: while the class's version tag is the one it cached
+    (the site's cache), the function it left in the class (HEAPTYPE.spec_cache_getitem) is still the
+    class's ``__getitem__``, which keeps it alive. Unlike the interpreter, which pushes the frame
+    itself, nothing here assumes what the function's code is (its func_version): pyjion_vectorcall
+    looks at the code it has when called."""
+    b, r = fx.b, fx.r
+    tp = b.type_of(container.value)
+    version = b.load(tp, TYPE.tp_version_tag)
+    cached = r.load(fx.site_cache(ins, 1), typ=I64)
+    bail_if(r.or_(r.icmp_unsigned("==", version, i32(0)), r.icmp_unsigned("!=", r.zext(version, I64), cached)))
+    function = b.load(tp, HEAPTYPE.spec_cache_getitem)
+    objects = fx.boxed([container, sub])
+    arguments = b.alloca_array(3, name="getitem_args")  # slot 0 lent to the callee (ARGUMENTS_OFFSET)
+    for k, entry in enumerate(objects):
+        b.store_slot(arguments, k + 1, entry.value)
+    result = b.call("pyjion_vectorcall", fx.ts, function, b.slot(arguments, 1),
+                    i64(2 | PY_VECTORCALL_ARGUMENTS_OFFSET), NULL)
+    for operand, passed in zip((container, sub), objects):
+        if passed is not operand:
+            fx.release(passed)
+    return result
+
+
+def getitem_seed(found: Specialisation) -> list[int]:
+    return [found.field("type_version")]
 
 
 def store_subscr(fx: Lowering, ins: Instruction) -> None:

@@ -50,7 +50,7 @@ TYPE = Struct(
     tp_name=(24, "ptr"), tp_basicsize=(32, "i64"), tp_as_async=(80, "ptr"), tp_as_number=(96, "ptr"),
     tp_as_sequence=(104, "ptr"),
     tp_as_mapping=(112, "ptr"), tp_getattro=(144, "ptr"), tp_setattro=(152, "ptr"), tp_flags=(168, "i64"), tp_iter=(216, "ptr"), tp_iternext=(224, "ptr"),
-    tp_dict=(264, "ptr"), tp_dictoffset=(288, "i64"), tp_mro=(344, "ptr"), tp_version_tag=(384, "i32"),
+    tp_dict=(264, "ptr"), tp_descr_get=(272, "ptr"), tp_dictoffset=(288, "i64"), tp_mro=(344, "ptr"), tp_version_tag=(384, "i32"),
 )
 ASYNC_METHODS = Struct("PyAsyncMethods", 32, am_await=(0, "ptr"), am_aiter=(8, "ptr"), am_anext=(16, "ptr"))
 TUPLE = Struct("PyTupleObject", 24, ob_size=(16, "i64"), ob_item=(24, "ptr"))
@@ -256,6 +256,8 @@ def check_live() -> list[str]:
     expect("_co_firsttraceable", dis.opname[code.co_code[2 * int(resume)]], "RESUME")
     expect("tp_flags", _at(list, TYPE.tp_flags) & 0xFFFFFFFFFFFFFFFF, list.__flags__)
     expect("tp_mro", _at(bool, TYPE.tp_mro), id(bool.__mro__))
+    expect("tp_descr_get", [bool(_at(t, TYPE.tp_descr_get)) for t in (int, property, staticmethod, type)],
+           [False, True, True, False])
     async_methods = int(_at(types.AsyncGeneratorType, TYPE.tp_as_async))
     expect("am_aiter", _read(async_methods + ASYNC_METHODS.am_aiter.offset, "ptr"),
            ctypes.cast(ctypes.pythonapi.PyObject_SelfIter, ctypes.c_void_p).value)

@@ -49,9 +49,17 @@ DICT_VERSION_COUNTER = "pyjion_dict_version_counter"
 # instances' shared keys, which do not hold the name, in the high half (0: a type without instance
 # dicts); the method, borrowed from the type's dict), then the number filled so far.
 METHOD_CACHE_WORDS = 2 * ATTR_CACHE_ENTRIES + 1
-# A LOAD_METHOD site specialised to LOAD_METHOD_CLASS (an attribute of a class itself): the class's
-# version tag, then the attribute, borrowed from the class's dict.
-CLASS_METHOD_CACHE_WORDS = 2
+# An attribute of a class itself: the class's version tag, then the attribute, borrowed from the
+# class's dicts. A LOAD_METHOD site specialised to LOAD_METHOD_CLASS has only this; every other
+# LOAD_ATTR and LOAD_METHOD site has one after its instance entries (CLASS_ENTRY_OF), which the support
+# functions fill where the metaclass is exactly type (its getattro type_getattro, and no attribute of the
+# name on type itself) and the class's own attribute is a plain value, a function or a staticmethod
+# (type_getattro gives the value, the function or the staticmethod's callable: held by the class's dicts
+# as long as its version tag holds; 3.11 specialises none of these for LOAD_ATTR, nor a staticmethod
+# for LOAD_METHOD).
+CLASS_ATTR_WORDS = 2
+ATTR_CLASS_ENTRY = ATTR_CACHE_ENTRIES + 1
+METHOD_CLASS_ENTRY = METHOD_CACHE_WORDS
 
 
 def bail_to(b: Builder, miss: ir.Block) -> BailIf:
@@ -215,9 +223,9 @@ def cached_method(b: Builder, bail_if: BailIf, owner: ir.Value, cache: ir.Value)
     return b.new_ref(r.inttoptr(method, PTR))
 
 
-def cached_class_method(b: Builder, bail_if: BailIf, owner: ir.Value, cache: ir.Value) -> ir.Value:
-    """New reference to the attribute of the class ``owner`` a CLASS_METHOD_CACHE holds: the class's own
-    version tag (its attributes), not its metaclass's."""
+def cached_class_attribute(b: Builder, bail_if: BailIf, owner: ir.Value, cache: ir.Value) -> ir.Value:
+    """New reference to the attribute of the class ``owner`` a class entry (CLASS_ATTR_WORDS) holds: the
+    class's own version tag (its attributes), not its metaclass's."""
     r = b.ir
     is_class = r.and_(b.load(b.type_of(owner), TYPE.tp_flags), i64(TPFLAGS_TYPE_SUBCLASS))
     bail_if(r.icmp_unsigned("==", is_class, i64(0)))

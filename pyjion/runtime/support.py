@@ -17,9 +17,10 @@ from ..abi.cpython311 import (CFRAME, CO_ASYNC_GENERATOR, CO_COROUTINE, CO_GENER
                               TPFLAGS_MANAGED_DICT, TPFLAGS_TYPE_SUBCLASS, TUPLE, TYPE, UNICODE_ENTRY, VAROBJECT,
                               Field)
 from ..compiler.builder import FRAME_FUNCTION, I1, I8, I32, I64, NULL, PTR, Builder, define_global, i32, i64
-from .caches import (ATTR_CACHE_ENTRIES, ATTR_IN_DICT, ATTR_IN_SLOT, DICT_VERSION_COUNTER, GLOBAL_CACHE, GLOBAL_IN_BUILTINS, GLOBAL_IN_MODULE,
-                     MAX_ATTR_FILLS, MAX_GLOBAL_REFRESHES, attribute_slot, bail_to, cached_attribute, cached_global,
-                     cached_method, store_attribute)
+from .caches import (ATTR_CACHE_ENTRIES, ATTR_CLASS_ENTRY, ATTR_IN_DICT, ATTR_IN_SLOT, DICT_VERSION_COUNTER,
+                     GLOBAL_CACHE, GLOBAL_IN_BUILTINS, GLOBAL_IN_MODULE, MAX_ATTR_FILLS, MAX_GLOBAL_REFRESHES,
+                     METHOD_CLASS_ENTRY, attribute_slot, bail_to, cached_attribute, cached_class_attribute,
+                     cached_global, cached_method, store_attribute)
 from .state import STATE_LAYOUT
 
 SIGNATURES: dict[str, str] = {
@@ -430,11 +431,15 @@ class SupportModule:
         """``owner.name`` through the site's cache (ATTR_CACHE); where it has no entry for the owner's
         type, one is added where the interpreter would specialise LOAD_ATTR_INSTANCE_VALUE (_learn_slot)."""
         miss = b.block("miss")
+        class_entry = b.ir.gep(cache, [i64(ATTR_CLASS_ENTRY)], source_etype=I64)
+        with b.if_then(b.is_type(owner, "PyType_Type")):
+            b.ir.ret(cached_class_attribute(b, bail_to(b, miss), owner, class_entry))
         b.ir.ret(cached_attribute(b, bail_to(b, miss), owner, cache, name))
         b.position(miss)
         result = b.call("PyObject_GetAttr", owner, name)
         with b.if_then(b.is_null(result)):
             b.ir.ret(NULL)
+        self._learn_class_attribute(b, owner, name, result, class_entry)
         self._learn_slot(b, owner, name, cache, TYPE.tp_getattro, "PyObject_GenericGetAttr", result)
 
     def store_attr_cached(self, b: Builder, owner: ir.Value, name: ir.Value, value: ir.Value,
@@ -514,6 +519,28 @@ class SupportModule:
             fill(index)
         r.ret(result)
 
+    def _learn_class_attribute(self, b: Builder, owner: ir.Value, name: ir.Value, value: ir.Value,
+                               entry: ir.Value) -> None:
+        """Keep ``value``, what ``owner.name`` gave, in the site's class entry (caches.CLASS_ATTR_WORDS)
+        where it stays what type_getattro gives while the class's version tag holds: ``owner`` a class
+        whose metaclass is exactly type, which has no attribute of the name (type_getattro would try its
+        data descriptors first), and the class's attribute a plain value (no __get__), a function
+        (whose __get__ on a class gives itself) or a staticmethod (its callable); the class's dicts
+        then hold ``value``."""
+        r = b.ir
+        with b.if_then(b.is_type(owner, "PyType_Type")):
+            with b.if_then(b.is_null(b.call("_PyType_Lookup", b.object("PyType_Type"), name))):
+                attribute = b.call("_PyType_Lookup", owner, name)
+                version = b.load(owner, TYPE.tp_version_tag)
+                with b.if_then(r.and_(r.not_(b.is_null(attribute)), r.icmp_unsigned("!=", version, i32(0)))):
+                    kind = b.type_of(attribute)
+                    unchanged = r.or_(b.is_null(b.load(kind, TYPE.tp_descr_get)),
+                                      r.or_(b.is_type(attribute, "PyFunction_Type"),
+                                            b.is_type(attribute, "PyStaticMethod_Type")))
+                    with b.if_then(unchanged):
+                        r.store(r.zext(version, I64), entry)
+                        r.store(value, r.gep(entry, [i64(1)], source_etype=I64))
+
     def load_method_cached(self, b: Builder, owner: ir.Value, name: ir.Value, cache: ir.Value,
                            out: ir.Value) -> None:
         """``_PyObject_GetMethod`` through the site's cache (METHOD_CACHE); where it has no entry for the
@@ -523,11 +550,17 @@ class SupportModule:
         materialised into a dict and shared keys without the name (their version then says so)."""
         r = b.ir
         miss = b.block("miss")
+        class_entry = r.gep(cache, [i64(METHOD_CLASS_ENTRY)], source_etype=I64)
+        with b.if_then(b.is_type(owner, "PyType_Type")):
+            r.store(cached_class_attribute(b, bail_to(b, miss), owner, class_entry), out)
+            r.ret(i32(0))
         r.store(cached_method(b, bail_to(b, miss), owner, cache), out)
         r.ret(i32(1))
         b.position(miss)
         found = b.call("_PyObject_GetMethod", owner, name, out)
         method = r.load(out, typ=PTR)
+        with b.if_then(r.and_(r.icmp_signed("==", found, i32(0)), r.not_(b.is_null(method)))):
+            self._learn_class_attribute(b, owner, name, method, class_entry)
         tp = b.type_of(owner)
         fills_slot = r.gep(cache, [i64(2 * ATTR_CACHE_ENTRIES)], source_etype=I64)
         fills = r.load(fills_slot, typ=I64)

@@ -773,6 +773,88 @@ def test_a_python_getitem_is_called_directly():
     check(GETITEM, "total", Flags.FunctionCalls)
 
 
+CLASS_ATTRIBUTES = """
+class Direction:
+    NONE = 0
+    FORWARD = 1
+
+    @staticmethod
+    def stronger(a, b):
+        return a < b
+
+    def twice(x):
+        return 2 * x
+
+    @classmethod
+    def named(cls):
+        return cls.__name__
+
+    @property
+    def shape(self):
+        return "shape"
+
+class Backward(Direction):
+    FORWARD = -1
+
+class Renamed:
+    # type's own __name__ and __flags__ (data descriptors) come first; __flags__ gives a new int each time
+    __name__ = "not the class's name"
+    __flags__ = "not the class's flags"
+    NONE = "renamed"
+
+class Meta(type):
+    @property
+    def NONE(cls):
+        return "from the metaclass"     # a data descriptor of the metaclass comes first
+
+class WithMeta(metaclass=Meta):
+    NONE = "shadowed"
+
+def read(cls, i):
+    # (the objects' reprs hold addresses, which differ between the two runs)
+    return (cls.NONE, cls.FORWARD, cls.stronger(i, 3), cls.twice(i), cls.named(), type(cls.shape).__name__,
+            cls.__name__, cls.stronger.__qualname__, cls.twice is vars(Direction)["twice"])
+
+def names(cls):
+    seen = [cls.__name__, cls.NONE]
+    for i in range(4):
+        seen.append(str(cls.__flags__))  # the int dies once str() has it
+        junk = 10**6 + i                  # a new int, perhaps where it was
+    return seen
+
+def warm():
+    read(Direction, 1)
+    names(Renamed)
+
+def patch_constant():
+    Direction.NONE = "patched"
+
+def rename():
+    Renamed.__name__ = "Other"       # the class's version stays: type's __name__ must not be cached
+
+def patch_base():
+    Direction.FORWARD = 2            # Backward keeps its own FORWARD; Direction's version changes
+
+def delete_method():
+    del Direction.stronger
+
+STEPS = [("read", Direction, 1), ("read", Direction, 5), ("read", Backward, 1), ("read", Direction(), 2),
+         ("names", Renamed), ("names", WithMeta), ("names", Direction), ("names", Renamed), ("names", WithMeta),
+         ("rename",), ("names", Renamed), ("patch_constant",), ("read", Direction, 1), ("read", Backward, 1), ("patch_base",),
+         ("read", Direction, 1), ("read", Backward, 1), ("delete_method",), ("read", Direction, 1),
+         ("read", Backward, 1)]
+"""
+
+
+@pytest.mark.parametrize("function", ["read", "names"])
+def test_class_attributes(function):
+    """Attributes of classes themselves (3.11 specialises LOAD_ATTR on a class not at all, and
+    LOAD_METHOD not for a staticmethod): plain values, functions and staticmethods kept per site while
+    the class's version holds; classmethods, properties, a name type itself has (__name__), a
+    metaclass's data descriptor, patched and deleted attributes, a patched base, as in the interpreter."""
+    check(CLASS_ATTRIBUTES, function, Flags.LoadAttr)
+
+
 SUBCLASSES = """
 class Base:
     def total(self):

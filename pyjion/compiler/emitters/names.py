@@ -16,9 +16,10 @@ from llvmlite import ir
 
 from ...abi.cpython311 import FRAME, MODULE
 from ...enums import OptimizationFlags
-from ...runtime.caches import (ATTR_CACHE_ENTRIES, ATTR_IN_DICT, ATTR_IN_SLOT, CLASS_METHOD_CACHE_WORDS, GLOBAL_CACHE,
-                               GLOBAL_IN_BUILTINS, GLOBAL_IN_MODULE, METHOD_CACHE_WORDS, attribute_slot,
-                               cached_attribute, cached_class_method, cached_global, cached_method,
+from ...runtime.caches import (ATTR_CACHE_ENTRIES, ATTR_CLASS_ENTRY, ATTR_IN_DICT, ATTR_IN_SLOT, CLASS_ATTR_WORDS,
+                               GLOBAL_CACHE, GLOBAL_IN_BUILTINS, GLOBAL_IN_MODULE, METHOD_CACHE_WORDS,
+                               METHOD_CLASS_ENTRY, attribute_slot, cached_attribute, cached_class_attribute,
+                               cached_global, cached_method,
                                store_attribute)
 from ...runtime.helpers import HELPER_IMPORT_STAR
 from ...runtime.support import NAME_ERROR_MSG, string_global
@@ -180,7 +181,7 @@ def _attr_cache(fx: Lowering, ins: Instruction) -> ir.GlobalVariable:
     instance values or a slot; where it has not (yet, or not any more: it met several types), it starts
     empty."""
     fx.optimizations |= OptimizationFlags.LoadAttr
-    return fx.site_cache(ins, ATTR_CACHE_ENTRIES + 1)
+    return fx.site_cache(ins, ATTR_CLASS_ENTRY + CLASS_ATTR_WORDS)
 
 
 def store_attr(fx: Lowering, ins: Instruction) -> None:
@@ -238,7 +239,7 @@ def load_method(fx: Lowering, ins: Instruction) -> None:
         if found.opname == "LOAD_METHOD_MODULE":
             function = _module_attribute(fx, bail_if, ins, owner.value)
         else:
-            function = cached_class_method(b, bail_if, owner.value, fx.site_cache(ins, CLASS_METHOD_CACHE_WORDS))
+            function = cached_class_attribute(b, bail_if, owner.value, fx.site_cache(ins, CLASS_ATTR_WORDS))
         fx.release(owner)
         return NULL, function
 
@@ -248,7 +249,7 @@ def load_method(fx: Lowering, ins: Instruction) -> None:
     elif found is None and not fx.fast_paths:
         method, self_or_attr = generic()
     else:
-        cache = fx.site_cache(ins, METHOD_CACHE_WORDS)
+        cache = fx.site_cache(ins, METHOD_CLASS_ENTRY + CLASS_ATTR_WORDS)
         fx.optimizations |= OptimizationFlags.LoadAttr
 
         def through_cache():

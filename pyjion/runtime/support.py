@@ -73,10 +73,9 @@ STACK_LAST = "pyjion_stack_last"
 # Hidden functions (abi/symtab.py) in globals set at start-up; NULL where the binary does not name them.
 KEYS_VERSION_FUNCTION = "pyjion_keys_version_function"  # NULL: global caches are never refilled
 FRAME_CLEAR_FUNCTION = "pyjion_frame_clear_function"  # NULL: pyjion_vectorcall is PyObject_Vectorcall
-# Code flags pyjion_vectorcall leaves to PyObject_Vectorcall: argument packing, and frames that become
-# generators (RETURN_GENERATOR hands the frame over).
-_NOT_DIRECT = (CO_VARARGS | CO_VARKEYWORDS | CO_GENERATOR | CO_COROUTINE | CO_ITERABLE_COROUTINE
-               | CO_ASYNC_GENERATOR)
+# Code flags pyjion_vectorcall leaves to PyObject_Vectorcall: frames that become generators
+# (RETURN_GENERATOR hands the frame over).
+_NOT_DIRECT = CO_GENERATOR | CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR
 
 PYTRACE_RETURN = 3
 TRACE_FUNCTION = ir.FunctionType(I32, [PTR, PTR, I32, PTR])  # Py_tracefunc
@@ -644,7 +643,10 @@ class SupportModule:
         r.branch(counted)
         ndefaults = b.merge(counted, (i64(0), before_defaults), (defaults_size, has_defaults))
         first_default = r.sub(argcount, ndefaults)
-        exact = r.and_(r.and_(r.icmp_signed("<=", nargs, argcount), r.icmp_signed(">=", nargs, first_default)),
+        varargs = r.icmp_unsigned("!=", r.and_(flags, i32(CO_VARARGS)), i32(0))
+        varkw = r.icmp_unsigned("!=", r.and_(flags, i32(CO_VARKEYWORDS)), i32(0))
+        fits = r.or_(r.icmp_signed("<=", nargs, argcount), varargs)
+        exact = r.and_(r.and_(fits, r.icmp_signed(">=", nargs, first_default)),
                        r.icmp_signed("==", b.load(code, CODE.co_kwonlyargcount), i32(0)))
         own_vectorcall = r.icmp_unsigned("==", b.load(callable_, FUNCTION.vectorcall),
                                          b.declare("_PyFunction_Vectorcall"))
@@ -678,18 +680,42 @@ class SupportModule:
         b.store(frame, FRAME.is_entry, ir.Constant(I8, 0))
         b.store(frame, FRAME.owner, ir.Constant(I8, FRAME_OWNED_BY_THREAD))
         locals_ = b.addr(frame, FRAME.localsplus)
-        self._for_each(b, i64(0), nargs, lambda k: b.store_slot(locals_, k, b.new_ref(b.load_slot(args, k))))
+        positional = r.select(r.icmp_signed("<", nargs, argcount), nargs, argcount)
+        self._for_each(b, i64(0), positional, lambda k: b.store_slot(locals_, k, b.new_ref(b.load_slot(args, k))))
         default_items = b.addr(defaults, TUPLE.ob_item)
-        self._for_each(b, nargs, argcount, lambda k: b.store_slot(
+        self._for_each(b, positional, argcount, lambda k: b.store_slot(
             locals_, k, b.new_ref(b.load_slot(default_items, r.sub(k, first_default)))))
         self._for_each(b, argcount, nlocalsplus, lambda k: b.store_slot(locals_, k, NULL))
+        # *args and **kwargs, as initialize_locals makes them (no keyword-only parameters: they follow the
+        # positional ones). Made once the frame is pushed: the collection an allocation may start runs
+        # finalizers, whose frames then go above it. If one cannot be made, the frame is cleared unrun.
+        called, unpacked = b.block("called"), b.block("unpacked")
+        packing_failed = []
+        with b.if_then(varargs):
+            extra = r.sub(nargs, positional)
+            rest = b.call("PyTuple_New", extra)
+            with b.if_then(b.is_null(rest), likely=False):
+                packing_failed.append(r.block)
+                r.branch(called)
+            items = b.addr(rest, TUPLE.ob_item)
+            self._for_each(b, i64(0), extra, lambda k: b.store_slot(
+                items, k, b.new_ref(b.load_slot(args, r.add(argcount, k)))))
+            b.store_slot(locals_, argcount, rest)
+        with b.if_then(varkw):
+            keywords = b.call("PyDict_New")
+            with b.if_then(b.is_null(keywords), likely=False):
+                packing_failed.append(r.block)
+                r.branch(called)
+            b.store_slot(locals_, r.add(argcount, r.zext(varargs, I64)), keywords)
+        r.branch(unpacked)
+        b.position(unpacked)
         evaluate = b.load(b.load(ts, THREAD.interp), INTERP.eval_frame)
         evaluate = r.select(b.is_null(evaluate), b.declare("_PyEval_EvalFrameDefault"), evaluate)
         # Compiled code is entered here, not through the hook, when the hook would enter it: pyjion's
         # hook installed, no tracing or profiling, the native stack not exhausted. Compiled code never runs
         # on the compiler thread nor under on_hot (the hook's other cases).
         through_evaluator, lookup, check_stack = b.block("evaluate"), b.block("lookup"), b.block("check_stack")
-        enter, called = b.block("enter"), b.block("called")
+        enter = b.block("enter")
         tracing = r.icmp_unsigned("!=", b.load(b.load(ts, THREAD.cframe), CFRAME.use_tracing), ir.Constant(I8, 0))
         r.cbranch(r.and_(r.icmp_unsigned("==", evaluate, self.hook), r.not_(tracing)), lookup, through_evaluator)
         b.position(lookup)
@@ -706,7 +732,8 @@ class SupportModule:
         b.position(through_evaluator)
         evaluated = b.call_pointer(evaluate, FRAME_FUNCTION, [ts, frame, i32(0)])
         r.branch(called)
-        result = b.merge(called, (entered, enter), (evaluated, through_evaluator))
+        result = b.merge(called, (entered, enter), (evaluated, through_evaluator),
+                         *((NULL, failed) for failed in packing_failed))
         # _PyEvalFrameClearAndPop: the clearing runs one recursion level deeper (finalizers it calls).
         b.store(ts, THREAD.recursion_remaining, r.sub(b.load(ts, THREAD.recursion_remaining), i32(1)))
         owned = b.block("frame_object")

@@ -174,8 +174,46 @@ def test_defaults_fill_missing_parameters():
     assert str(raised.value) == plain
 
 
+def star_args(a, b=2, *rest):
+    return a, b, rest, type(rest).__name__
+
+
+def star_kwargs(a, **options):
+    options.setdefault("seen", 0)
+    options["seen"] += 1  # a dict of its own at each call
+    return a, sorted(options.items())
+
+
+def star_both(*args, **kwargs):
+    frame = sys._getframe()
+    return args, kwargs, sorted(frame.f_locals), frame.f_code.co_varnames
+
+
+def test_packing_parameters():
+    """Positional arguments into callees with *args and **kwargs (a tuple of the surplus, a new dict),
+    with defaults filling what is missing, the references they take given back."""
+    def run():
+        item = object()
+        before = sys.getrefcount(item)
+        out = [star_args(1), star_args(1, 5), star_args(1, 5, 6), star_args(1, 5, 6, 7, 8),
+               star_kwargs(1), star_kwargs(2), star_both(), star_both(1, "two", [3])]
+        for _ in range(50):
+            star_args(item, item, item, item)
+            star_both(item)
+            star_kwargs(item)
+        out.append(sys.getrefcount(item) - before)
+        try:
+            star_args()
+        except TypeError as exc:
+            out.append(str(exc))
+        return out
+
+    check(run)
+    calls_directly(run)
+
+
 def test_calls_left_to_vectorcall():
-    """Keyword-only parameters, keywords, packing, generators, wrong argument counts: the generic path."""
+    """Keyword-only parameters, keywords, generators, wrong argument counts: the generic path."""
     def run():
         out = [defaults(1), defaults(1, 5), defaults(1, c=7), packed(1, 2, x=3), list(generator(3))]
         try:

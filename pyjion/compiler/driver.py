@@ -50,7 +50,7 @@ def compile_code(code: CodeType, level: int, code_cache: cache.CodeCache | None 
     graphs, is then bypassed. At level 1 and up the code uses the interpreter's type feedback, once it
     has specialised some of its instructions (``use_feedback`` False, ``config(pgc=False)``: it does not):
     the code depends on which forms the instructions took, its site caches start with what the
-    interpreter cached. ``quick``: level 1's code whatever the level (codegen.generate).
+    interpreter cached. ``quick``: LLVM's cheapest code generation (codegen.generate).
     """
     specialised = None
     if level >= 1 and use_feedback:

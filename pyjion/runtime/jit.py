@@ -364,10 +364,9 @@ def on_hot(code: CodeType) -> None:
 
 def _quick_first(code: CodeType) -> bool:
     """Code compiled in two tiers: more than codegen.LARGE_CODE instructions, with a loop. LLVM's full
-    pipeline takes tens of seconds for such a function (unpack_sequence's 4,800-instruction loop body 28 s
-    to 80 s, regex_v8's block functions up to a minute); level 1's short pipeline, whose code the program
-    runs meanwhile, about half that. (Fast instruction selection would take a third, but its code ran
-    unpack_sequence at 0.17x of the interpreter.)"""
+    pipeline takes tens of seconds for such a function (unpack_sequence's 4,800-instruction loop body 28 s,
+    regex_v8's block functions up to a minute), its cleanup pipeline with fast instruction selection a
+    third of that; the program runs the quick code meanwhile."""
     opcodes = code.co_code[::2]
     instructions = len(opcodes) - opcodes.count(0)  # CACHE units are opcode 0
     return instructions > LARGE_CODE and any(op in opcodes for op in _BACKWARD_JUMPS)

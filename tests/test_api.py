@@ -66,7 +66,7 @@ def test_unsupported_code_is_recorded_and_still_runs(monkeypatch):
     from pyjion.compiler import CompileFailure
     from pyjion.runtime import jit as runtime
 
-    def refuse(code, level, cache, graph, use_feedback, quick):
+    def refuse(code, level, cache, graph, use_feedback):
         raise CompileFailure(pyjion.CompilationResult.IncompatibleOpcode_Unknown, f"refused {code.co_name}")
 
     def uses_try():

@@ -60,9 +60,9 @@ def _environment() -> bytes:
 _ENVIRONMENT = _environment()
 
 
-def key(code: CodeType, level: int, shape: tuple[tuple[int, str], ...] = (), quick: bool = False) -> str | None:
-    """The cache key of ``code`` compiled at ``level`` (``quick``: its first tier) with the feedback
-    ``shape`` (code unit and form of each specialised instruction); None when it cannot be marshalled.
+def key(code: CodeType, level: int, shape: tuple[tuple[int, str], ...] = ()) -> str | None:
+    """The cache key of ``code`` compiled at ``level`` with the feedback ``shape`` (code unit and form of
+    each specialised instruction); None when it cannot be marshalled.
 
     Marshal format 2 writes no back-references, which format 3 and later emit depending on objects'
     reference counts: the same code must give the same key in every process (frozensets are written
@@ -73,7 +73,7 @@ def key(code: CodeType, level: int, shape: tuple[tuple[int, str], ...] = (), qui
     except ValueError:
         return None
     digest = hashlib.sha256(_ENVIRONMENT)
-    digest.update(bytes([level, quick]))
+    digest.update(bytes([level]))
     digest.update(repr(shape).encode())
     digest.update(body)
     return digest.hexdigest()[:40]

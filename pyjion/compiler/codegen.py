@@ -93,11 +93,10 @@ class CodegenError(Exception):
 
 
 def generate(module: ir.Module, function_name: str, level: int, lower_seconds: float,
-             straight_line_instructions: int = 0, quick: bool = False) -> MachineCode:
+             straight_line_instructions: int = 0) -> MachineCode:
     """Machine code for the lowered ``module``; ``straight_line_instructions``: the size of the code
-    object if it has no loop, else 0; ``quick``: the cleanup pipeline and fast instruction selection
-    whatever the level (the first tier of large code with a loop, runtime/jit.py)."""
-    cheap = quick or (level >= 1 and straight_line_instructions > (0 if level == 1 else LARGE_CODE))
+    object if it has no loop, else 0."""
+    cheap = level >= 1 and straight_line_instructions > (0 if level == 1 else LARGE_CODE)
     engine = engines.engine(0 if cheap else CODEGEN_LEVEL[level])
     start = time.perf_counter()
     module.triple = engine.triple

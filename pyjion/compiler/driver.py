@@ -43,24 +43,24 @@ def symbol_name(code: CodeType, key: str | None) -> str:
 
 
 def compile_code(code: CodeType, level: int, code_cache: cache.CodeCache | None = None,
-                 graph: bool = False, use_feedback: bool = True, quick: bool = False) -> codegen.MachineCode:
+                 graph: bool = False, use_feedback: bool = True) -> codegen.MachineCode:
     """Compile ``code``, or load it from ``code_cache``; raises :class:`CompileFailure` when it cannot be.
 
     ``graph``: record the instruction graph (``MachineCode.graph``); the cache, which does not keep
     graphs, is then bypassed. At level 1 and up the code uses the interpreter's type feedback, once it
     has specialised some of its instructions (``use_feedback`` False, ``config(pgc=False)``: it does not):
     the code depends on which forms the instructions took, its site caches start with what the
-    interpreter cached. ``quick``: LLVM's cheapest code generation (codegen.generate).
+    interpreter cached.
     """
     specialised = None
     if level >= 1 and use_feedback:
         specialised = {k: v for k, v in feedback.read(code).items() if v.opname in SPECIALISED}
     shape = tuple(sorted((index, found.opname) for index, found in specialised.items())) if specialised else ()
-    key = cache.key(code, level, shape, quick) if code_cache is not None and not graph else None
+    key = cache.key(code, level, shape) if code_cache is not None and not graph else None
     name = symbol_name(code, key)
     machine = code_cache.get(key, name) if key is not None else None
     if machine is None:
-        machine = _compile(code, level, name, graph, specialised, quick)
+        machine = _compile(code, level, name, graph, specialised)
         if key is not None:
             code_cache.put(key, machine)
     machine.profile_guided = bool(specialised)
@@ -73,7 +73,7 @@ def compile_code(code: CodeType, level: int, code_cache: cache.CodeCache | None 
 
 
 def _compile(code: CodeType, level: int, name: str, graph: bool,
-             specialised: dict[int, feedback.Specialisation] | None, quick: bool) -> codegen.MachineCode:
+             specialised: dict[int, feedback.Specialisation] | None) -> codegen.MachineCode:
     start = time.perf_counter()
     instructions = bytecode.decode(code)
     check_supported(code, instructions)
@@ -91,7 +91,7 @@ def _compile(code: CodeType, level: int, name: str, graph: bool,
     lowered = time.perf_counter()
     try:
         loops = any(ins.opname.startswith("JUMP_BACKWARD") for ins in instructions)
-        machine = codegen.generate(module, name, level, lowered - start, 0 if loops else len(instructions), quick)
+        machine = codegen.generate(module, name, level, lowered - start, 0 if loops else len(instructions))
     except codegen.CodegenError as exc:
         raise CompileFailure(CompilationResult.CompilationJitFailure, str(exc)) from exc
     finally:

@@ -13,9 +13,6 @@ import threading
 import traceback
 import warnings
 from collections import Counter
-import dataclasses
-import dis
-import functools
 from dataclasses import dataclass, field
 from types import CodeType
 from typing import Callable
@@ -23,12 +20,11 @@ from typing import Callable
 from ..abi import check_live
 from ..abi.cpython311 import CO_OPTIMIZED, THREAD, thread_state_address
 from ..compiler import CompileFailure, compile_code
-from ..compiler.codegen import LARGE_CODE, MachineCode
 from ..compiler.cache import CodeCache
 from ..enums import CompilationResult
 from . import perfmap
 from .hook import Hook
-from .state import CodeRecord, NativeCodeState, native_state, record
+from .state import native_state, record
 
 log = logging.getLogger("pyjion")
 # Calls a code object runs in the interpreter before it is compiled. See README "Threshold" for the
@@ -41,7 +37,6 @@ HOT_CYCLES_PER_UNIT = 100_000
 # even when the caller would wait (threshold 0); module-level code that large (eval of a huge literal, a
 # generated table: it runs once) is not compiled at all.
 WAIT_FOR_CODE_UNITS = 40_000
-_BACKWARD_JUMPS = (dis.opmap["JUMP_BACKWARD"], dis.opmap["JUMP_BACKWARD_NO_INTERRUPT"])
 
 
 def default_cache_dir() -> str:
@@ -146,20 +141,6 @@ def hook() -> Hook:
         return _hook
 
 
-@dataclass(frozen=True)
-class Request:
-    """What to compile and how (compile_code's arguments), and ``finish(code, machine code or
-    exception)``, called on the compiler thread once it is done."""
-
-    code: CodeType
-    level: int
-    cache: CodeCache | None
-    graph: bool
-    feedback: bool
-    finish: Callable[[CodeType, object], None]
-    quick: bool = False
-
-
 class CompilerThread:
     """Runs the compiler on a thread of its own with a large stack.
 
@@ -177,7 +158,7 @@ class CompilerThread:
 
     def __init__(self, hook: Hook) -> None:
         # Hottest first: a heap of (-priority, arrival, request).
-        self._requests: list[tuple[float, int, Request]] = []
+        self._requests: list[tuple[float, int, tuple]] = []
         self._arrivals = itertools.count()
         self._pending = threading.Condition()
         # Held while compiling: fork() waits for it, so no child inherits LLVM's locks mid-compile.
@@ -202,9 +183,9 @@ class CompilerThread:
         started.set()
         while True:
             # In a call of its own: a local of this loop would keep the last code object compiled alive.
-            self._compile_one(self._next_request())
+            self._compile_one(*self._next_request())
 
-    def _next_request(self) -> Request:
+    def _next_request(self) -> tuple:
         with self._pending:
             while not self._requests:
                 self._pending.wait()
@@ -217,19 +198,18 @@ class CompilerThread:
         with self.busy:
             self.stopped = True
 
-    def _compile_one(self, request: Request) -> None:
-        code = request.code
+    def _compile_one(self, code: CodeType, level: int, cache: CodeCache | None, graph: bool, feedback: bool,
+                     finish: Callable[[CodeType, object], None]) -> None:
         with self.busy:
             if self.stopped:
                 outcome: object = CompileFailure(CompilationResult.NoResult, "the process is exiting")
             else:
                 try:
-                    outcome = compile_code(code, request.level, request.cache, request.graph, request.feedback,
-                                           request.quick)
+                    outcome = compile_code(code, level, cache, graph, feedback)
                 except BaseException as exc:  # handed to finish
                     outcome = exc
         try:
-            request.finish(code, outcome)
+            finish(code, outcome)
         except BaseException:  # the compiler thread must survive anything
             try:
                 deferred_messages.append(f"pyjion: installing the compiled code of {code.co_qualname} failed\n"
@@ -237,17 +217,18 @@ class CompilerThread:
             except BaseException:
                 pass
 
-    def submit(self, request: Request, priority: float = math.inf) -> None:
-        """Compile as asked, on the compiler thread. Requests with a higher ``priority`` are compiled
-        first (a thread waiting for one: infinite)."""
+    def submit(self, code: CodeType, level: int, cache: CodeCache | None, graph: bool, feedback: bool,
+               finish: Callable[[CodeType, object], None], priority: float = math.inf) -> None:
+        """Compile ``code``, then call ``finish(code, machine code or exception)`` on the compiler thread.
+        Requests with a higher ``priority`` are compiled first (a thread waiting for one: infinite)."""
         with self._pending:
-            heapq.heappush(self._requests, (-priority, next(self._arrivals), request))
+            heapq.heappush(self._requests, (-priority, next(self._arrivals), (code, level, cache, graph, feedback, finish)))
             self._pending.notify()
 
-    def compile(self, request: Request) -> None:
-        """Compile as asked and wait, with the GIL released, until ``request.finish`` has run on the
-        compiler thread (at most WAIT_SECONDS; not at all while a compilation waited for in vain has not
-        ended).
+    def compile(self, code: CodeType, level: int, cache: CodeCache | None, graph: bool, feedback: bool,
+                finish: Callable[[CodeType, object], None]) -> None:
+        """Compile ``code`` and wait, with the GIL released, until ``finish`` has run on the compiler thread
+        (at most WAIT_SECONDS; not at all while a compilation waited for in vain has not ended).
 
         An exception raised while waiting (a signal handler's) leaves the compilation to finish on its own:
         ``finish`` still runs, so the code is not left queued for ever."""
@@ -255,12 +236,12 @@ class CompilerThread:
 
         def finish_and_wake(code: CodeType, outcome: object) -> None:
             try:
-                request.finish(code, outcome)
+                finish(code, outcome)
             finally:
                 done.set()
 
         overdue = self._overdue
-        self.submit(dataclasses.replace(request, finish=finish_and_wake))
+        self.submit(code, level, cache, graph, feedback, finish_and_wake)
         if overdue is not None and not overdue.is_set():
             return  # stuck behind a compilation waited for in vain: this call is interpreted too
         if not done.wait(self.WAIT_SECONDS):
@@ -343,33 +324,19 @@ def on_hot(code: CodeType) -> None:
         _install(code, CompileFailure(CompilationResult.IncompatibleSize,
                                       f"module-level code of {units} code units runs once: not worth compiling"))
         return None
-    request = Request(code, settings.level, code_cache(), settings.graph, settings.pgc, _install)
-    if settings.level == 2 and _quick_first(code):
-        request = Request(code, settings.level, request.cache, request.graph, request.feedback,
-                          functools.partial(_install_first_tier, dataclasses.replace(request, finish=_promote)),
-                          quick=True)
+    request = (code, settings.level, code_cache(), settings.graph, settings.pgc)
     try:
         compiler = _compiler_thread()
         if (settings.background and settings.threshold > 0) or units > WAIT_FOR_CODE_UNITS:
             # What compiling saves is proportional to the time spent in the code, what it costs to its size.
-            compiler.submit(request, priority=state.cycles / max(units, 1))
+            compiler.submit(*request, _install, priority=state.cycles / max(units, 1))
             return None
     except BaseException:  # nothing was submitted: the code may get hot again
         state.queued = 0
         _queued.discard(code)
         raise
-    compiler.compile(request)
+    compiler.compile(*request, _install)
     return None
-
-
-def _quick_first(code: CodeType) -> bool:
-    """Code compiled in two tiers: more than codegen.LARGE_CODE instructions, with a loop. LLVM's full
-    pipeline takes tens of seconds for such a function (unpack_sequence's 4,800-instruction loop body 28 s,
-    regex_v8's block functions up to a minute), its cleanup pipeline with fast instruction selection a
-    third of that; the program runs the quick code meanwhile."""
-    opcodes = code.co_code[::2]
-    instructions = len(opcodes) - opcodes.count(0)  # CACHE units are opcode 0
-    return instructions > LARGE_CODE and any(op in opcodes for op in _BACKWARD_JUMPS)
 
 
 def _log_deferred_messages() -> None:
@@ -384,45 +351,6 @@ def waiting_to_compile() -> int:
     return len(_queued)
 
 
-def _install_first_tier(optimised: Request, code: CodeType, outcome: object) -> None:
-    """Install the quick tier of ``code`` (``_install``), then ask for the ``optimised`` version after
-    every other request: the code stays queued (waiting_to_compile counts it) until it is installed."""
-    _install(code, outcome)
-    state = native_state(code)
-    if state.entry and _compiler is not None and not _compiler.stopped:
-        state.queued = 1
-        _queued.add(code)
-        _compiler.submit(optimised, priority=-1.0)
-
-
-def _promote(code: CodeType, outcome: object) -> None:
-    """Replace the quick tier of ``code`` by ``outcome``, its optimised version; if that failed, the
-    quick tier stays (the reason in ``record(code).extra``). Frames running the quick tier finish in it:
-    its machine code lives as long as the code object."""
-    state = native_state(code)
-    rec = record(code, create=True)
-    if isinstance(outcome, BaseException):
-        rec.extra["optimised_tier_failed"] = f"{type(outcome).__name__}: {outcome}"
-    else:
-        rec.extra["quick_tier"] = rec.compiled
-        _record_success(code, state, rec, outcome)
-    state.queued = 0
-    _queued.discard(code)
-
-
-def _record_success(code: CodeType, state: NativeCodeState, rec: CodeRecord, machine: MachineCode) -> None:
-    rec.compile_result, rec.reason, rec.compiled = CompilationResult.Success, None, machine
-    rec.optimizations = machine.optimizations
-    if settings.perf_map:
-        perfmap.write_runtime(hook().functions)
-        perfmap.write(machine.address, machine.size, code)
-    state.entry = machine.address
-    statistics.compiled += 1
-    statistics.from_cache += machine.from_cache
-    statistics.lower_seconds += machine.lower_seconds
-    statistics.llvm_seconds += machine.llvm_seconds
-
-
 def _install(code: CodeType, outcome: object) -> None:
     """Record what compiling ``code`` gave; on success the hook runs the machine code from the next call."""
     state = native_state(code)  # on_hot's: it queued the code
@@ -435,7 +363,16 @@ def _install(code: CodeType, outcome: object) -> None:
         rec.reason = f"{type(outcome).__name__}: {outcome}"
         state.failed = 1
     else:
-        _record_success(code, state, rec, outcome)
+        rec.compile_result, rec.reason, rec.compiled = CompilationResult.Success, None, outcome
+        rec.optimizations = outcome.optimizations
+        if settings.perf_map:
+            perfmap.write_runtime(hook().functions)
+            perfmap.write(outcome.address, outcome.size, code)
+        state.entry = outcome.address
+        statistics.compiled += 1
+        statistics.from_cache += outcome.from_cache
+        statistics.lower_seconds += outcome.lower_seconds
+        statistics.llvm_seconds += outcome.llvm_seconds
     if state.failed:
         statistics.failed[(CompilationResult(rec.compile_result).name, rec.reason)] += 1
     state.queued = 0

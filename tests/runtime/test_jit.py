@@ -1,5 +1,4 @@
 """The JIT's process-wide machinery: compiling on hot code, and letting compiled code objects go."""
-import contextlib
 import gc
 import subprocess
 import sys
@@ -232,63 +231,3 @@ def test_a_thread_holding_a_lock_the_compiler_could_want_does_not_hang():
     # thread logged each compilation.
     run = subprocess.run([sys.executable, "-c", HOLDS_LOGGING_LOCK], capture_output=True, text=True, timeout=120)
     assert (run.returncode, run.stdout) == (0, "[0, 2, 4] True\n3 False\n4\n"), run.stderr[-2000:]
-
-
-def _large_loop(statements: int):
-    """A function of a loop whose body is ``statements`` statements (10 instructions each)."""
-    body = "\n".join(f"        total += (i * {k}) % 7 - value" for k in range(statements))
-    namespace: dict = {}
-    exec(f"def large(n, value, during=None):\n    total = 0\n    for i in range(n):\n{body}\n"
-         f"        if during is not None and i == 1:\n            during()\n    return total", namespace)
-    return namespace["large"]
-
-
-def _wait_for_the_compiler(seconds: float = 300.0) -> None:
-    from pyjion.runtime import jit as runtime
-    deadline = time.monotonic() + seconds
-    while runtime.waiting_to_compile() and time.monotonic() < deadline:
-        time.sleep(0.05)  # the GIL released: the compiler thread builds its IR meanwhile
-
-
-@contextlib.contextmanager
-def _no_code_cache():
-    cache = pyjion.config()["cache"]
-    pyjion.config(cache=False)
-    try:
-        yield
-    finally:
-        pyjion.config(cache=cache)
-
-
-def test_large_code_with_a_loop_runs_a_quick_tier_then_the_optimised_one():
-    """Above LARGE_CODE instructions with a loop, level 2 compiles LLVM's cheapest code first and the
-    full pipeline's behind every other request; a frame in the quick tier when the optimised one is
-    installed finishes in it, and both give the interpreter's results."""
-    from pyjion.compiler.codegen import LARGE_CODE
-    large = _large_loop(LARGE_CODE // 10 + 20)
-    plain = [large(5, 3), large(3, 2.5), large(4, 1, during=_wait_for_the_compiler)]
-    # In the background: at threshold 0 the helpers called below would wait behind the optimised tier.
-    with jit(level=2, threshold=1, background=True), _no_code_cache():
-        first = large(5, 3)  # interpreted; the next call finds it hot
-        second = large(5, 3)
-        deadline = time.monotonic() + 120
-        while state.record(large.__code__) is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        quick = state.record(large.__code__).compiled
-        during = large(4, 1, during=_wait_for_the_compiler)  # the optimised tier arrives mid-loop
-        optimised = state.record(large.__code__).compiled
-        after = large(3, 2.5)
-    assert [first, second, after, during] == [plain[0], plain[0], plain[1], plain[2]]
-    assert quick.fast_selection and not optimised.fast_selection
-    assert state.record(large.__code__).extra["quick_tier"] is quick
-    assert pyjion.info(large).compiled
-
-
-def test_small_code_with_a_loop_is_compiled_once():
-    from pyjion.compiler.codegen import LARGE_CODE
-    small = _large_loop(LARGE_CODE // 20)
-    with jit(level=2), _no_code_cache():
-        small(3, 1)
-        _wait_for_the_compiler()
-    rec = state.record(small.__code__)
-    assert rec.compiled is not None and not rec.compiled.fast_selection and "quick_tier" not in rec.extra

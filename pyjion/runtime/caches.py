@@ -51,7 +51,8 @@ DICT_VERSION_COUNTER = "pyjion_dict_version_counter"
 METHOD_CACHE_WORDS = 2 * ATTR_CACHE_ENTRIES + 1
 # An attribute of a class itself: the class's version tag, then the attribute, borrowed from the
 # class's dicts. A LOAD_METHOD site specialised to LOAD_METHOD_CLASS has only this; every other
-# LOAD_ATTR and LOAD_METHOD site has one after its instance entries (CLASS_ENTRY_OF), which the support
+# LOAD_ATTR and LOAD_METHOD site has one after its instance entries (at ATTR_CLASS_ENTRY and
+# METHOD_CLASS_ENTRY), which the support
 # functions fill where the metaclass is exactly type (its getattro type_getattro, and no attribute of the
 # name on type itself) and the class's own attribute is a plain value, a function or a staticmethod
 # (type_getattro gives the value, the function or the staticmethod's callable: held by the class's dicts
@@ -123,7 +124,7 @@ class AttributeSlot:
 def attribute_slot(b: Builder, bail_if: BailIf, owner: ir.Value, cache: ir.Value, name: ir.Value,
                    store: bool = False) -> AttributeSlot:
     """Where the owner keeps the attribute ``name`` by the ATTR_CACHE entry for its type. In the
-    instance's dict, the hinted entry must hold ``name`` and a value; to ``store`` there, the dict must
+    instance's dict, the hinted entry must hold ``name``; to ``store`` there, the dict must
     be tracked by the garbage collector (an untracked one may need tracking for the new value, which
     the generic path does) and the dict version counter known."""
     r = b.ir

@@ -24,11 +24,22 @@ from pyjion.compiler.emitters import SPECIALISED
 WARM_UP = 64
 
 
-def run_scenario(source: str, use_jit: bool) -> tuple[list, dict]:
+def warmed(source: str) -> dict:
+    """The namespace of ``source`` once its ``warm()`` has run until the interpreter specialised it."""
     namespace: dict = {"__name__": "scenario"}
     exec(compile(textwrap.dedent(source), "<scenario>", "exec"), namespace)
     for _ in range(WARM_UP):
         namespace["warm"]()
+    return namespace
+
+
+def specialised_forms(source: str, function: str) -> set[str]:
+    """The specialised instructions of ``function`` in ``source``, warmed up."""
+    return {found.opname for found in feedback.read(warmed(source)[function].__code__).values()}
+
+
+def run_scenario(source: str, use_jit: bool) -> tuple[list, dict]:
+    namespace = warmed(source)
     steps = namespace["STEPS"]
     if not use_jit:
         return [outcome(namespace[name], *args) for name, *args in steps], namespace
@@ -239,11 +250,7 @@ def test_unboxed_float_temporaries(function):
 
 def _unboxed_operations(source: str, function: str) -> list[bool]:
     """For each BINARY_OP of ``function`` in ``source``, warmed up: is its result kept unboxed?"""
-    namespace: dict = {}
-    exec(compile(textwrap.dedent(source), "<scenario>", "exec"), namespace)
-    for _ in range(WARM_UP):
-        namespace["warm"]()
-    code = namespace[function].__code__
+    code = warmed(source)[function].__code__
     instructions = bytecode.decode(code)
     found = {k: v for k, v in feedback.read(code).items() if v.opname in SPECIALISED}
     handlers = flow.exception_handlers(code, instructions)
@@ -486,10 +493,7 @@ def _keys_version(mapping: dict) -> int:
 def test_a_global_cache_failing_its_guard_is_refilled():
     """A global added after compilation clears the globals' keys version, which no interpreted code
     gives them again here: the compiled code's refill does."""
-    namespace: dict = {}
-    exec(textwrap.dedent(GLOBALS), namespace)
-    for _ in range(WARM_UP):
-        namespace["warm"]()
+    namespace = warmed(GLOBALS)
     with jit():
         assert namespace["read"]() == 9
         assert pyjion.info(namespace["read"]).compiled
@@ -708,11 +712,7 @@ def test_attributes_in_an_instance_dict(function):
     store changes the dict's PEP 509 version and leaves the dict tracked by the collector if it must
     be, as the interpreter does."""
     source = DICT_ATTRIBUTES.replace("VERSION_OFFSET", str(DICT.ma_version_tag.offset))
-    namespace: dict = {}
-    exec(textwrap.dedent(source), namespace)
-    for _ in range(WARM_UP):
-        namespace["warm"]()
-    forms = {found.opname for found in feedback.read(namespace[function].__code__).values()}
+    forms = specialised_forms(source, function)
     assert forms & {"LOAD_ATTR_WITH_HINT", "STORE_ATTR_WITH_HINT"}, forms
     check(source, function, Flags.LoadAttr)
 
@@ -765,11 +765,7 @@ def test_a_python_getitem_is_called_directly():
     class's version is the one the interpreter cached; a subclass, a patched class (its old
     __getitem__ still alive), a replaced __code__, an IndexError raised inside and a recursion past
     the limit behave as in the interpreter."""
-    namespace: dict = {}
-    exec(textwrap.dedent(GETITEM), namespace)
-    for _ in range(WARM_UP):
-        namespace["warm"]()
-    assert "BINARY_SUBSCR_GETITEM" in {found.opname for found in feedback.read(namespace["total"].__code__).values()}
+    assert "BINARY_SUBSCR_GETITEM" in specialised_forms(GETITEM, "total")
     check(GETITEM, "total", Flags.FunctionCalls)
 
 

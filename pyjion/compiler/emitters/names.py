@@ -19,8 +19,7 @@ from ...enums import OptimizationFlags
 from ...runtime.caches import (ATTR_CACHE_ENTRIES, ATTR_CLASS_ENTRY, ATTR_IN_DICT, ATTR_IN_SLOT, CLASS_ATTR_WORDS,
                                GLOBAL_CACHE, GLOBAL_IN_BUILTINS, GLOBAL_IN_MODULE, METHOD_CACHE_WORDS,
                                METHOD_CLASS_ENTRY, attribute_slot, cached_attribute, cached_class_attribute,
-                               cached_global, cached_method,
-                               store_attribute)
+                               cached_global, cached_method, store_attribute)
 from ...runtime.helpers import HELPER_IMPORT_STAR
 from ...runtime.support import NAME_ERROR_MSG, string_global
 from ..analysis import Kind
@@ -274,8 +273,8 @@ def _module_attribute_seed(found: Specialisation) -> list[int]:
 
 
 def _attr_seed(found: Specialisation) -> list[int]:
-    kind = {"_SLOT": ATTR_IN_SLOT, "_WITH_HINT": ATTR_IN_DICT}
-    where = found.field("index") | next((flag for suffix, flag in kind.items() if found.opname.endswith(suffix)), 0)
+    flag = ATTR_IN_SLOT if found.opname.endswith("_SLOT") else ATTR_IN_DICT if found.opname.endswith("_WITH_HINT") else 0
+    where = found.field("index") | flag
     return [found.field("version") | where << 32] + [0] * (ATTR_CACHE_ENTRIES - 1) + [1]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import sys
+from typing import Callable
 
 from llvmlite import ir
 
@@ -192,14 +193,19 @@ def _operands(fx: Lowering, ins: Instruction) -> tuple[str | None, Entry, Entry]
     return None, left, right
 
 
-def _generic_on_objects(fx: Lowering, function: str, operands: list[Entry], *extra: ir.Value) -> ir.Value:
-    """``function`` called with the operands as objects, unboxed floats boxed for the call only."""
+def _on_objects(fx: Lowering, operands: list[Entry], use: Callable[[list[ir.Value]], ir.Value]) -> ir.Value:
+    """``use(objects)`` with the operands as objects, unboxed values boxed for it only."""
     objects = fx.boxed(operands)
-    result = fx.b.call(function, *[entry.value for entry in objects], *extra)
+    result = use([entry.value for entry in objects])
     for operand, passed in zip(operands, objects):
         if passed is not operand:
             fx.release(passed)
     return result
+
+
+def _generic_on_objects(fx: Lowering, function: str, operands: list[Entry], *extra: ir.Value) -> ir.Value:
+    """``function`` called with the operands as objects, unboxed floats boxed for the call only."""
+    return _on_objects(fx, operands, lambda objects: fx.b.call(function, *objects, *extra))
 
 
 def binary_op(fx: Lowering, ins: Instruction) -> None:
@@ -440,16 +446,14 @@ def _call_getitem(fx: Lowering, bail_if, ins: Instruction, container: Entry, sub
     cached = r.load(fx.site_cache(ins, 1), typ=I64)
     bail_if(r.or_(r.icmp_unsigned("==", version, i32(0)), r.icmp_unsigned("!=", r.zext(version, I64), cached)))
     function = b.load(tp, HEAPTYPE.spec_cache_getitem)
-    objects = fx.boxed([container, sub])
-    arguments = b.alloca_array(3, name="getitem_args")  # slot 0 lent to the callee (ARGUMENTS_OFFSET)
-    for k, entry in enumerate(objects):
-        b.store_slot(arguments, k + 1, entry.value)
-    result = b.call("pyjion_vectorcall", fx.ts, function, b.slot(arguments, 1),
-                    i64(2 | PY_VECTORCALL_ARGUMENTS_OFFSET), NULL)
-    for operand, passed in zip((container, sub), objects):
-        if passed is not operand:
-            fx.release(passed)
-    return result
+
+    def call(objects: list[ir.Value]) -> ir.Value:
+        arguments = b.alloca_array(3, name="getitem_args")  # slot 0 lent to the callee (ARGUMENTS_OFFSET)
+        for k, obj in enumerate(objects):
+            b.store_slot(arguments, k + 1, obj)
+        return b.call("pyjion_vectorcall", fx.ts, function, b.slot(arguments, 1),
+                      i64(2 | PY_VECTORCALL_ARGUMENTS_OFFSET), NULL)
+    return _on_objects(fx, [container, sub], call)
 
 
 def getitem_seed(found: Specialisation) -> list[int]:

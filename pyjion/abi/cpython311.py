@@ -470,6 +470,9 @@ def keys_version_function() -> int | None:
     return address if version_of(keys) == version else None
 
 
+DICT_VERSION_ATTEMPTS = 100
+
+
 def dict_version_counter() -> int | None:
     """Address of the hidden ``_pydict_global_version`` (the last PEP 509 dict version handed out), if
     this binary names it and it counts: a dict changed twice gets it, one more each time."""
@@ -481,12 +484,16 @@ def dict_version_counter() -> int | None:
     counter = ctypes.c_uint64.from_address(address)
     probe: dict[str, int] = {}
     tag = ctypes.c_uint64.from_address(id(probe) + DICT.ma_version_tag.offset)
-    # No call between a change and the reads: a dict made meanwhile would take a version too.
-    probe["key"] = 1
-    first, at_first = tag.value, counter.value
-    probe["key"] = 2
-    second, at_second = tag.value, counter.value
-    return address if first == at_first and second == at_second == first + 1 else None
+    # Another thread (or a finalizer) may change a dict between a change of the probe and the reads,
+    # taking a version of its own: only a counter that never matches is the wrong one.
+    for attempt in range(DICT_VERSION_ATTEMPTS):
+        probe["key"] = attempt
+        first, at_first = tag.value, counter.value
+        probe["key"] = -1
+        second, at_second = tag.value, counter.value
+        if first == at_first and second == at_second == first + 1:
+            return address
+    return None
 
 
 def thread_state_address() -> int:

@@ -3,6 +3,7 @@
     python -m pyjion.bench                          # the default set, 3 rounds
     python -m pyjion.bench nbody float --rounds 5 --json bench.json
     python -m pyjion.bench --list                   # every benchmark the installed pyperformance ships
+    python -m pyjion.bench deltablue --warm-up 10   # programs of 0.1-10 s: start-up and compilation included
 
 The benchmarks are those inside the installed ``pyperformance`` package (``pip install -e '.[bench]'``);
 none is copied here. Each runs in a fresh process per mode and round, plain and JIT interleaved. In the
@@ -17,11 +18,17 @@ JIT switched on (default settings) before the script is executed. Per benchmark 
 
 and reports the JIT's compile time and the process's peak RSS. Ratios are plain time / JIT time
 (> 1: pyjion is faster), taken from the median over rounds, with their geometric mean.
+
+``--warm-up SECONDS`` asks what a whole program pays instead: each child runs the benchmark's first
+function back to back for SECONDS, timed from before ``import pyjion``; the table compares, for programs
+that would run 0.1, 0.3, 1, 3, 10, 30 s under plain CPython, the time each mode takes for the same
+iterations, and the program length from which the JIT run is never behind (its break-even).
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import json
 import math
 import os
@@ -148,7 +155,8 @@ def measure(name: str, run, inner_loops: int | None, min_time: float, warmups: i
     return Measurement(name, first, statistics.median(times), times, loops)
 
 
-def child(name: str, mode: str, out: str, min_time: float, warmups: int, samples: int) -> None:
+def _load(name: str, mode: str) -> list[tuple]:
+    """Run the benchmark's script (the JIT on first under mode "jit"); the functions it registered."""
     import pyperf
     script, extra = locate(name)
     pyperf.Runner = CollectingRunner
@@ -157,10 +165,13 @@ def child(name: str, mode: str, out: str, min_time: float, warmups: int, samples
     if mode == "jit":
         import pyjion
         pyjion.enable()
-    start = time.perf_counter()
     runpy.run_path(str(script), run_name="__main__")
-    results = [asdict(measure(n, run, inner, min_time, warmups, samples))
-               for n, run, inner in CollectingRunner.last.collected]
+    return CollectingRunner.last.collected
+
+
+def child(name: str, mode: str, out: str, min_time: float, warmups: int, samples: int) -> None:
+    start = time.perf_counter()
+    results = [asdict(measure(n, run, inner, min_time, warmups, samples)) for n, run, inner in _load(name, mode)]
     report = {"benchmark": name, "mode": mode, "results": results, "wall": time.perf_counter() - start,
               "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
     if mode == "jit":
@@ -172,12 +183,32 @@ def child(name: str, mode: str, out: str, min_time: float, warmups: int, samples
     Path(out).write_text(json.dumps(report))
 
 
+def warm_up_child(name: str, mode: str, out: str, seconds: float) -> None:
+    """Iterations of the benchmark's first function, back to back for ``seconds``: when each batch ended,
+    counted from before pyjion is imported (its import and enable() are part of a program's run), and how
+    many iterations were done by then. Batches double while an iteration takes under a millisecond."""
+    start = time.perf_counter()
+    _, run, _ = _load(name, mode)[0]
+    ends: list[float] = []
+    done: list[int] = []
+    batch = 1
+    while not ends or ends[-1] < seconds:
+        took = run(batch)
+        ends.append(time.perf_counter() - start)
+        done.append((done[-1] if done else 0) + batch)
+        if took < 1e-3 * batch:
+            batch *= 2
+    Path(out).write_text(json.dumps({"benchmark": name, "mode": mode, "ends": ends, "done": done, "wall": ends[-1]}))
+
+
 # ---- the parent: rounds of fresh processes, plain and JIT interleaved --------------------------------------
 def run_child(name: str, mode: str, opts) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         out = os.path.join(scratch, "result.json")
         cmd = [sys.executable, "-m", "pyjion.bench", "--child", name, "--mode", mode, "--out", out,
                "--min-time", str(opts.min_time), "--warmups", str(opts.warmups), "--samples", str(opts.samples)]
+        if opts.warm_up:
+            cmd += ["--warm-up", str(opts.warm_up)]
         # No code cache: the first iteration is meant to include compilation, in every round.
         env = dict(os.environ, PYJION_CACHE="0")
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=opts.timeout, env=env)
@@ -211,6 +242,63 @@ def summarise(runs: list[dict]) -> dict:
     return {"rows": table, "geomean_steady": geomean([r["steady_ratio"] for r in table]),
             "geomean_first": geomean([r["first_ratio"] for r in table]),
             "errors": [r for r in runs if "error" in r]}
+
+
+PROGRAM_LENGTHS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+
+
+def _time_to_do(trace: dict, iterations: int) -> float | None:
+    """When the run had done ``iterations`` (the end of the batch that got there), None if it never did."""
+    at = bisect.bisect_left(trace["done"], iterations)
+    return trace["ends"][at] if at < len(trace["done"]) else None
+
+
+def summarise_warm_up(runs: list[dict], seconds: float) -> dict:
+    """Per benchmark, for programs that run the benchmark for L seconds under plain CPython (start-up and
+    the script's setup included): plain time / JIT time for the same iterations (median over rounds;
+    None where the JIT run had not done them within ``seconds``), and from which length on the JIT run
+    is never behind (None: it still was at the end)."""
+    traces: dict[str, dict[str, list[dict]]] = {}
+    for run in runs:
+        if "ends" in run:
+            traces.setdefault(run["benchmark"], {"plain": [], "jit": []})[run["mode"]].append(run)
+    table = []
+    for name, modes in traces.items():
+        pairs = list(zip(modes["plain"], modes["jit"]))
+        if not pairs:
+            continue
+        ratios = {}
+        for length in (x for x in PROGRAM_LENGTHS if x <= seconds):
+            found = []
+            for plain, jit in pairs:
+                at = bisect.bisect_right(plain["ends"], length) - 1
+                took = _time_to_do(jit, plain["done"][at]) if at >= 0 else None
+                found.append(plain["ends"][at] / took if took else None)
+            ratios[str(length)] = statistics.median(found) if None not in found else None
+        break_even = []
+        for plain, jit in pairs:
+            behind = [i for i, (end, done) in enumerate(zip(plain["ends"], plain["done"]))
+                      if (_time_to_do(jit, done) or math.inf) > end]
+            last = behind[-1] + 1 if behind else 0
+            break_even.append(plain["ends"][last] if last < len(plain["ends"]) else None)
+        iteration = statistics.median(p["ends"][-1] - p["ends"][0] for p, _ in pairs) / statistics.median(
+            p["done"][-1] - p["done"][0] or 1 for p, _ in pairs)
+        table.append({"name": name, "plain_iteration": iteration, "ratios": ratios,
+                      "break_even": statistics.median(break_even) if None not in break_even else None})
+    return {"rows": table, "errors": [r for r in runs if "error" in r]}
+
+
+def format_warm_up(summary: dict) -> str:
+    lengths = list(summary["rows"][0]["ratios"]) if summary["rows"] else []
+    head = f"{'benchmark':<24} {'iteration':>10} " + " ".join(f"{float(k):>6g}s" for k in lengths) + "  break-even"
+    lines = [head, "-" * len(head)]
+    for row in summary["rows"]:
+        cells = " ".join(f"{v:>6.2f}x" if v is not None else f"{'-':>7}" for v in row["ratios"].values())
+        even = f"{row['break_even']:.1f} s" if row["break_even"] is not None else "not reached"
+        lines.append(f"{row['name']:<24} {_duration(row['plain_iteration']):>10} {cells}  {even}")
+    for error in summary["errors"]:
+        lines.append(f"ERROR {error['benchmark']} {error['mode']}: {error['error'].strip().splitlines()[-1:]}")
+    return "\n".join(lines)
 
 
 def _duration(seconds: float) -> str:
@@ -247,12 +335,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per child")
     ap.add_argument("--json", help="write every run and the summary here")
     ap.add_argument("--list", action="store_true", help="list the benchmarks pyperformance ships")
+    ap.add_argument("--warm-up", type=float, metavar="SECONDS",
+                    help="instead: time iterations one by one for SECONDS per process, and compare programs of "
+                         "several lengths, JIT start-up and compilation included")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--mode", choices=("plain", "jit"), help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     opts = ap.parse_args(argv)
     if opts.child:
-        child(opts.child, opts.mode, opts.out, opts.min_time, opts.warmups, opts.samples)
+        if opts.warm_up:
+            warm_up_child(opts.child, opts.mode, opts.out, opts.warm_up)
+        else:
+            child(opts.child, opts.mode, opts.out, opts.min_time, opts.warmups, opts.samples)
         return 0
     known = manifest()
     if opts.list:
@@ -271,10 +365,11 @@ def main(argv: list[str] | None = None) -> int:
                 runs.append(run)
                 print(f"round {round_number + 1}/{opts.rounds} {name} {mode}: "
                       + ("error" if "error" in run else f"{run['wall']:.1f}s"), file=sys.stderr, flush=True)
-    summary = summarise(runs)
     print(f"pyjion.bench {time.strftime('%Y-%m-%d')}: python {sys.version.split()[0]}, rounds {opts.rounds}, "
-          f"min-time {opts.min_time}s, warmups {opts.warmups}, samples {opts.samples}")
-    print(format_table(summary))
+          + (f"warm-up {opts.warm_up}s" if opts.warm_up else
+             f"min-time {opts.min_time}s, warmups {opts.warmups}, samples {opts.samples}"))
+    summary = summarise_warm_up(runs, opts.warm_up) if opts.warm_up else summarise(runs)
+    print(format_warm_up(summary) if opts.warm_up else format_table(summary))
     if opts.json:
         Path(opts.json).write_text(json.dumps({"runs": runs, "summary": summary}, indent=1))
     return 1 if summary["errors"] else 0

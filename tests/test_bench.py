@@ -26,3 +26,45 @@ def test_runner_reports_both_modes(tmp_path):
     assert {(run["benchmark"], run["mode"]) for run in report["runs"]} == {
         ("unpack_sequence", "plain"), ("unpack_sequence", "jit"), ("scimark", "plain"), ("scimark", "jit")}
     assert "geometric mean" in proc.stdout
+
+
+def test_warm_up_compares_programs_of_the_same_work():
+    """Plain does an iteration per 0.1 s from 0.05 s; the JIT starts at 0.25 s, takes 0.2 s per iteration
+    for its first 7, then 0.03 s."""
+    plain = {"benchmark": "b", "mode": "plain", "ends": [0.05 + 0.1 * i for i in range(1, 31)],
+             "done": list(range(1, 31))}
+    ends = [0.25 + 0.2 * i for i in range(1, 8)] + [1.65 + 0.03 * i for i in range(1, 46)]
+    jit = {"benchmark": "b", "mode": "jit", "ends": ends, "done": list(range(1, len(ends) + 1))}
+    (row,) = bench.summarise_warm_up([plain, jit], 3.0)["rows"]
+    assert row["ratios"]["0.1"] is None  # plain had done nothing by then
+    assert abs(row["ratios"]["0.3"] - 0.25 / 0.65) < 1e-9  # plain's 2nd iteration ends at 0.25 s, the JIT's at 0.65 s
+    assert abs(row["ratios"]["1.0"] - 0.95 / 1.71) < 1e-9  # the 9th
+    assert abs(row["ratios"]["3.0"] - 2.95 / 2.31) < 1e-9  # the 29th
+    assert abs(row["break_even"] - 2.05) < 1e-9  # behind until the 19th iteration (1.99 s against 1.95 s)
+    assert abs(row["plain_iteration"] - 0.1) < 1e-9
+    # A JIT run that stopped before doing plain's work: no ratio, no break-even.
+    cut = {**jit, "ends": ends[:10], "done": jit["done"][:10]}
+    (row,) = bench.summarise_warm_up([plain, cut], 3.0)["rows"]
+    assert row["ratios"]["3.0"] is None and row["break_even"] is None
+
+
+def test_warm_up_break_even_is_where_the_jit_stops_being_behind():
+    plain = {"benchmark": "b", "mode": "plain", "ends": [0.1 * i for i in range(1, 21)], "done": list(range(1, 21))}
+    # Behind on the first 6 iterations (the 6th: 0.61 s against 0.6 s), ahead from the 7th (0.7 s) on.
+    jit = {"benchmark": "b", "mode": "jit", "ends": [0.2, 0.3, 0.4, 0.5, 0.6] + [0.6 + 0.01 * i for i in range(1, 100)],
+           "done": list(range(1, 105))}
+    (row,) = bench.summarise_warm_up([plain, jit], 2.0)["rows"]
+    assert abs(row["break_even"] - 0.7) < 1e-9
+    assert abs(row["ratios"]["1.0"] - 1.0 / 0.65) < 1e-9
+
+
+def test_warm_up_run_reports_both_modes(tmp_path):
+    out = tmp_path / "warm.json"
+    proc = subprocess.run([sys.executable, "-m", "pyjion.bench", "deltablue", "--rounds", "1", "--warm-up", "0.6",
+                           "--json", str(out)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    report = json.loads(out.read_text())
+    assert {run["mode"] for run in report["runs"]} == {"plain", "jit"}
+    assert all(run["ends"][-1] >= 0.6 and run["done"] == sorted(run["done"]) for run in report["runs"])
+    (row,) = report["summary"]["rows"]
+    assert list(row["ratios"]) == ["0.1", "0.3"] and "break-even" in proc.stdout

@@ -60,6 +60,15 @@ def _environment() -> bytes:
 _ENVIRONMENT = _environment()
 
 
+def runtime_key(codegen_level: int) -> str:
+    """The cache key of the runtime module (hook and support functions): its IR is made from pyjion's
+    sources alone (what varies per process, such as addresses, is written into its globals once it is
+    linked), so the environment is all it depends on."""
+    digest = hashlib.sha256(_ENVIRONMENT)
+    digest.update(b"runtime\0" + bytes([codegen_level]))
+    return digest.hexdigest()[:40]
+
+
 def key(code: CodeType, level: int, shape: tuple[tuple[int, str], ...] = ()) -> str | None:
     """The cache key of ``code`` compiled at ``level`` with the feedback ``shape`` (code unit and form of
     each specialised instruction); None when it cannot be marshalled.

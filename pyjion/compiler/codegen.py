@@ -125,10 +125,11 @@ def generate(module: ir.Module, function_name: str, level: int, lower_seconds: f
     return _link(machine, start)
 
 
-def load(obj: bytes, packed_ir: bytes, function_name: str, optimizations: int, fast_selection: bool) -> MachineCode:
+def load(obj: bytes, packed_ir: bytes, function_name: str, optimizations: int, fast_selection: bool,
+         from_cache: bool = True) -> MachineCode:
     """Machine code from an object file :func:`generate` made, in this process or another."""
-    return _link(MachineCode(function_name, 0, packed_ir, obj, 0.0, 0.0, from_cache=True, optimizations=optimizations,
-                             fast_selection=fast_selection), time.perf_counter())
+    return _link(MachineCode(function_name, 0, packed_ir, obj, 0.0, 0.0, from_cache=from_cache,
+                             optimizations=optimizations, fast_selection=fast_selection), time.perf_counter())
 
 
 def _link(machine: MachineCode, start: float) -> MachineCode:

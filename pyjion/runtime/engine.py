@@ -5,9 +5,10 @@ crashes the process (verified: ``shared/research/exp_engine_lifetime.py``), incl
 finalisation when module globals are cleared. So every engine is immortal (one reference leaked) unless
 pyjion closes it itself, when nothing can run its code any more:
 
-- :class:`Engine`, one per codegen level, holds the runtime (hook and support functions) and never goes.
-- Compiled functions live in :class:`CodeArena` engines, up to ``CodeArena.CAPACITY`` each. MCJIT frees
-  machine code only with its engine, so a process that keeps making and dropping functions (templates
+- :class:`Engine`, one per codegen level, holds the target machine that generates code and never goes.
+- The runtime (hook and support functions, kept by the immortal hook) and compiled functions live in
+  :class:`CodeArena` engines, up to ``CodeArena.CAPACITY`` each. MCJIT frees machine code only with its
+  engine, so a process that keeps making and dropping functions (templates
   ``exec``-ed, ...) would grow without bound in one engine. A function's machine code is released when the
   last :class:`~pyjion.compiler.codegen.MachineCode` holding it is garbage (the records of the code
   objects running it go with those code objects, and a code object outlives every frame running it); a
@@ -60,29 +61,17 @@ def _empty_module(target_machine: llvm.TargetMachine) -> llvm.ModuleRef:
 
 
 class Engine:
-    """One MCJIT engine and its target machine, for one machine-code optimisation level: it generates
-    the runtime's code and holds it, and its target machine generates compiled functions' object files."""
+    """The target machine of one machine-code optimisation level: it generates the object files of the
+    runtime and of compiled functions (which :class:`CodeArena` engines link)."""
 
     def __init__(self, codegen_level: int) -> None:
         target = llvm.Target.from_default_triple()
         self.target_machine = target.create_target_machine(opt=codegen_level, jit=True)
-        self._mcjit = llvm.create_mcjit_compiler(_empty_module(self.target_machine), self.target_machine)
         # Read once: each read is a call into LLVM, which releases the GIL (see unresolved()).
         self.triple: str = self.target_machine.triple
         self.data_layout: str = str(self.target_machine.target_data)
         # Immortal: see the module docstring.
         ctypes.pythonapi.Py_IncRef(ctypes.py_object(self))
-
-    def add(self, module: llvm.ModuleRef) -> None:
-        """Generate machine code for ``module`` and make its symbols callable."""
-        self._mcjit.add_module(module)
-        self._mcjit.finalize_object()
-
-    def function_address(self, name: str) -> int:
-        return self._mcjit.get_function_address(name)
-
-    def global_address(self, name: str) -> int:
-        return self._mcjit.get_global_value_address(name)
 
 
 def engine(codegen_level: int) -> Engine:
@@ -133,6 +122,10 @@ class CodeArena:
     def data_address(self, name: str) -> int:
         """Address of the data symbol ``name`` an object file loaded here defines (0: none)."""
         return self._mcjit.get_global_value_address(name)
+
+    def function_address(self, name: str) -> int:
+        """Address of the function ``name`` an object file loaded here defines (0: none)."""
+        return self._mcjit.get_function_address(name)
 
     def close(self) -> None:
         self._mcjit.close()

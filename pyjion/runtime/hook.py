@@ -11,6 +11,7 @@ running and compiling meanwhile.
 from __future__ import annotations
 
 import ctypes
+import zlib
 from typing import Callable
 
 import llvmlite.binding as llvm
@@ -20,6 +21,8 @@ from ..abi import capi
 from ..abi.symtab import hidden_function
 from ..abi.cpython311 import (CFRAME, CODE, CODE_EXTRA, FRAME, THREAD, VAROBJECT, dict_version_counter,
                               interpreter_address, keys_version_function)
+from ..compiler.cache import CodeCache, runtime_key
+from ..compiler.codegen import MachineCode, load
 from ..compiler.builder import FRAME_FUNCTION, I32, I64, NULL, PTR, Builder, define_global, i32, i64
 from . import engine as engines
 from .caches import DICT_VERSION_COUNTER
@@ -197,26 +200,42 @@ def _native_int(name: str, doc: str) -> property:
     return property(get, set_, doc=doc)
 
 
-class Hook:
-    """The runtime module (hook + support functions) in its engine, and the hook's switches."""
-
-    def __init__(self, on_hot: Callable[[object], None]) -> None:
+def runtime_code(cache: CodeCache | None) -> MachineCode:
+    """The runtime module's machine code, linked: from ``cache`` if it has it (generating it takes ~0.2 s,
+    which every process using pyjion paid at ``enable()``), else generated, and cached."""
+    key = runtime_key(RUNTIME_CODEGEN_LEVEL) if cache is not None else None
+    machine = cache.get(key, HOOK_NAME) if key is not None else None
+    if machine is None:
         engine = engines.engine(RUNTIME_CODEGEN_LEVEL)
         module = ir.Module("pyjion_runtime")
         module.triple = engine.triple
         module.data_layout = engine.data_layout
         SupportModule(module)
         _emit_hook(module)
-        parsed = llvm.parse_assembly(str(module))
+        text = str(module)
+        parsed = llvm.parse_assembly(text)
         parsed.verify()
-        engine.add(parsed)
+        machine = load(engine.target_machine.emit_object(parsed), zlib.compress(text.encode(), 1), HOOK_NAME,
+                       0, False, from_cache=False)
+        if key is not None:
+            cache.put(key, machine)
+    return machine
+
+
+class Hook:
+    """The runtime module (hook + support functions) in its engine, and the hook's switches."""
+
+    def __init__(self, on_hot: Callable[[object], None], cache: CodeCache | None = None) -> None:
+        # Immortal, as the Hook is: the hook and support functions run until the process ends.
+        self._runtime = runtime_code(cache)
+        arena = self._runtime.arena
         # The runtime's functions by address (perf maps name them).
-        self.functions = {name: engine.function_address(name)
+        self.functions = {name: arena.function_address(name)
                           for name in (*[n for n in SIGNATURES if n.startswith("pyjion_")], HOOK_NAME)}
         for name, address in self.functions.items():
             engines.export_symbol(name, address)
-        self.address = engine.function_address(HOOK_NAME)
-        self._globals = {name: engine.global_address(name) for name in (
+        self.address = self._runtime.address
+        self._globals = {name: arena.data_address(name) for name in (
             "pyjion_threshold", EXTRA_INDEX, "pyjion_compiler_thread", "pyjion_waiting",
             "pyjion_waiting_count", "pyjion_hot_cycles_per_unit",
             "pyjion_on_hot", HELPER_TABLE, KEYS_VERSION_FUNCTION, FRAME_CLEAR_FUNCTION, DICT_VERSION_COUNTER,

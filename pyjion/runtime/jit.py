@@ -134,7 +134,7 @@ def hook() -> Hook:
             if problems:
                 raise RuntimeError("pyjion cannot run on this interpreter, its memory layout differs from "
                                    "the one pyjion was built for: " + "; ".join(problems))
-            _hook = Hook(on_hot)
+            _hook = Hook(on_hot, code_cache())
             _hook.threshold = settings.threshold
             _hook.hot_cycles_per_unit = HOT_CYCLES_PER_UNIT
             atexit.register(_hook.remove)

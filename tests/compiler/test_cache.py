@@ -9,6 +9,7 @@ from pathlib import Path
 import pyjion
 from differential import jit
 from pyjion.compiler import cache
+from pyjion.runtime.hook import RUNTIME_CODEGEN_LEVEL
 
 PROGRAM = textwrap.dedent("""
     import fractions, json, sys, textwrap
@@ -18,10 +19,11 @@ PROGRAM = textwrap.dedent("""
     diff = textwrap.wrap("the quick brown fox jumps over the lazy dog " * 12, 25)
     total = sum(fractions.Fraction(1, n) for n in range(1, 30))
     pyjion.disable()
-    from pyjion.runtime import state
+    from pyjion.runtime import jit, state
     machines = [r.compiled for c, r in state.records() if r.compiled]
     print(json.dumps({"result": [diff, str(total)], "compiled": len(machines),
-                      "from_cache": sum(m.from_cache for m in machines)}))
+                      "from_cache": sum(m.from_cache for m in machines),
+                      "runtime_from_cache": jit.hook()._runtime.from_cache}))
 """)
 
 
@@ -55,10 +57,12 @@ def test_key_depends_on_content_level_and_feedback_shape():
 def test_second_run_loads_instead_of_compiling(tmp_path):
     cache_dir = tmp_path / "cache"
     cold = run(tmp_path, cache_dir)
-    assert cold["from_cache"] == 0 and cold["compiled"] >= 15
+    assert cold["from_cache"] == 0 and cold["compiled"] >= 15 and not cold["runtime_from_cache"]
     assert len(entries(cache_dir)) >= cold["compiled"] - 2
+    assert Path(cache.CodeCache(str(cache_dir)).path(cache.runtime_key(RUNTIME_CODEGEN_LEVEL))).exists()
     warm = run(tmp_path, cache_dir)
     assert warm["result"] == cold["result"]
+    assert warm["runtime_from_cache"]  # the hook and support functions too: enable() generates nothing
     assert abs(warm["compiled"] - cold["compiled"]) <= 2  # short-lived code objects may be gone already
     assert warm["from_cache"] >= cold["compiled"] - 2  # code made afresh each run (exec'd source) misses
 
@@ -80,9 +84,9 @@ def test_damaged_entries_are_compiled_afresh(tmp_path):
             path.write_bytes(data.replace(cache.MAGIC, b"PYJION-CODE-CACHE 0\n"))  # another format version
     damaged = run(tmp_path, cache_dir)
     assert damaged["result"] == cold["result"]
-    assert damaged["from_cache"] == 0
+    assert damaged["from_cache"] == 0 and not damaged["runtime_from_cache"]
     repaired = run(tmp_path, cache_dir)
-    assert repaired["from_cache"] >= cold["compiled"] - 2
+    assert repaired["from_cache"] >= cold["compiled"] - 2 and repaired["runtime_from_cache"]
 
 
 def test_identical_code_objects_share_machine_code(tmp_path):

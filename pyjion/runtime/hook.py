@@ -200,6 +200,17 @@ def _native_int(name: str, doc: str) -> property:
     return property(get, set_, doc=doc)
 
 
+def runtime_ir(engine: engines.Engine) -> str:
+    """The runtime module's IR. The code cache keeps its machine code under a key that does not depend
+    on the process: it must not either (no address, no hash-ordered iteration)."""
+    module = ir.Module("pyjion_runtime")
+    module.triple = engine.triple
+    module.data_layout = engine.data_layout
+    SupportModule(module)
+    _emit_hook(module)
+    return str(module)
+
+
 def runtime_code(cache: CodeCache | None) -> MachineCode:
     """The runtime module's machine code, linked: from ``cache`` if it has it (generating it takes ~0.2 s,
     which every process using pyjion paid at ``enable()``), else generated, and cached."""
@@ -207,12 +218,7 @@ def runtime_code(cache: CodeCache | None) -> MachineCode:
     machine = cache.get(key, HOOK_NAME) if key is not None else None
     if machine is None:
         engine = engines.engine(RUNTIME_CODEGEN_LEVEL)
-        module = ir.Module("pyjion_runtime")
-        module.triple = engine.triple
-        module.data_layout = engine.data_layout
-        SupportModule(module)
-        _emit_hook(module)
-        text = str(module)
+        text = runtime_ir(engine)
         parsed = llvm.parse_assembly(text)
         parsed.verify()
         machine = load(engine.target_machine.emit_object(parsed), zlib.compress(text.encode(), 1), HOOK_NAME,

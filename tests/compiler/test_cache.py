@@ -145,6 +145,21 @@ def test_key_is_the_same_in_every_process(tmp_path):
     assert len(keys) == 1 and "None" not in keys
 
 
+def test_runtime_ir_is_the_same_in_every_process(tmp_path):
+    """The runtime's machine code is cached under a key of the environment only: its IR must not
+    depend on anything else of the process (an address, under ASLR; the string hash seed)."""
+    probe = ("import hashlib\nfrom pyjion.runtime import engine, hook\n"
+             "text = hook.runtime_ir(engine.engine(hook.RUNTIME_CODEGEN_LEVEL))\n"
+             "print(len(text), hashlib.sha256(text.encode()).hexdigest())\n")
+    digests = set()
+    for seed in ("1", "2"):
+        proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300,
+                              env=dict(os.environ, PYTHONHASHSEED=seed))
+        assert proc.returncode == 0, proc.stderr
+        digests.add(proc.stdout)
+    assert len(digests) == 1 and int(digests.pop().split()[0]) > 50_000
+
+
 def test_frozenset_and_tuple_constants_differ():
     def as_set(x):
         return x in {"a", "b"}

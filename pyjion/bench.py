@@ -4,6 +4,7 @@
     python -m pyjion.bench nbody float --rounds 5 --json bench.json
     python -m pyjion.bench --list                   # every benchmark the installed pyperformance ships
     python -m pyjion.bench deltablue --warm-up 10   # programs of 0.1-10 s: start-up and compilation included
+    python -m pyjion.bench deltablue --warm-up 10 --code-cache   # the same programs run a second time
 
 The benchmarks are those inside the installed ``pyperformance`` package (``pip install -e '.[bench]'``);
 none is copied here. Each runs in a fresh process per mode and round, plain and JIT interleaved. In the
@@ -174,13 +175,18 @@ def child(name: str, mode: str, out: str, min_time: float, warmups: int, samples
     results = [asdict(measure(n, run, inner, min_time, warmups, samples)) for n, run, inner in _load(name, mode)]
     report = {"benchmark": name, "mode": mode, "results": results, "wall": time.perf_counter() - start,
               "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
-    if mode == "jit":
-        import pyjion
-        from pyjion.runtime import jit
-        pyjion.disable()
-        report["compile_seconds"] = jit.statistics.lower_seconds + jit.statistics.llvm_seconds
-        report["compiled"] = jit.statistics.compiled
-    Path(out).write_text(json.dumps(report))
+    Path(out).write_text(json.dumps({**report, **_jit_statistics(mode)}))
+
+
+def _jit_statistics(mode: str) -> dict:
+    """Under the JIT: its compile time, and how many functions it compiled and loaded from the cache."""
+    if mode != "jit":
+        return {}
+    import pyjion
+    from pyjion.runtime import jit
+    pyjion.disable()
+    return {"compile_seconds": jit.statistics.lower_seconds + jit.statistics.llvm_seconds,
+            "compiled": jit.statistics.compiled, "from_cache": jit.statistics.from_cache}
 
 
 def warm_up_child(name: str, mode: str, out: str, seconds: float) -> None:
@@ -198,19 +204,22 @@ def warm_up_child(name: str, mode: str, out: str, seconds: float) -> None:
         done.append((done[-1] if done else 0) + batch)
         if took < 1e-3 * batch:
             batch *= 2
-    Path(out).write_text(json.dumps({"benchmark": name, "mode": mode, "ends": ends, "done": done, "wall": ends[-1]}))
+    Path(out).write_text(json.dumps({"benchmark": name, "mode": mode, "ends": ends, "done": done, "wall": ends[-1],
+                                     **_jit_statistics(mode)}))
 
 
 # ---- the parent: rounds of fresh processes, plain and JIT interleaved --------------------------------------
-def run_child(name: str, mode: str, opts) -> dict:
+def run_child(name: str, mode: str, opts, cache_dir: str | None = None) -> dict:
+    """One child process. ``cache_dir``: the code cache it uses (else none: the first iteration then
+    includes every compilation, in every round)."""
     with tempfile.TemporaryDirectory() as scratch:
         out = os.path.join(scratch, "result.json")
         cmd = [sys.executable, "-m", "pyjion.bench", "--child", name, "--mode", mode, "--out", out,
                "--min-time", str(opts.min_time), "--warmups", str(opts.warmups), "--samples", str(opts.samples)]
         if opts.warm_up:
             cmd += ["--warm-up", str(opts.warm_up)]
-        # No code cache: the first iteration is meant to include compilation, in every round.
-        env = dict(os.environ, PYJION_CACHE="0")
+        env = dict(os.environ, PYJION_CACHE="1", PYJION_CACHE_DIR=cache_dir) if cache_dir else dict(
+            os.environ, PYJION_CACHE="0")
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=opts.timeout, env=env)
         if proc.returncode != 0 or not os.path.exists(out):
             return {"benchmark": name, "mode": mode, "error": proc.stderr[-2000:] or f"exit {proc.returncode}"}
@@ -338,6 +347,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warm-up", type=float, metavar="SECONDS",
                     help="instead: time iterations one by one for SECONDS per process, and compare programs of "
                          "several lengths, JIT start-up and compilation included")
+    ap.add_argument("--code-cache", action="store_true",
+                    help="JIT runs use a code cache, primed by one JIT run of each benchmark first (a program run "
+                         "again); default: no code cache")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--mode", choices=("plain", "jit"), help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
@@ -357,17 +369,25 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown benchmark(s): {', '.join(unknown)} (see --list)")
     runs = []
+    caches = tempfile.TemporaryDirectory()
+    cache_dirs = {name: os.path.join(caches.name, name) if opts.code_cache else None for name in selected}
+    for name in selected if opts.code_cache else ():
+        primed = run_child(name, "jit", opts, cache_dirs[name])
+        print(f"priming the code cache: {name}: " + ("error" if "error" in primed else f"{primed['wall']:.1f}s"),
+              file=sys.stderr, flush=True)
     for round_number in range(opts.rounds):
         for name in selected:
             modes = ("plain", "jit") if round_number % 2 == 0 else ("jit", "plain")
             for mode in modes:
-                run = run_child(name, mode, opts)
+                run = run_child(name, mode, opts, cache_dirs[name])
                 runs.append(run)
                 print(f"round {round_number + 1}/{opts.rounds} {name} {mode}: "
                       + ("error" if "error" in run else f"{run['wall']:.1f}s"), file=sys.stderr, flush=True)
+    caches.cleanup()
     print(f"pyjion.bench {time.strftime('%Y-%m-%d')}: python {sys.version.split()[0]}, rounds {opts.rounds}, "
           + (f"warm-up {opts.warm_up}s" if opts.warm_up else
-             f"min-time {opts.min_time}s, warmups {opts.warmups}, samples {opts.samples}"))
+             f"min-time {opts.min_time}s, warmups {opts.warmups}, samples {opts.samples}")
+          + (", code cache primed by one JIT run" if opts.code_cache else ", no code cache"))
     summary = summarise_warm_up(runs, opts.warm_up) if opts.warm_up else summarise(runs)
     print(format_warm_up(summary) if opts.warm_up else format_table(summary))
     if opts.json:

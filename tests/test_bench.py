@@ -3,6 +3,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from pyjion import bench
 
 
@@ -58,13 +60,18 @@ def test_warm_up_break_even_is_where_the_jit_stops_being_behind():
     assert abs(row["ratios"]["1.0"] - 1.0 / 0.65) < 1e-9
 
 
-def test_warm_up_run_reports_both_modes(tmp_path):
+@pytest.mark.parametrize("code_cache", [False, True])
+def test_warm_up_run_reports_both_modes(tmp_path, code_cache):
     out = tmp_path / "warm.json"
-    proc = subprocess.run([sys.executable, "-m", "pyjion.bench", "deltablue", "--rounds", "1", "--warm-up", "0.6",
-                           "--json", str(out)], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, "-m", "pyjion.bench", "deltablue", "--rounds", "1", "--warm-up", "2",
+                           "--json", str(out), *(["--code-cache"] if code_cache else [])],
+                          capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     report = json.loads(out.read_text())
     assert {run["mode"] for run in report["runs"]} == {"plain", "jit"}
-    assert all(run["ends"][-1] >= 0.6 and run["done"] == sorted(run["done"]) for run in report["runs"])
+    (jit_run,) = [run for run in report["runs"] if run["mode"] == "jit"]
+    # Primed by a run like it, the cache has what that run compiled; without it nothing comes from one.
+    assert (jit_run["from_cache"] > 0) == code_cache and jit_run["compiled"] > 0
+    assert all(run["ends"][-1] >= 2 and run["done"] == sorted(run["done"]) for run in report["runs"])
     (row,) = report["summary"]["rows"]
-    assert list(row["ratios"]) == ["0.1", "0.3"] and "break-even" in proc.stdout
+    assert list(row["ratios"]) == ["0.1", "0.3", "1.0"] and "break-even" in proc.stdout

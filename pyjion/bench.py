@@ -179,7 +179,8 @@ def child(name: str, mode: str, out: str, min_time: float, warmups: int, samples
 
 
 def _jit_statistics(mode: str) -> dict:
-    """Under the JIT: its compile time, and how many functions it compiled and loaded from the cache."""
+    """Under the JIT: switches it off, then gives its compile time and how many functions it compiled and
+    loaded from the cache."""
     if mode != "jit":
         return {}
     import pyjion
@@ -305,9 +306,12 @@ def format_warm_up(summary: dict) -> str:
         cells = " ".join(f"{v:>6.2f}x" if v is not None else f"{'-':>7}" for v in row["ratios"].values())
         even = f"{row['break_even']:.1f} s" if row["break_even"] is not None else "not reached"
         lines.append(f"{row['name']:<24} {_duration(row['plain_iteration']):>10} {cells}  {even}")
-    for error in summary["errors"]:
-        lines.append(f"ERROR {error['benchmark']} {error['mode']}: {error['error'].strip().splitlines()[-1:]}")
-    return "\n".join(lines)
+    return "\n".join(lines + _error_lines(summary))
+
+
+def _error_lines(summary: dict) -> list[str]:
+    return [f"ERROR {error['benchmark']} {error['mode']}: {error['error'].strip().splitlines()[-1:]}"
+            for error in summary["errors"]]
 
 
 def _duration(seconds: float) -> str:
@@ -328,9 +332,7 @@ def format_table(summary: dict) -> str:
     steady, first = summary["geomean_steady"], summary["geomean_first"]
     if steady:
         lines.append(f"{'geometric mean':<28} {'':>10} {'':>10} {steady:>6.2f}x {first:>6.2f}x")
-    for error in summary["errors"]:
-        lines.append(f"ERROR {error['benchmark']} {error['mode']}: {error['error'].strip().splitlines()[-1:]}")
-    return "\n".join(lines)
+    return "\n".join(lines + _error_lines(summary))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -369,21 +371,20 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown benchmark(s): {', '.join(unknown)} (see --list)")
     runs = []
-    caches = tempfile.TemporaryDirectory()
-    cache_dirs = {name: os.path.join(caches.name, name) if opts.code_cache else None for name in selected}
-    for name in selected if opts.code_cache else ():
-        primed = run_child(name, "jit", opts, cache_dirs[name])
-        print(f"priming the code cache: {name}: " + ("error" if "error" in primed else f"{primed['wall']:.1f}s"),
-              file=sys.stderr, flush=True)
-    for round_number in range(opts.rounds):
-        for name in selected:
-            modes = ("plain", "jit") if round_number % 2 == 0 else ("jit", "plain")
-            for mode in modes:
-                run = run_child(name, mode, opts, cache_dirs[name])
-                runs.append(run)
-                print(f"round {round_number + 1}/{opts.rounds} {name} {mode}: "
-                      + ("error" if "error" in run else f"{run['wall']:.1f}s"), file=sys.stderr, flush=True)
-    caches.cleanup()
+    with tempfile.TemporaryDirectory() as caches:
+        cache_dirs = {name: os.path.join(caches, name) if opts.code_cache else None for name in selected}
+        for name in selected if opts.code_cache else ():
+            primed = run_child(name, "jit", opts, cache_dirs[name])
+            print(f"priming the code cache: {name}: " + ("error" if "error" in primed else f"{primed['wall']:.1f}s"),
+                  file=sys.stderr, flush=True)
+        for round_number in range(opts.rounds):
+            for name in selected:
+                modes = ("plain", "jit") if round_number % 2 == 0 else ("jit", "plain")
+                for mode in modes:
+                    run = run_child(name, mode, opts, cache_dirs[name])
+                    runs.append(run)
+                    print(f"round {round_number + 1}/{opts.rounds} {name} {mode}: "
+                          + ("error" if "error" in run else f"{run['wall']:.1f}s"), file=sys.stderr, flush=True)
     print(f"pyjion.bench {time.strftime('%Y-%m-%d')}: python {sys.version.split()[0]}, rounds {opts.rounds}, "
           + (f"warm-up {opts.warm_up}s" if opts.warm_up else
              f"min-time {opts.min_time}s, warmups {opts.warmups}, samples {opts.samples}")

@@ -21,9 +21,9 @@ from ..abi import capi
 from ..abi.symtab import hidden_function
 from ..abi.cpython311 import (CFRAME, CODE, CODE_EXTRA, FRAME, THREAD, VAROBJECT, dict_version_counter,
                               interpreter_address, keys_version_function)
+from ..compiler.builder import FRAME_FUNCTION, I32, I64, NULL, PTR, Builder, define_global, i32, i64
 from ..compiler.cache import CodeCache, runtime_key
 from ..compiler.codegen import MachineCode, load
-from ..compiler.builder import FRAME_FUNCTION, I32, I64, NULL, PTR, Builder, define_global, i32, i64
 from . import engine as engines
 from .caches import DICT_VERSION_COUNTER
 from .helpers import HELPERS
@@ -229,7 +229,7 @@ def runtime_code(cache: CodeCache | None) -> MachineCode:
 
 
 class Hook:
-    """The runtime module (hook + support functions) in its engine, and the hook's switches."""
+    """The runtime module (hook + support functions), linked, and the hook's switches."""
 
     def __init__(self, on_hot: Callable[[object], None], cache: CodeCache | None = None) -> None:
         # Immortal, as the Hook is: the hook and support functions run until the process ends.

@@ -41,6 +41,8 @@ ATTR_CACHE_ENTRIES = 4
 MAX_ATTR_FILLS = 64
 ATTR_IN_SLOT = 1 << 31
 ATTR_IN_DICT = 1 << 30
+ATTR_IN_VALUES = 0
+ATTR_PLACES = (ATTR_IN_VALUES, ATTR_IN_SLOT, ATTR_IN_DICT)
 # Global holding the address of CPython's hidden PEP 509 counter (abi.dict_version_counter; NULL: not
 # found), which a store into a dict must advance.
 DICT_VERSION_COUNTER = "pyjion_dict_version_counter"
@@ -114,43 +116,24 @@ def cached_global(b: Builder, bail_if: BailIf, globals_: ir.Value, builtins: ir.
 @dataclass
 class AttributeSlot:
     """Where an object keeps an attribute: the address of its object pointer, and the instance values
-    or the instance dict holding it (NULL otherwise: a __slots__ entry, or the other of the two)."""
+    or the instance dict holding it (a NULL value where it may be the other place or a __slots__ entry;
+    None where it cannot be in that place)."""
 
     address: ir.Value
-    values: ir.Value
-    dict: ir.Value
+    values: ir.Value | None
+    dict: ir.Value | None
 
 
-def attribute_slot(b: Builder, bail_if: BailIf, owner: ir.Value, cache: ir.Value, name: ir.Value,
-                   store: bool = False) -> AttributeSlot:
-    """Where the owner keeps the attribute ``name`` by the ATTR_CACHE entry for its type. In the
-    instance's dict, the hinted entry must hold ``name``; to ``store`` there, the dict must
-    be tracked by the garbage collector (an untracked one may need tracking for the new value, which
-    the generic path does) and the dict version counter known."""
+def _attribute_in_place(b: Builder, bail_if: BailIf, owner: ir.Value, where: ir.Value, place: int, name: ir.Value,
+                        store: bool) -> AttributeSlot:
+    """The AttributeSlot of an entry whose ``where`` is in ``place`` (an ATTR_IN_* flag)."""
     r = b.ir
-    version = b.load(b.type_of(owner), TYPE.tp_version_tag)
-    bail_if(r.icmp_unsigned("==", version, i32(0)))  # no version: matches only empty entries
-    where = i64(-1)
-    for k in reversed(range(ATTR_CACHE_ENTRIES)):
-        entry = r.load(r.gep(cache, [i64(k)], source_etype=I64), typ=I64)
-        where = r.select(r.icmp_unsigned("==", r.trunc(entry, I32), version), r.lshr(entry, i64(32)), where)
-    bail_if(r.icmp_signed("<", where, i64(0)))
-    slot_address = r.gep(owner, [r.xor(where, i64(ATTR_IN_SLOT))], source_etype=I8)
-    before = r.block
-    not_slot, in_values, in_dict, found = (b.block(label) for label in ("not_slot", "in_values", "in_dict",
-                                                                        "attribute_found"))
-    r.cbranch(r.icmp_unsigned("!=", r.and_(where, i64(ATTR_IN_SLOT)), i64(0)), found, not_slot)
-    b.position(not_slot)
-    r.cbranch(r.icmp_unsigned("!=", r.and_(where, i64(ATTR_IN_DICT)), i64(0)), in_dict, in_values)
-
-    b.position(in_values)
-    values = b.load(owner, MANAGED_VALUES)
-    bail_if(b.is_null(values))
-    value_address = b.slot(values, where)
-    values_end = r.block
-    r.branch(found)
-
-    b.position(in_dict)
+    if place == ATTR_IN_SLOT:
+        return AttributeSlot(r.gep(owner, [r.xor(where, i64(ATTR_IN_SLOT))], source_etype=I8), None, None)
+    if place == ATTR_IN_VALUES:
+        values = b.load(owner, MANAGED_VALUES)
+        bail_if(b.is_null(values))
+        return AttributeSlot(b.slot(values, where), values, None)
     instance_dict = b.load(owner, MANAGED_DICT)
     bail_if(b.is_null(instance_dict))
     keys = b.load(instance_dict, DICT.ma_keys)
@@ -159,23 +142,57 @@ def attribute_slot(b: Builder, bail_if: BailIf, owner: ir.Value, cache: ir.Value
     bail_if(r.icmp_unsigned(">=", index, b.load(keys, DICT_KEYS.dk_nentries)))
     entry = unicode_entry(b, keys, index)
     bail_if(r.icmp_unsigned("!=", b.load(entry, UNICODE_ENTRY.me_key), name))
-    # A combined table's live entry has a value (a deleted one loses its key too).
-    entry_address = b.addr(entry, UNICODE_ENTRY.me_value)
     if store:
         bail_if(r.icmp_unsigned("==", b.load(instance_dict, GC_NEXT), i64(0)))
         bail_if(b.is_null(r.load(b.global_var(DICT_VERSION_COUNTER), typ=PTR)))
-    dict_end = r.block
-    r.branch(found)
-
-    b.position(found)
-    return AttributeSlot(b.merge(found, (slot_address, before), (value_address, values_end), (entry_address, dict_end)),
-                         b.merge(found, (NULL, before), (values, values_end), (NULL, dict_end)),
-                         b.merge(found, (NULL, before), (NULL, values_end), (instance_dict, dict_end)))
+    # A combined table's live entry has a value (a deleted one loses its key too).
+    return AttributeSlot(b.addr(entry, UNICODE_ENTRY.me_value), None, instance_dict)
 
 
-def cached_attribute(b: Builder, bail_if: BailIf, owner: ir.Value, cache: ir.Value, name: ir.Value) -> ir.Value:
+def attribute_slot(b: Builder, bail_if: BailIf, owner: ir.Value, cache: ir.Value, name: ir.Value,
+                   store: bool = False, places: tuple[int, ...] = ATTR_PLACES) -> AttributeSlot:
+    """Where the owner keeps the attribute ``name`` by the ATTR_CACHE entry for its type, handling the
+    ``places`` given (bail for an entry of another). In the instance's dict, the hinted entry must hold
+    ``name``; to ``store`` there, the dict must be tracked by the garbage collector (an untracked one may
+    need tracking for the new value, which the generic path does) and the dict version counter known.
+
+    Compiled code handles only the place the interpreter specialised the site to, the support functions
+    all three: each place is ~10 LLVM instructions and two guards per site, for a type that seldom
+    differs."""
+    r = b.ir
+    version = b.load(b.type_of(owner), TYPE.tp_version_tag)
+    bail_if(r.icmp_unsigned("==", version, i32(0)))  # no version: matches only empty entries
+    where = i64(-1)
+    for k in reversed(range(ATTR_CACHE_ENTRIES)):
+        entry = r.load(r.gep(cache, [i64(k)], source_etype=I64), typ=I64)
+        where = r.select(r.icmp_unsigned("==", r.trunc(entry, I32), version), r.lshr(entry, i64(32)), where)
+    # The bits from ATTR_IN_DICT up: the place of an entry, all set for no entry (where -1).
+    place = r.and_(where, i64(-ATTR_IN_DICT))
+    if len(places) == 1:
+        bail_if(r.icmp_unsigned("!=", place, i64(places[0])))
+        return _attribute_in_place(b, bail_if, owner, where, places[0], name, store)
+    bail_if(r.icmp_signed("<", where, i64(0)))
+    found = b.block("attribute_found")
+    blocks = [b.block("attribute_in_place") for _ in places]
+    switch = r.switch(place, blocks[0])
+    for value, block in zip(places[1:], blocks[1:]):
+        switch.add_case(i64(value), block)
+    arms = []
+    for value, block in zip(places, blocks):
+        b.position(block)
+        arms.append((_attribute_in_place(b, bail_if, owner, where, value, name, store), r.block))
+        r.branch(found)
+
+    def merged(field: str) -> ir.Value:
+        return b.merge(found, *((getattr(slot, field) or NULL, end) for slot, end in arms))
+
+    return AttributeSlot(merged("address"), merged("values"), merged("dict"))
+
+
+def cached_attribute(b: Builder, bail_if: BailIf, owner: ir.Value, cache: ir.Value, name: ir.Value,
+                     places: tuple[int, ...] = ATTR_PLACES) -> ir.Value:
     """New reference to the attribute an ATTR_CACHE entry says where to find (bail if it is unset)."""
-    value = b.ir.load(attribute_slot(b, bail_if, owner, cache, name).address, typ=PTR)
+    value = b.ir.load(attribute_slot(b, bail_if, owner, cache, name, places=places).address, typ=PTR)
     bail_if(b.is_null(value))
     return b.new_ref(value)
 
@@ -188,18 +205,26 @@ def store_attribute(b: Builder, slot: AttributeSlot, value: ir.Value) -> None:
     r = b.ir
     old = r.load(slot.address, typ=PTR)
     r.store(value, slot.address)
-    with b.if_then(r.and_(b.is_null(old), r.not_(b.is_null(slot.values)))):
-        count = b.addr(slot.values, VALUES_ORDER_COUNT)
-        order = r.add(r.load(count, typ=I8), ir.Constant(I8, 1))
-        index = r.ashr(r.sub(r.ptrtoint(slot.address, I64), r.ptrtoint(slot.values, I64)), i64(3))
-        r.store(r.trunc(index, I8), r.gep(count, [r.sub(i64(0), r.zext(order, I64))], source_etype=I8))
-        r.store(order, count)
-    with b.if_then(r.not_(b.is_null(slot.dict))):
-        counter = r.load(b.global_var(DICT_VERSION_COUNTER), typ=PTR)
-        next_version = r.add(r.load(counter, typ=I64), i64(1))
-        r.store(next_version, counter)
-        r.store(next_version, b.addr(slot.dict, DICT.ma_version_tag))
+    added = b.is_null(old)
+    if slot.values is not None:
+        with b.if_then(r.and_(added, r.not_(b.is_null(slot.values)))):
+            _append_to_insertion_order(b, slot)
+    if slot.dict is not None:
+        with b.if_then(r.not_(b.is_null(slot.dict))):
+            counter = r.load(b.global_var(DICT_VERSION_COUNTER), typ=PTR)
+            next_version = r.add(r.load(counter, typ=I64), i64(1))
+            r.store(next_version, counter)
+            r.store(next_version, b.addr(slot.dict, DICT.ma_version_tag))
     b.xdecref(old)
+
+
+def _append_to_insertion_order(b: Builder, slot: AttributeSlot) -> None:
+    r = b.ir
+    count = b.addr(slot.values, VALUES_ORDER_COUNT)
+    order = r.add(r.load(count, typ=I8), ir.Constant(I8, 1))
+    index = r.ashr(r.sub(r.ptrtoint(slot.address, I64), r.ptrtoint(slot.values, I64)), i64(3))
+    r.store(r.trunc(index, I8), r.gep(count, [r.sub(i64(0), r.zext(order, I64))], source_etype=I8))
+    r.store(order, count)
 
 
 def cached_method(b: Builder, bail_if: BailIf, owner: ir.Value, cache: ir.Value) -> ir.Value:

@@ -16,9 +16,9 @@ from llvmlite import ir
 
 from ...abi.cpython311 import FRAME, MODULE
 from ...enums import OptimizationFlags
-from ...runtime.caches import (ATTR_CACHE_ENTRIES, ATTR_CLASS_ENTRY, ATTR_IN_DICT, ATTR_IN_SLOT, CLASS_ATTR_WORDS,
-                               GLOBAL_CACHE, GLOBAL_IN_BUILTINS, GLOBAL_IN_MODULE, METHOD_CACHE_WORDS,
-                               METHOD_CLASS_ENTRY, attribute_slot, cached_attribute, cached_class_attribute,
+from ...runtime.caches import (ATTR_CACHE_ENTRIES, ATTR_CLASS_ENTRY, ATTR_IN_DICT, ATTR_IN_SLOT, ATTR_IN_VALUES,
+                               CLASS_ATTR_WORDS, GLOBAL_CACHE, GLOBAL_IN_BUILTINS, GLOBAL_IN_MODULE,
+                               METHOD_CACHE_WORDS, METHOD_CLASS_ENTRY, attribute_slot, cached_attribute, cached_class_attribute,
                                cached_global, cached_method, store_attribute)
 from ...runtime.helpers import HELPER_IMPORT_STAR
 from ...runtime.support import NAME_ERROR_MSG, string_global
@@ -169,8 +169,8 @@ def load_attr(fx: Lowering, ins: Instruction) -> None:
         if found is None:
             value, = through_cache()
         else:
-            value, = fx.guarded(lambda bail_if: (cached_attribute(b, bail_if, owner.value, cache, fx.name(ins.arg)),),
-                                through_cache)
+            value, = fx.guarded(lambda bail_if: (cached_attribute(b, bail_if, owner.value, cache, fx.name(ins.arg),
+                                                                  (_attr_place(found),)),), through_cache)
     fx.release(owner)
     fx.push_result(value)
 
@@ -191,7 +191,8 @@ def store_attr(fx: Lowering, ins: Instruction) -> None:
     value, owner = fx.popn(2)
 
     def cached(bail_if):
-        slot = attribute_slot(b, bail_if, owner.value, cache, fx.name(ins.arg), store=True)
+        slot = attribute_slot(b, bail_if, owner.value, cache, fx.name(ins.arg), store=True,
+                              places=(_attr_place(found),))
         store_attribute(b, slot, value.value)  # the stack's reference moves into the object
         return i32(0),
 
@@ -272,9 +273,15 @@ def _module_attribute_seed(found: Specialisation) -> list[int]:
     return [found.field("version"), found.field("index"), 0]
 
 
+def _attr_place(found: Specialisation) -> int:
+    """Where the instances of the type the interpreter specialised a LOAD_ATTR or STORE_ATTR site to keep
+    the attribute."""
+    return (ATTR_IN_SLOT if found.opname.endswith("_SLOT") else ATTR_IN_DICT if found.opname.endswith("_WITH_HINT")
+            else ATTR_IN_VALUES)
+
+
 def _attr_seed(found: Specialisation) -> list[int]:
-    flag = ATTR_IN_SLOT if found.opname.endswith("_SLOT") else ATTR_IN_DICT if found.opname.endswith("_WITH_HINT") else 0
-    where = found.field("index") | flag
+    where = found.field("index") | _attr_place(found)
     return [found.field("version") | where << 32] + [0] * (ATTR_CACHE_ENTRIES - 1) + [1]
 
 

@@ -87,6 +87,7 @@ class Lowering:
         self.ts, self.frame, self.throwflag = self.function.args
         self.stack: list[Entry] = []
         self.current: Instruction | None = None
+        self.previous: Instruction | None = None  # the one before ``current`` in its block, if any
         self.kwnames: int | None = None  # co_consts index set by KW_NAMES for the next CALL
         self._llvm_blocks: dict[int, ir.Block] = {}
         self._phis: dict[int, list[ir.PhiInstr]] = {}
@@ -109,8 +110,10 @@ class Lowering:
             self.stack = [Entry(phi, kind) for phi, kind in zip(self._phis[start], self.kinds.entry[start])]
             if start in handler_targets:
                 self.deopt_if_tracing(start)  # a profiler is on: see error()
+            self.previous = None
             for ins in block.instructions:
                 self._emit(ins)
+                self.previous = ins
                 if self.b.terminated:
                     break
             if not self.b.terminated:

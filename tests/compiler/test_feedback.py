@@ -770,6 +770,8 @@ def test_a_python_getitem_is_called_directly():
 
 
 CLASS_ATTRIBUTES = """
+import types
+
 class Direction:
     NONE = 0
     FORWARD = 1
@@ -818,9 +820,22 @@ def names(cls):
         junk = 10**6 + i                  # a new int, perhaps where it was
     return seen
 
+Current = Direction
+MODULE = types.SimpleNamespace(NONE="a namespace's", twice=lambda x: 3 * x, shape=1, __name__="namespace")
+
+def read_global(i):
+    # Global.name: probed inline like a class attribute, whatever the global holds now
+    return (Current.NONE, Current.__name__, type(Current.shape).__name__, WithMeta.NONE, Renamed.NONE,
+            Renamed.__name__, MODULE.NONE, Current.twice(i))
+
+def swap(to):
+    global Current
+    Current = to
+
 def warm():
     read(Direction, 1)
     names(Renamed)
+    read_global(1)
 
 def patch_constant():
     Direction.NONE = "patched"
@@ -838,11 +853,13 @@ STEPS = [("read", Direction, 1), ("read", Direction, 5), ("read", Backward, 1), 
          ("names", Renamed), ("names", WithMeta), ("names", Direction), ("names", Renamed), ("names", WithMeta),
          ("rename",), ("names", Renamed), ("patch_constant",), ("read", Direction, 1), ("read", Backward, 1), ("patch_base",),
          ("read", Direction, 1), ("read", Backward, 1), ("delete_method",), ("read", Direction, 1),
-         ("read", Backward, 1)]
+         ("read", Backward, 1), ("read_global", 1), ("read_global", 2), ("swap", Backward), ("read_global", 1),
+         ("swap", Direction()), ("read_global", 1), ("swap", MODULE), ("read_global", 1), ("swap", WithMeta),
+         ("read_global", 1), ("swap", Direction), ("read_global", 1), ("patch_constant",), ("read_global", 1)]
 """
 
 
-@pytest.mark.parametrize("function", ["read", "names"])
+@pytest.mark.parametrize("function", ["read", "names", "read_global"])
 def test_class_attributes(function):
     """Attributes of classes themselves (3.11 specialises LOAD_ATTR on a class not at all, and
     LOAD_METHOD not for a staticmethod): plain values, functions and staticmethods kept per site while

@@ -23,7 +23,7 @@ from ...runtime.caches import (ATTR_CACHE_ENTRIES, ATTR_CLASS_ENTRY, ATTR_IN_DIC
 from ...runtime.helpers import HELPER_IMPORT_STAR
 from ...runtime.support import NAME_ERROR_MSG, string_global
 from ..analysis import Kind
-from ..builder import NULL, PTR, i32
+from ..builder import I64, NULL, PTR, i32, i64
 from ..bytecode import Instruction
 from ..feedback import Specialisation
 from ..lowering import Lowering
@@ -166,11 +166,21 @@ def load_attr(fx: Lowering, ins: Instruction) -> None:
         def through_cache() -> tuple[ir.Value]:
             return b.call("pyjion_load_attr_cached", owner.value, fx.name(ins.arg), cache),
 
-        if found is None:
-            value, = through_cache()
-        else:
+        if found is not None:
             value, = fx.guarded(lambda bail_if: (cached_attribute(b, bail_if, owner.value, cache, fx.name(ins.arg),
                                                                   (_attr_place(found),)),), through_cache)
+        elif fx.previous is not None and fx.previous.opname == "LOAD_GLOBAL":
+            # ``Global.name``: a module's attribute the interpreter would have specialised, so most likely
+            # a class's, which it does not specialise (Direction.FORWARD); probed inline as the support
+            # function does first.
+            def class_attribute(bail_if):
+                bail_if(fx.r.not_(b.is_type(owner.value, "PyType_Type")))
+                class_entry = fx.r.gep(cache, [i64(ATTR_CLASS_ENTRY)], source_etype=I64)
+                return cached_class_attribute(b, bail_if, owner.value, class_entry),
+
+            value, = fx.guarded(class_attribute, through_cache)
+        else:
+            value, = through_cache()
     fx.release(owner)
     fx.push_result(value)
 

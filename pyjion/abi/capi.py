@@ -140,7 +140,7 @@ OBJECTS = (
     "PyFloat_Type", "PyLong_Type", "PyBool_Type", "PyTuple_Type", "PyList_Type", "PyDict_Type",
     "PyUnicode_Type", "PySlice_Type", "PyFunction_Type", "PyMethod_Type", "PyCell_Type", "PyType_Type",
     "PyRange_Type", "PyRangeIter_Type", "PyGen_Type", "PyCoro_Type", "PyCFunction_Type", "PyMethodDescr_Type",
-    "PyMemberDescr_Type",
+    "PyMemberDescr_Type", "PyBaseObject_Type",
     "_PyAsyncGenWrappedValue_Type", "PyListIter_Type", "PyTupleIter_Type", "PyModule_Type",
     "_PyRuntime",
 )

@@ -7,6 +7,7 @@ This is the only module that knows offsets. Everything else asks for a field by 
 """
 from __future__ import annotations
 
+import abc
 import array
 import builtins
 import ctypes
@@ -50,7 +51,9 @@ TYPE = Struct(
     tp_name=(24, "ptr"), tp_basicsize=(32, "i64"), tp_as_async=(80, "ptr"), tp_as_number=(96, "ptr"),
     tp_as_sequence=(104, "ptr"),
     tp_as_mapping=(112, "ptr"), tp_getattro=(144, "ptr"), tp_setattro=(152, "ptr"), tp_flags=(168, "i64"), tp_iter=(216, "ptr"), tp_iternext=(224, "ptr"),
-    tp_dict=(264, "ptr"), tp_descr_get=(272, "ptr"), tp_dictoffset=(288, "i64"), tp_mro=(344, "ptr"), tp_version_tag=(384, "i32"),
+    tp_dict=(264, "ptr"), tp_descr_get=(272, "ptr"), tp_dictoffset=(288, "i64"), tp_init=(296, "ptr"),
+    tp_alloc=(304, "ptr"), tp_new=(312, "ptr"), tp_mro=(344, "ptr"), tp_version_tag=(384, "i32"),
+    tp_vectorcall=(400, "ptr"),
 )
 ASYNC_METHODS = Struct("PyAsyncMethods", 32, am_await=(0, "ptr"), am_aiter=(8, "ptr"), am_anext=(16, "ptr"))
 TUPLE = Struct("PyTupleObject", 24, ob_size=(16, "i64"), ob_item=(24, "ptr"))
@@ -167,6 +170,7 @@ CO_FAST_FREE = 0x80
 # tp_flags bits.
 TPFLAGS_MANAGED_DICT = 1 << 4
 TPFLAGS_HEAPTYPE = 1 << 9
+TPFLAGS_IS_ABSTRACT = 1 << 20
 TPFLAGS_LONG_SUBCLASS = 1 << 24
 TPFLAGS_LIST_SUBCLASS = 1 << 25
 TPFLAGS_TUPLE_SUBCLASS = 1 << 26
@@ -372,6 +376,16 @@ class _Probe:
         return key
 
 
+class _Abstract(metaclass=abc.ABCMeta):
+    @abc.abstractmethod
+    def method(self) -> None: ...
+
+
+def python_init_slot() -> int:
+    """Address of typeobject.c's static ``slot_tp_init``: the tp_init of a class whose __init__ is Python's."""
+    return int(_at(_Probe, TYPE.tp_init))
+
+
 class _Slotted:
     __slots__ = ("before", "slot")
 
@@ -399,6 +413,16 @@ def _check_specialisation(expect: Callable[[str, object, object], None]) -> None
            ctypes.cast(ctypes.pythonapi.PyObject_GenericGetAttr, ctypes.c_void_p).value)
     expect("tp_setattro", _at(_Probe, TYPE.tp_setattro),
            ctypes.cast(ctypes.pythonapi.PyObject_GenericSetAttr, ctypes.c_void_p).value)
+    # Instances made as type_call makes them: object_new inherited, __init__ in Python (slot_tp_init), the
+    # generic allocator, no vectorcall of the class's own (list has one).
+    expect("tp_new", [_at(t, TYPE.tp_new) == _at(object, TYPE.tp_new) for t in (_Probe, _Slotted, int)],
+           [True, True, False])
+    expect("tp_init", [_at(t, TYPE.tp_init) == _at(object, TYPE.tp_init) for t in (_Probe, _Abstract)], [False, True])
+    expect("tp_alloc", _at(_Probe, TYPE.tp_alloc),
+           ctypes.cast(ctypes.pythonapi.PyType_GenericAlloc, ctypes.c_void_p).value)
+    expect("tp_vectorcall", [_at(t, TYPE.tp_vectorcall) != 0 for t in (_Probe, list)], [False, True])
+    expect("Py_TPFLAGS_IS_ABSTRACT", [bool(t.__flags__ & TPFLAGS_IS_ABSTRACT) for t in (_Probe, _Abstract)],
+           [False, True])
     member = _at(_Slotted.__dict__["slot"], MEMBER_DESCR.d_member)
     slotted = _Slotted()
     expect("PyMemberDef", [_read(member + f.offset, f.kind) for f in (MEMBER_DEF.type, MEMBER_DEF.flags)]

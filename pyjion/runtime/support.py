@@ -35,6 +35,7 @@ SIGNATURES: dict[str, str] = {
     "pyjion_store_attr_cached": "i32(ptr,ptr,ptr,ptr)",
     "pyjion_load_method_cached": "i32(ptr,ptr,ptr,ptr)",
     "pyjion_vectorcall": "ptr(ptr,ptr,ptr,i64,ptr)",
+    "pyjion_construct": "ptr(ptr,ptr,ptr,i64,ptr)",
     "pyjion_load_name": "ptr(ptr,ptr)",
     "pyjion_unpack_iterable": "i32(ptr,i32,i32,ptr)",
     "pyjion_import_name": "ptr(ptr,ptr,ptr,ptr,ptr)",
@@ -59,7 +60,7 @@ SIGNATURES: dict[str, str] = {
 # Strings the native code needs, in globals that Python fills in at start-up: symbol suffix -> text.
 STRING_GLOBALS = {"import": "__import__", "build_class": "__build_class__", "empty": "",
                   "enter": "__enter__", "exit": "__exit__", "aenter": "__aenter__", "aexit": "__aexit__",
-                  "annotations": "__annotations__"}
+                  "annotations": "__annotations__", "init": "__init__"}
 HELPER_TABLE = "pyjion_helpers"
 HOOK_NAME = "pyjion_eval_frame"  # the frame evaluator (runtime/hook.py), declared here for direct calls
 EXTRA_INDEX = "pyjion_extra_index"  # pyjion's co_extra slot, set at start-up
@@ -73,6 +74,9 @@ STACK_LAST = "pyjion_stack_last"
 # Hidden functions (abi/symtab.py) in globals set at start-up; NULL where the binary does not name them.
 KEYS_VERSION_FUNCTION = "pyjion_keys_version_function"  # NULL: global caches are never refilled
 FRAME_CLEAR_FUNCTION = "pyjion_frame_clear_function"  # NULL: pyjion_vectorcall is PyObject_Vectorcall
+# typeobject.c's static slot_tp_init (abi.python_init_slot) and the empty tuple, set at start-up.
+INIT_SLOT = "pyjion_init_slot"
+EMPTY_TUPLE = "pyjion_empty_tuple"
 # Code flags pyjion_vectorcall leaves to PyObject_Vectorcall: frames that become generators
 # (RETURN_GENERATOR hands the frame over).
 _NOT_DIRECT = CO_GENERATOR | CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR
@@ -146,6 +150,8 @@ class SupportModule:
         self.stack_last = define_global(module, ir.ArrayType(I64, 3), STACK_LAST)
         self.keys_version_function = define_global(module, PTR, KEYS_VERSION_FUNCTION, None)
         self.frame_clear_function = define_global(module, PTR, FRAME_CLEAR_FUNCTION, None)
+        self.init_slot = define_global(module, PTR, INIT_SLOT, None)
+        self.empty_tuple = define_global(module, PTR, EMPTY_TUPLE, None)
         self.dict_version_counter = define_global(module, PTR, DICT_VERSION_COUNTER, None)
         self.extra_index = define_global(module, I64, EXTRA_INDEX, 0)
         self.hook = ir.Function(module, FRAME_FUNCTION, HOOK_NAME)
@@ -155,6 +161,7 @@ class SupportModule:
             ("pyjion_load_global", self.load_global), ("pyjion_load_name", self.load_name),
             ("pyjion_load_global_cached", self.load_global_cached),
             ("pyjion_unicode_entry_index", self.unicode_entry_index), ("pyjion_vectorcall", self.vectorcall),
+            ("pyjion_construct", self.construct),
             ("pyjion_load_attr_cached", self.load_attr_cached),
             ("pyjion_store_attr_cached", self.store_attr_cached),
             ("pyjion_load_method_cached", self.load_method_cached),
@@ -662,6 +669,8 @@ class SupportModule:
         r.cbranch(r.and_(r.and_(plain, exact), r.and_(own_vectorcall, room)), direct, generic)
 
         b.position(generic)
+        with b.if_then(b.is_type(callable_, "PyType_Type")):
+            r.ret(b.call("pyjion_construct", ts, callable_, args, nargsf, kwnames))
         r.ret(b.call("PyObject_Vectorcall", callable_, args, nargsf, kwnames))
 
         b.position(direct)
@@ -753,6 +762,96 @@ class SupportModule:
         b.position(popped)
         b.store(ts, THREAD.recursion_remaining, r.add(b.load(ts, THREAD.recursion_remaining), i32(1)))
         b.store(ts, THREAD.datastack_top, frame)
+        r.ret(result)
+
+    def construct(self, b: Builder, ts: ir.Value, cls: ir.Value, args: ir.Value, nargsf: ir.Value,
+                  kwnames: ir.Value) -> None:
+        """``cls(*args)``, ``cls`` a class (its metaclass exactly type). Where type_call makes the instance
+        without looking at the arguments (object.__new__ inherited, an __init__ of Python's: slot_tp_init,
+        and no vectorcall of the class's own), the steps of _PyObject_MakeTpCall, type_call and
+        slot_tp_init are taken here in their order, but the __init__ that slot_tp_init would look up is
+        called through pyjion_vectorcall with the instance in the slot before the arguments: no argument
+        tuple, no calls between them (3.11 specialises none of them). Otherwise, PyObject_Vectorcall."""
+        r = b.ir
+        init_slot = r.load(self.init_slot, typ=PTR)
+        simple = r.and_(r.and_(b.is_null(kwnames), r.not_(b.is_null(init_slot))),
+                        r.icmp_unsigned("!=", r.and_(nargsf, i64(PY_VECTORCALL_ARGUMENTS_OFFSET)), i64(0)))
+        made_plainly = r.and_(r.and_(r.icmp_unsigned("==", b.load(cls, TYPE.tp_init), init_slot),
+                                     b.is_null(b.load(cls, TYPE.tp_vectorcall))),
+                              r.icmp_unsigned("==", b.load(cls, TYPE.tp_new),
+                                              b.load(b.object("PyBaseObject_Type"), TYPE.tp_new)))
+        generic, plain = b.block("generic"), b.block("made_plainly")
+        r.cbranch(r.and_(simple, made_plainly), plain, generic)
+        b.position(generic)
+        r.ret(b.call("PyObject_Vectorcall", cls, args, nargsf, kwnames))
+
+        b.position(plain)
+        # _PyObject_MakeTpCall's recursion level: RecursionError comes at the interpreter's depth.
+        remaining = b.load(ts, THREAD.recursion_remaining)
+        b.store(ts, THREAD.recursion_remaining, r.sub(remaining, i32(1)))
+        with b.if_then(r.icmp_signed("<=", remaining, i32(0)), likely=False):
+            with b.if_then(r.icmp_signed("!=", b.call("_Py_CheckRecursiveCall", ts,
+                                                      b.cstring(" while calling a Python object")), i32(0))):
+                r.ret(NULL)  # it gave the level back
+        done = b.block("done")
+        instance = b.call_pointer(b.load(cls, TYPE.tp_new), ir.FunctionType(PTR, [PTR, PTR, PTR]),
+                                  [cls, r.load(self.empty_tuple, typ=PTR), NULL])
+        made = r.block
+        initialise, through_slot, through_vectorcall = (b.block(name) for name in (
+            "initialise", "through_slot", "through_vectorcall"))
+        r.cbranch(b.is_null(instance), done, initialise)
+        # type_call reads tp_init after tp_new (which can run a finalizer); slot_tp_init then looks __init__ up.
+        b.position(initialise)
+        nargs = r.and_(nargsf, i64(PY_VECTORCALL_ARGUMENTS_OFFSET - 1))
+        tp_init = b.load(cls, TYPE.tp_init)
+        init = b.call("_PyType_Lookup", cls, r.load(b.global_var(string_global("init")), typ=PTR))
+        r.cbranch(r.and_(r.icmp_unsigned("==", tp_init, init_slot),
+                         r.and_(r.not_(b.is_null(init)), b.is_type(init, "PyFunction_Type"))),
+                  through_vectorcall, through_slot)
+
+        b.position(through_vectorcall)
+        b.incref(init)  # the class's dict may drop it while it runs: slot_tp_init holds a reference too
+        # The arguments keep the reference slot_tp_init's tuple would hold (sys.getrefcount in __init__).
+        self._for_each(b, i64(0), nargs, lambda k: b.incref(b.load_slot(args, k)))
+        self_slot = r.gep(args, [i64(-1)], source_etype=PTR)
+        lent = r.load(self_slot, typ=PTR)
+        r.store(instance, self_slot)
+        result = b.call("pyjion_vectorcall", ts, init, self_slot, r.add(nargs, i64(1)), NULL)
+        r.store(lent, self_slot)
+        self._for_each(b, i64(0), nargs, lambda k: b.decref(b.load_slot(args, k)))
+        b.decref(init)
+        failed = b.block("init_failed")
+        returned = b.block("init_returned")
+        r.cbranch(b.is_null(result), failed, returned)
+        b.position(returned)
+        with b.if_then(r.icmp_unsigned("!=", result, b.none()), likely=False):
+            b.call("PyErr_Format", b.exception("PyExc_TypeError"),
+                   b.cstring("__init__() should return None, not '%.200s'"), b.load(b.type_of(result), TYPE.tp_name))
+            b.decref(result)
+            r.branch(failed)
+        b.decref(result)
+        initialised = r.block
+        r.branch(done)
+
+        b.position(through_slot)  # whatever tp_init is now, with the tuple type_call would have made
+        with b.if_then(r.not_(b.is_null(tp_init))):
+            arguments = b.call("PyTuple_New", nargs)
+            with b.if_then(b.is_null(arguments), likely=False):
+                r.branch(failed)
+            items = b.addr(arguments, TUPLE.ob_item)
+            self._for_each(b, i64(0), nargs, lambda k: b.store_slot(items, k, b.new_ref(b.load_slot(args, k))))
+            status = b.call_pointer(tp_init, ir.FunctionType(I32, [PTR, PTR, PTR]), [instance, arguments, NULL])
+            b.decref(arguments)
+            with b.if_then(r.icmp_signed("<", status, i32(0)), likely=False):
+                r.branch(failed)
+        through_slot_end = r.block
+        r.branch(done)
+
+        b.position(failed)
+        b.decref(instance)
+        r.branch(done)
+        result = b.merge(done, (NULL, made), (instance, initialised), (instance, through_slot_end), (NULL, failed))
+        b.store(ts, THREAD.recursion_remaining, r.add(b.load(ts, THREAD.recursion_remaining), i32(1)))
         r.ret(result)
 
     @staticmethod

@@ -3,6 +3,7 @@ itself), differentially: frames that outlive the call, exceptions, locals(), clo
 the thread's frame-stack chunks, the recursion limit, and the calls left to PyObject_Vectorcall."""
 from __future__ import annotations
 
+import abc
 import sys
 
 import pytest
@@ -314,3 +315,120 @@ def test_compiled_callees_are_entered_directly_only_while_the_hook_is_installed(
     assert counted == 3
     assert pyjion.info(add).compiled
     calls_directly(calls_then_disables)
+
+
+class Plain:
+    def __init__(self, a, b=2, *rest):
+        # sys.getrefcount: the reference the interpreter's argument tuple holds is kept
+        self.seen = (a, b, rest, sys.getrefcount(a), sys._getframe(1).f_code.co_name)
+
+
+class ReturnsValue:
+    def __init__(self, a):
+        return a
+
+
+class Raises:
+    def __init__(self, a):
+        raise KeyError(a)
+
+
+class WithNew:
+    def __new__(cls, *args):
+        made = super().__new__(cls)
+        made.new_args = args
+        return made
+
+    def __init__(self, a):
+        self.seen = a
+
+
+class Meta(type):
+    def __call__(cls, *args):
+        return "made by the metaclass", args
+
+
+class WithMeta(metaclass=Meta):
+    def __init__(self, a):
+        self.seen = a
+
+
+class Abstract(abc.ABC):
+    def __init__(self, a):
+        self.seen = a
+
+    @abc.abstractmethod
+    def method(self):
+        pass
+
+
+class Patched:
+    def __init__(self, a):
+        self.seen = ("first", a)
+
+
+class StaticInit:
+    __init__ = staticmethod(lambda *args: None)  # not a function: slot_tp_init binds and calls it itself
+
+
+class Nested:
+    def __init__(self, n):
+        self.child = Nested(n - 1) if n else None
+
+
+def nested_depth():
+    n = 0
+    while True:
+        try:
+            Nested(n)
+        except RecursionError as exc:
+            return n, str(exc)
+        n += 1
+
+
+def instances(n):
+    out = []
+    for i in range(n):
+        for make in (lambda: Plain([i]), lambda: Plain(str(i), 3, 4, 5), lambda: ReturnsValue(None),
+                     lambda: ReturnsValue(i), lambda: Raises(i), lambda: WithNew(i), lambda: WithMeta(i),
+                     lambda: Abstract(i), lambda: StaticInit(i), lambda: Patched(i), lambda: Plain(a=[i])):
+            out.append(outcome(make))
+        if i == 1:
+            Patched.__init__ = lambda self, a: setattr(self, "seen", ("second", a))
+        if i == 2:
+            del Patched.__init__  # object's: Patched(i) now takes no arguments
+    return [(type(value).__name__, vars(value) if hasattr(value, "__dict__") else value) if ok else value
+            for ok, value in out]
+
+
+def outcome(make):
+    try:
+        return True, make()
+    except Exception as exc:
+        return False, (type(exc).__name__, str(exc), exc.__traceback__.tb_next.tb_frame.f_code.co_name)
+
+
+def test_instances_of_classes_with_a_python_init():
+    """A class whose instances type_call makes with object.__new__ and an __init__ of Python's is
+    instantiated by pyjion_construct (no argument tuple, no type_call, slot_tp_init); an __init__
+    returning a value, raising, patched, deleted or not a function, a __new__ of the class's own, a
+    metaclass's __call__, an abstract class, keywords: as in the interpreter."""
+    def run():
+        original = Patched.__init__
+        try:
+            return instances(4)
+        finally:
+            Patched.__init__ = original
+
+    check(run)
+    calls_directly(run)
+
+
+def test_constructing_reaches_the_recursion_limit_at_the_same_depth():
+    """_PyObject_MakeTpCall's recursion level is added by pyjion_construct too."""
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(120)
+    try:
+        check(nested_depth)
+    finally:
+        sys.setrecursionlimit(previous)

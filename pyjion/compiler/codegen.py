@@ -117,12 +117,17 @@ def generate(module: ir.Module, function_name: str, level: int, lower_seconds: f
             getattr(passes, f"add_{name}_pass")()
         passes.run(parsed, builder)
     elif level == 2:
-        builder = llvm.create_pass_builder(engine.target_machine, llvm.create_pipeline_tuning_options(2))
-        builder.getModulePassManager().run(parsed, builder)
+        optimise(parsed, engine)
     obj = engine.target_machine.emit_object(parsed)
     packed_ir = zlib.compress(text.encode(), 1)
     machine = MachineCode(function_name, 0, packed_ir, obj, lower_seconds, 0.0, fast_selection=cheap or level == 0)
     return _link(machine, start)
+
+
+def optimise(parsed: llvm.ModuleRef, engine: engines.Engine) -> None:
+    """Run LLVM's O2 pipeline over ``parsed``."""
+    builder = llvm.create_pass_builder(engine.target_machine, llvm.create_pipeline_tuning_options(2))
+    builder.getModulePassManager().run(parsed, builder)
 
 
 def load(obj: bytes, packed_ir: bytes, function_name: str, optimizations: int, fast_selection: bool,

@@ -23,7 +23,7 @@ from ..abi.cpython311 import (CFRAME, CODE, CODE_EXTRA, FRAME, THREAD, VAROBJECT
                               interpreter_address, keys_version_function, python_init_slot)
 from ..compiler.builder import FRAME_FUNCTION, I32, I64, NULL, PTR, Builder, define_global, i32, i64
 from ..compiler.cache import CodeCache, runtime_key
-from ..compiler.codegen import MachineCode, load
+from ..compiler.codegen import MachineCode, load, optimise
 from . import engine as engines
 from .caches import DICT_VERSION_COUNTER
 from .helpers import HELPERS
@@ -222,6 +222,7 @@ def runtime_code(cache: CodeCache | None) -> MachineCode:
         text = runtime_ir(engine)
         parsed = llvm.parse_assembly(text)
         parsed.verify()
+        optimise(parsed, engine)  # the reference-count helpers inlined, the allocas in registers
         machine = load(engine.target_machine.emit_object(parsed), zlib.compress(text.encode(), 1), HOOK_NAME,
                        0, False, from_cache=False)
         if key is not None:

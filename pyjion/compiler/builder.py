@@ -12,7 +12,7 @@ from typing import Iterator
 from llvmlite import ir
 
 from ..abi import capi
-from ..abi.cpython311 import OBJECT, RUNTIME, SMALL_INT_SIZE, Field
+from ..abi.cpython311 import OBJECT, RUNTIME, SMALL_INT_SIZE, THREAD, Field
 
 PTR = ir.PointerType()
 I64 = ir.IntType(64)
@@ -91,6 +91,24 @@ class Builder:
     def if_then(self, cond: ir.Value, likely: bool | None = None) -> Iterator[None]:
         with self.ir.if_then(cond, likely=likely):
             yield
+
+    def enter_recursive_call(self, ts: ir.Value, where: str) -> ir.Value:
+        """``_Py_EnterRecursiveCallTstate(ts, where)``: take a recursion level; true (an i1) when that went
+        past the limit: RecursionError set, the level given back by ``_Py_CheckRecursiveCall``."""
+        r = self.ir
+        remaining = self.load(ts, THREAD.recursion_remaining)
+        self.store(ts, THREAD.recursion_remaining, r.sub(remaining, i32(1)))
+        within = r.block
+        check, checked = self.block("check_recursion"), self.block("recursion_checked")
+        r.cbranch(r.icmp_signed("<=", remaining, i32(0)), check, checked)
+        self.position(check)
+        failed = r.icmp_signed("!=", self.call("_Py_CheckRecursiveCall", ts, self.cstring(where)), i32(0))
+        r.branch(checked)
+        return self.merge(checked, (ir.Constant(ir.IntType(1), 0), within), (failed, check))
+
+    def leave_recursive_call(self, ts: ir.Value) -> None:
+        """``_Py_LeaveRecursiveCallTstate``: give a recursion level back."""
+        self.store(ts, THREAD.recursion_remaining, self.ir.add(self.load(ts, THREAD.recursion_remaining), i32(1)))
 
     # ---- memory ------------------------------------------------------------------------------------
     def addr(self, base: ir.Value, field: Field | int) -> ir.Value:

@@ -178,16 +178,11 @@ class Lowering:
         self.localsplus_names = b.addr(b.load(code, CODE.co_localsplusnames), TUPLE.ob_item)
         self.localsplus = b.addr(self.frame, FRAME.localsplus)
         self.interp = b.load(self.ts, THREAD.interp)
-        remaining = b.load(self.ts, THREAD.recursion_remaining)
-        b.store(self.ts, THREAD.recursion_remaining, r.sub(remaining, i32(1)))
-        with b.if_then(r.icmp_signed("<=", remaining, i32(0)), likely=False):
-            failed = b.call("_Py_CheckRecursiveCall", self.ts, b.cstring(""))
-            with b.if_then(r.icmp_signed("!=", failed, i32(0))):
-                # As ceval's exit_unwind: no traceback entry, frame left as it came.
-                b.store(self.ts, THREAD.recursion_remaining,
-                        r.sub(b.load(self.ts, THREAD.recursion_remaining), i32(1)))
-                self._leave()
-                r.ret(NULL)
+        with b.if_then(b.enter_recursive_call(self.ts, ""), likely=False):
+            # As ceval's exit_unwind: no traceback entry, frame left as it came.
+            b.store(self.ts, THREAD.recursion_remaining, r.sub(b.load(self.ts, THREAD.recursion_remaining), i32(1)))
+            self._leave()
+            r.ret(NULL)
         if self.resumes:
             self._dispatch_resumption()
         else:
@@ -218,8 +213,8 @@ class Lowering:
 
     def _leave(self) -> None:
         """Undo the entry: recursion depth, and the caller's C frame (copying use_tracing back)."""
-        b, r = self.b, self.r
-        b.store(self.ts, THREAD.recursion_remaining, r.add(b.load(self.ts, THREAD.recursion_remaining), i32(1)))
+        b = self.b
+        b.leave_recursive_call(self.ts)
         b.store(self.ts, THREAD.cframe, self.caller_cframe)
         b.store(self.caller_cframe, CFRAME.use_tracing, b.load(self.cframe, CFRAME.use_tracing))
 

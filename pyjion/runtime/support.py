@@ -760,7 +760,7 @@ class SupportModule:
         b.decref(code)
         r.branch(popped)
         b.position(popped)
-        b.store(ts, THREAD.recursion_remaining, r.add(b.load(ts, THREAD.recursion_remaining), i32(1)))
+        b.leave_recursive_call(ts)
         b.store(ts, THREAD.datastack_top, frame)
         r.ret(result)
 
@@ -787,12 +787,8 @@ class SupportModule:
 
         b.position(plain)
         # _PyObject_MakeTpCall's recursion level: RecursionError comes at the interpreter's depth.
-        remaining = b.load(ts, THREAD.recursion_remaining)
-        b.store(ts, THREAD.recursion_remaining, r.sub(remaining, i32(1)))
-        with b.if_then(r.icmp_signed("<=", remaining, i32(0)), likely=False):
-            with b.if_then(r.icmp_signed("!=", b.call("_Py_CheckRecursiveCall", ts,
-                                                      b.cstring(" while calling a Python object")), i32(0))):
-                r.ret(NULL)  # it gave the level back
+        with b.if_then(b.enter_recursive_call(ts, " while calling a Python object"), likely=False):
+            r.ret(NULL)
         done = b.block("done")
         instance = b.call_pointer(b.load(cls, TYPE.tp_new), ir.FunctionType(PTR, [PTR, PTR, PTR]),
                                   [cls, r.load(self.empty_tuple, typ=PTR), NULL])
@@ -851,7 +847,7 @@ class SupportModule:
         b.decref(instance)
         r.branch(done)
         result = b.merge(done, (NULL, made), (instance, initialised), (instance, through_slot_end), (NULL, failed))
-        b.store(ts, THREAD.recursion_remaining, r.add(b.load(ts, THREAD.recursion_remaining), i32(1)))
+        b.leave_recursive_call(ts)
         r.ret(result)
 
     @staticmethod

@@ -18,8 +18,8 @@ from ...abi.cpython311 import FRAME, MODULE
 from ...enums import OptimizationFlags
 from ...runtime.caches import (ATTR_CACHE_ENTRIES, ATTR_CLASS_ENTRY, ATTR_IN_DICT, ATTR_IN_SLOT, ATTR_IN_VALUES,
                                CLASS_ATTR_WORDS, GLOBAL_CACHE, GLOBAL_IN_BUILTINS, GLOBAL_IN_MODULE,
-                               METHOD_CACHE_WORDS, METHOD_CLASS_ENTRY, attribute_slot, cached_attribute, cached_class_attribute,
-                               cached_global, cached_method, store_attribute)
+                               METHOD_CACHE_WORDS, METHOD_CLASS_ENTRY, attribute_slot, cached_attribute,
+                               cached_class_attribute, cached_global, cached_method, store_attribute)
 from ...runtime.helpers import HELPER_IMPORT_STAR
 from ...runtime.support import NAME_ERROR_MSG, string_global
 from ..analysis import Kind

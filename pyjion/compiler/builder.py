@@ -12,7 +12,7 @@ from typing import Iterator
 from llvmlite import ir
 
 from ..abi import capi
-from ..abi.cpython311 import OBJECT, RUNTIME, SMALL_INT_SIZE, THREAD, Field
+from ..abi.cpython311 import FRAME, OBJECT, RUNTIME, SMALL_INT_SIZE, THREAD, Field
 
 PTR = ir.PointerType()
 I64 = ir.IntType(64)
@@ -253,18 +253,24 @@ class Builder:
         self.incref(obj)
         return obj
 
-    def decref(self, obj: ir.Value) -> None:
-        self.ir.call(self._refcount_helper("pyjion.decref", nullable=False), [obj])
+    def decref(self, obj: ir.Value, freeing_at: tuple[ir.Value, ir.Value] | None = None) -> None:
+        """``Py_DECREF``. ``freeing_at``: (frame, instruction pointer) to store in ``frame->prev_instr``
+        before freeing, for instructions that store it only when they free something."""
+        self._refcount_call(obj, nullable=False, freeing_at=freeing_at)
 
-    def xdecref(self, obj: ir.Value) -> None:
-        self.ir.call(self._refcount_helper("pyjion.xdecref", nullable=True), [obj])
+    def xdecref(self, obj: ir.Value, freeing_at: tuple[ir.Value, ir.Value] | None = None) -> None:
+        self._refcount_call(obj, nullable=True, freeing_at=freeing_at)
 
-    def _refcount_helper(self, name: str, nullable: bool) -> ir.Function:
+    def _refcount_call(self, obj: ir.Value, nullable: bool, freeing_at: tuple[ir.Value, ir.Value] | None) -> None:
+        name = ("pyjion.xdecref" if nullable else "pyjion.decref") + ("_at" if freeing_at else "")
+        self.ir.call(self._refcount_helper(name, nullable, bool(freeing_at)), [obj, *(freeing_at or ())])
+
+    def _refcount_helper(self, name: str, nullable: bool, positioned: bool) -> ir.Function:
         """``Py_DECREF``/``Py_XDECREF`` as one small always-inline function per module."""
         fn = self.module.globals.get(name)
         if fn is not None:
             return fn
-        fn = ir.Function(self.module, ir.FunctionType(VOID, [PTR]), name)
+        fn = ir.Function(self.module, ir.FunctionType(VOID, [PTR] * (3 if positioned else 1)), name)
         fn.linkage = "internal"
         fn.attributes.add("alwaysinline")
         b = Builder(fn)
@@ -278,6 +284,8 @@ class Builder:
         count = b.ir.sub(b.load(obj, OBJECT.ob_refcnt), i64(1))
         b.store(obj, OBJECT.ob_refcnt, count)
         with b.if_then(b.ir.icmp_signed("==", count, i64(0)), likely=False):
+            if positioned:
+                b.store(fn.args[1], FRAME.prev_instr, fn.args[2])
             b.call("_Py_Dealloc", obj)
         if nullable:
             b.ir.branch(done)

@@ -37,6 +37,10 @@ from ..runtime.support import SIGNATURES
 # Instructions that cannot run other code (no call-out, no decref), so prev_instr need not be current.
 _NO_CALL_OUT = frozenset({"NOP", "LOAD_FAST", "LOAD_CONST", "PUSH_NULL", "COPY", "SWAP", "PRECALL", "KW_NAMES",
                           "JUMP_FORWARD", "LOAD_CLOSURE", "LOAD_DEREF", "LOAD_ASSERTION_ERROR"})
+# Instructions whose only call-out is freeing the value they drop: they store prev_instr on that path
+# alone (Lowering.release, Lowering.xdecref), not on every run. A stack holding an unboxed value makes
+# them box it first, a call-out like any other, so then they store it up front.
+_POSITION_WHEN_FREEING = frozenset({"STORE_FAST", "POP_TOP"})
 
 
 def site_cache_name(function_name: str, index: int) -> str:
@@ -87,6 +91,7 @@ class Lowering:
         self.ts, self.frame, self.throwflag = self.function.args
         self.stack: list[Entry] = []
         self.current: Instruction | None = None
+        self.freeing_at: tuple[ir.Value, ir.Value] | None = None  # see _POSITION_WHEN_FREEING
         self.previous: Instruction | None = None  # the one before ``current`` in its block, if any
         self.kwnames: int | None = None  # co_consts index set by KW_NAMES for the next CALL
         self._llvm_blocks: dict[int, ir.Block] = {}
@@ -128,7 +133,10 @@ class Lowering:
         self.instruction_blocks.append((ins, marker))
         # Records where the instruction's machine code starts (objectcode.stackmap_offsets).
         self.r.call(self._stackmap, [i64(ins.index * 2), i32(0)])
-        if ins.opname not in _NO_CALL_OUT:
+        self.freeing_at = None
+        if ins.opname in _POSITION_WHEN_FREEING and all(entry.unboxed is None for entry in self.stack):
+            self.freeing_at = (self.frame, self.instruction_pointer(ins.index))
+        elif ins.opname not in _NO_CALL_OUT:
             self.set_lasti(ins.index)
         if ins.opname not in KEEPS_UNBOXED:
             self.box_stack()
@@ -249,7 +257,7 @@ class Lowering:
         with r.goto_block(block):
             unit = r.phi(I64)
             depth = r.phi(I32)
-            b.store(self.frame, FRAME.prev_instr, r.gep(self.code_units, [unit], source_etype=I16))
+            self.set_lasti(unit)
             b.store(self.frame, FRAME.stacktop, r.add(depth, i32(self.nlocalsplus)))
             if throwflag:
                 self._untraced_entry()
@@ -392,9 +400,12 @@ class Lowering:
         if entry.kind is Kind.NULL or entry.unboxed is not None:
             return
         if entry.kind is Kind.MAYBE_NULL:
-            self.b.xdecref(entry.value)
+            self.b.xdecref(entry.value, self.freeing_at)
         else:
-            self.b.decref(entry.value)
+            self.b.decref(entry.value, self.freeing_at)
+
+    def xdecref(self, value: ir.Value) -> None:
+        self.b.xdecref(value, self.freeing_at)
 
     def box(self, unboxed: ir.Value) -> ir.Value:
         """A new float or int object holding a double or an i64 (NULL on a memory error)."""
@@ -545,8 +556,11 @@ class Lowering:
 
     # ---- frame access -----------------------------------------------------------------------------------
     def set_lasti(self, unit: int | ir.Value) -> None:
-        unit = i64(unit) if isinstance(unit, int) else unit
-        self.b.store(self.frame, FRAME.prev_instr, self.r.gep(self.code_units, [unit], source_etype=I16))
+        self.b.store(self.frame, FRAME.prev_instr, self.instruction_pointer(unit))
+
+    def instruction_pointer(self, unit: int | ir.Value) -> ir.Value:
+        """The address of code unit ``unit``, as ``prev_instr`` holds it."""
+        return self.r.gep(self.code_units, [i64(unit) if isinstance(unit, int) else unit], source_etype=I16)
 
     def lasti(self) -> ir.Value:
         """The code unit ``prev_instr`` names now (RERAISE may have moved it back to the original raise)."""

@@ -433,6 +433,44 @@ def unpack_custom():
     return x, y, a, b
 
 
+class TupleOf(tuple):
+    pass
+
+
+def _fresh_sequence(kind):
+    """A new sequence of three new objects, referred to by nothing else once this returns."""
+    items = [object(), [1], "%d" % 12345]
+    return {"tuple": tuple, "list": list, "subclass": TupleOf, "iterator": iter}[kind](items)
+
+
+def unpack_references(kind):
+    """The unpacked values outlive the sequence they came from, with one reference each from here."""
+    import sys
+    a, b, c = _fresh_sequence(kind)
+    return type(a).__name__, b, c, sys.getrefcount(a), sys.getrefcount(b), sys.getrefcount(c)
+
+
+class LineWitness:
+    """Records the line its creator's frame is at when it is freed."""
+    seen: list = []
+
+    def __del__(self):
+        LineWitness.seen.append(sys._getframe(1).f_lineno)
+
+
+def freed_lines(x):
+    """STORE_FAST and POP_TOP point the frame at themselves only when they free something."""
+    LineWitness.seen = []
+    w = LineWitness()
+    w = None
+    LineWitness()
+    y = x * 2.5
+    w = LineWitness()
+    w = (
+        y * 2.0)
+    return LineWitness.seen, w
+
+
 def set_errors():
     return {[]}
 
@@ -533,7 +571,9 @@ CASES = [
     (set_errors, ()), (dict_errors, ()), (list_extend_error, ()), (imports, ()), (import_missing, ()),
     (import_missing_module, ()), (raises, (0,)), (raises, (1,)), (raises, (2,)), (plain_assert, (5,)), (plain_assert, (50,)),
     (make_class, ()), (loader_calls, ()), (loader_mismatch, ()),
-] + [(call_errors, (k,)) for k in range(7)] + [(unpack_errors, (k,)) for k in range(5)]
+    (freed_lines, (3.0,)),
+] + [(call_errors, (k,)) for k in range(7)] + [(unpack_errors, (k,)) for k in range(5)] + [
+    (unpack_references, (kind,)) for kind in ("tuple", "list", "subclass", "iterator")]
 
 
 @pytest.mark.parametrize("func,args", CASES, ids=lambda v: getattr(v, "__name__", None) or repr(v)[:20])

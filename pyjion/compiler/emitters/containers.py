@@ -212,37 +212,48 @@ def list_to_tuple(fx: Lowering, ins: Instruction) -> None:
 
 
 def _unpack(fx: Lowering, ins: Instruction, before: int, after: int) -> None:
-    """Unpack TOS into ``total`` values, the first on top. Exact tuples and lists of the right size are
-    read directly; everything else goes through ceval's ``unpack_iterable``."""
+    """Unpack TOS into ``total`` values, the first on top. An exact tuple or list of the right size is
+    read in place; everything else goes through ceval's ``unpack_iterable`` into an array of new
+    references. Both paths meet on a pointer to the items, so each value is loaded once, after the
+    merge: one copy of the item loads, and no merge of ``total`` values (a phi each) for the
+    register allocator to carry."""
     b, r = fx.b, fx.r
     seq = fx.pop()
     total = before if after < 0 else before + 1 + after
     out = b.alloca_array(total, name="unpacked")
     generic = b.block("unpack_generic")
     done = b.block("unpacked")
+    from_exact = None
     if after < 0:
-        for type_name, items_of in (("PyTuple_Type", lambda v: b.addr(v, TUPLE.ob_item)),
-                                    ("PyList_Type", lambda v: b.load(v, LIST.ob_item))):
-            exact = b.block("unpack_exact")
-            nxt = b.block("unpack_next")
-            fits = r.and_(b.is_type(seq.value, type_name),
-                          r.icmp_signed("==", b.load(seq.value, VAROBJECT.ob_size), i64(total)))
-            r.cbranch(fits, exact, nxt)
-            b.position(exact)
-            items = items_of(seq.value)
-            for k in range(total):
-                b.store_slot(out, k, b.new_ref(b.load_slot(items, k)))
-            r.branch(done)
-            b.position(nxt)
-    r.branch(generic)
+        exact = b.block("unpack_exact")
+        tuple_ = b.is_type(seq.value, "PyTuple_Type")
+        sequence = r.or_(tuple_, b.is_type(seq.value, "PyList_Type"))
+        fits = r.and_(sequence, r.icmp_signed("==", b.load(seq.value, VAROBJECT.ob_size), i64(total)))
+        r.cbranch(fits, exact, generic)
+        b.position(exact)
+        # ob_item is the array itself in a tuple, a pointer to it in a list (the same offset).
+        in_place = b.addr(seq.value, TUPLE.ob_item)
+        from_exact = r.select(tuple_, in_place, b.load(seq.value, LIST.ob_item))
+        r.branch(done)
+    else:
+        r.branch(generic)
     b.position(generic)
     status = b.call("pyjion_unpack_iterable", seq.value, i32(before), i32(after), out)
     fx.error_if(r.icmp_signed("==", status, i32(0)), cleanup=[seq])
+    from_generic = r.block
     r.branch(done)
     b.position(done)
-    fx.release(seq)
-    for k in reversed(range(total)):
-        fx.push(b.load_slot(out, k))
+    items = r.phi(PTR)
+    items.add_incoming(out, from_generic)
+    values = [b.load_slot(items, k) for k in range(total)]
+    if from_exact is not None:
+        items.add_incoming(from_exact, exact)
+        with b.if_then(r.icmp_unsigned("!=", items, out), likely=True):
+            for value in values:
+                b.incref(value)
+    fx.release(seq)  # may free the items read above: they hold their own references by now
+    for value in reversed(values):
+        fx.push(value)
 
 
 def unpack_sequence(fx: Lowering, ins: Instruction) -> None:

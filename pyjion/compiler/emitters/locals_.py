@@ -43,7 +43,7 @@ def store_fast(fx: Lowering, ins: Instruction) -> None:
         return
     old = fx.local(ins.arg)
     fx.set_local(ins.arg, entry.value)
-    fx.b.xdecref(old)
+    fx.xdecref(old)
 
 
 def delete_fast(fx: Lowering, ins: Instruction) -> None:

@@ -9,6 +9,7 @@ only gives their difference); a test checks them against ``dis.stack_effect`` fo
 from __future__ import annotations
 
 import enum
+import inspect
 from dataclasses import dataclass
 from types import CodeType
 from typing import Callable, Sequence
@@ -247,6 +248,49 @@ def analyse(code: CodeType, blocks: dict[int, Block], handlers: dict[int, Handle
                 entry[successor] = merged
                 work.append(successor)
     return StackKinds(before, entry, consts)
+
+
+def bound_locals(code: CodeType, blocks: dict[int, Block], handlers: dict[int, Handler] | None = None
+                 ) -> dict[int, frozenset[int]]:
+    """The fast locals certainly bound before each instruction, keyed by ``index``: a LOAD_FAST of one
+    needs no unbound-local check.
+
+    Forward data flow to a fixed point: the parameters are bound on entry, STORE_FAST binds, DELETE_FAST
+    unbinds; where paths meet (an exception handler with each instruction it covers) only what all of
+    them bind. A frame the interpreter ran part of (a generator's ``throw()``) took one of these paths;
+    a tracer that could unbind a local runs the frame in the interpreter.
+    """
+    handlers = handlers or {}
+    parameters = (code.co_argcount + code.co_kwonlyargcount + bool(code.co_flags & inspect.CO_VARARGS)
+                  + bool(code.co_flags & inspect.CO_VARKEYWORDS))
+    entry: dict[int, frozenset[int]] = {next(iter(blocks)): frozenset(range(parameters))}
+    before: dict[int, frozenset[int]] = {}
+    work = [next(iter(blocks))]
+    while work:
+        start = work.pop()
+        block = blocks[start]
+        bound = entry[start]
+        edges = []
+        for ins in block.instructions:
+            before[ins.index] = bound
+            handler = handlers.get(ins.index)
+            if handler is not None:
+                edges.append((handler.target, bound))
+            if ins.opname == "STORE_FAST":
+                bound = bound | {ins.arg}
+            elif ins.opname == "DELETE_FAST":
+                bound = bound - {ins.arg}
+        if block.fallthrough is not None:
+            edges.append((block.fallthrough, bound))
+        if block.last.is_jump:
+            edges.append((block.last.target, bound))
+        for successor, out in edges:
+            known = entry.get(successor)
+            merged = out if known is None else known & out
+            if merged != known:
+                entry[successor] = merged
+                work.append(successor)
+    return before
 
 
 # Emitters that leave unboxed values below their own operands as they are; before any other, the

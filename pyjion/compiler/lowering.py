@@ -17,7 +17,6 @@ pushed, jump to the handler block. Two exits hand the frame to the interpreter i
 """
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from types import CodeType
 from typing import Callable, Iterable
@@ -27,7 +26,7 @@ from llvmlite import ir
 from ..abi.cpython311 import (CFRAME, CODE, FLOAT, FRAME, FRAME_OWNED_BY_GENERATOR, FRAME_SUSPENDED, FUNCTION,
                               GENERATOR, INTERP, OBJECT, THREAD, TUPLE)
 from ..enums import OptimizationFlags
-from .analysis import KEEPS_UNBOXED, Kind, StackKinds
+from .analysis import KEEPS_UNBOXED, Kind, StackKinds, bound_locals
 from .builder import F64, FRAME_FUNCTION, I8, I16, I32, I64, NULL, PTR, Builder, define_global, i32, i64
 from .bytecode import Instruction
 from .feedback import Specialisation
@@ -79,12 +78,7 @@ class Lowering:
         self.emitters = emitters
         self.nlocalsplus = code.co_nlocals + len(set(code.co_cellvars) - set(code.co_varnames)) + len(
             code.co_freevars)
-        # Parameters the code never deletes stay bound for the frame's life (a tracer that could unbind
-        # one sends the frame to the interpreter): their LOAD_FAST needs no unbound-local check.
-        parameters = (code.co_argcount + code.co_kwonlyargcount + bool(code.co_flags & inspect.CO_VARARGS)
-                      + bool(code.co_flags & inspect.CO_VARKEYWORDS))
-        deleted = {ins.arg for block in blocks.values() for ins in block.instructions if ins.opname == "DELETE_FAST"}
-        self.always_bound = frozenset(range(parameters)) - deleted
+        self.bound = bound_locals(code, blocks, handlers)  # locals bound before each instruction
         self.function = ir.Function(module, FRAME_FUNCTION, name)
         self.b = Builder(self.function, SIGNATURES)
         self.r = self.b.ir

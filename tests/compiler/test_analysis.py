@@ -60,3 +60,41 @@ def test_kinds_track_null_markers_and_merge():
     assert all(block.depth is not None for block in blocks.values())
     assert analysis.Kind.NULL.merge(analysis.Kind.ANY) is analysis.Kind.MAYBE_NULL
     assert analysis.Kind.INT.merge(analysis.Kind.FLOAT) is analysis.Kind.ANY
+
+
+def _bound_at_loads(func):
+    """For each LOAD_FAST of ``func``, in order: (local name, whether it is certainly bound there)."""
+    code = func.__code__
+    instructions = bytecode.decode(code)
+    handlers = flow.exception_handlers(code, instructions)
+    blocks = flow.build_blocks(instructions, handlers)
+    bound = analysis.bound_locals(code, blocks, handlers)
+    return [(code.co_varnames[ins.arg], ins.arg in bound[ins.index]) for ins in instructions
+            if ins.opname == "LOAD_FAST" and ins.index in bound]
+
+
+def test_bound_locals():
+    def straight(a, *args, k, **kw):
+        b = a
+        return a, b, args, k, kw
+
+    def branches(a):
+        if a:
+            b = 1
+        else:
+            b = 2
+            c = 3
+        del a
+        return b, c
+
+    def handler(a):
+        try:
+            b = int(a)
+            c = b
+        except ValueError:
+            return c
+        return c
+
+    assert all(bound for _, bound in _bound_at_loads(straight))
+    assert _bound_at_loads(branches)[-2:] == [("b", True), ("c", False)]
+    assert _bound_at_loads(handler) == [("a", True), ("b", True), ("c", False), ("c", True)]

@@ -81,6 +81,50 @@ def parameter_unbound_by_except(a):
     return a
 
 
+# LOAD_FAST checks a local for being unbound only where some path reaches it unbound (analysis.bound_locals).
+def bound_after_loop(n):
+    for i in range(n):
+        last = i
+    return last + i  # noqa: F821 - unbound when the loop did not run
+
+
+def bound_in_try(n):
+    try:
+        if n % 2:
+            raise KeyError(n)
+        inner = n
+    except KeyError:
+        pass
+    return inner
+
+
+def bound_by_handler(n):
+    try:
+        if n % 2:
+            raise KeyError(n)
+    except KeyError as err:
+        caught = repr(err)
+    return caught
+
+
+def deleted_on_a_path(n):
+    x = n
+    if n % 2:
+        del x
+    return x
+
+
+def deleted_in_loop(n):
+    total, x = 0, 1
+    for i in range(n):
+        total += x  # unbound from the iteration after the one that deletes it
+        if i == 2:
+            del x
+        elif i < 2:
+            x = i + 10
+    return total
+
+
 def cell_argument(a):
     def f():
         return a + 1
@@ -572,6 +616,8 @@ CASES = [
     (import_missing_module, ()), (raises, (0,)), (raises, (1,)), (raises, (2,)), (plain_assert, (5,)), (plain_assert, (50,)),
     (make_class, ()), (loader_calls, ()), (loader_mismatch, ()),
     (freed_lines, (3.0,)),
+    *[(f, (n,)) for f in (bound_after_loop, bound_in_try, bound_by_handler, deleted_on_a_path, deleted_in_loop)
+      for n in range(5)],
 ] + [(call_errors, (k,)) for k in range(7)] + [(unpack_errors, (k,)) for k in range(5)] + [
     (unpack_references, (kind,)) for kind in ("tuple", "list", "subclass", "iterator")]
 

@@ -30,7 +30,7 @@ def _is_free_variable(fx: Lowering, index: int) -> bool:
 
 def load_fast(fx: Lowering, ins: Instruction) -> None:
     value = fx.local(ins.arg)
-    if ins.arg not in fx.always_bound:
+    if ins.arg not in fx.bound[ins.index]:
         with fx.b.if_then(fx.b.is_null(value), likely=False):
             _unbound(fx, ins.arg, free_variable=False)
     fx.push(fx.b.new_ref(value))

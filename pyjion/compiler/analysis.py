@@ -12,12 +12,14 @@ import enum
 import inspect
 from dataclasses import dataclass
 from types import CodeType
-from typing import Callable, Sequence
+from typing import Callable, Sequence, TypeVar
 
 from .bytecode import Instruction
 from .feedback import (Specialisation, expects_floats, indexes_a_sequence, specialised_for_floats,
                        specialised_for_ints)
 from .flow import Block, Handler
+
+State = TypeVar("State")
 
 
 class Kind(enum.Enum):
@@ -211,8 +213,27 @@ def apply(ins: Instruction, kinds: tuple[Kind, ...], consts: tuple, jump: bool =
     return kinds[:len(kinds) - pops] + tuple(rule(ins, popped, consts))
 
 
+def _fixed_point(blocks: dict[int, Block], initial: State, edges: Callable[[Block, State], list[tuple[int, State]]],
+                 merge: Callable[[State, State], State]) -> dict[int, State]:
+    """Forward data flow from the entry block: the state each reached block is entered with.
+    ``edges(block, state)`` walks a block entered with ``state`` and gives (successor, state) pairs;
+    ``merge`` joins two states where paths meet, moving up a finite lattice, so the iteration ends."""
+    first = next(iter(blocks))
+    entry = {first: initial}
+    work = [first]
+    while work:
+        start = work.pop()
+        for successor, out in edges(blocks[start], entry[start]):
+            known = entry.get(successor)
+            merged = out if known is None else merge(known, out)
+            if merged != known:
+                entry[successor] = merged
+                work.append(successor)
+    return entry
+
+
 def analyse(code: CodeType, blocks: dict[int, Block], handlers: dict[int, Handler] | None = None) -> StackKinds:
-    """Forward data flow to a fixed point; kinds only move up the ANY/MAYBE_NULL lattice, so it ends.
+    """Kinds of the stack slots before each instruction; kinds only move up the ANY/MAYBE_NULL lattice.
 
     A handler is entered with the raising instruction's stack cut to the handler's depth, then the
     lasti int and the exception. A generator resumes with the values it spilled when it suspended,
@@ -221,32 +242,24 @@ def analyse(code: CodeType, blocks: dict[int, Block], handlers: dict[int, Handle
     """
     handlers = handlers or {}
     consts = code.co_consts
-    entry: dict[int, tuple[Kind, ...]] = {next(iter(blocks)): ()}
     before: dict[int, tuple[Kind, ...]] = {}
-    work = [next(iter(blocks))]
-    while work:
-        start = work.pop()
-        block = blocks[start]
-        kinds = entry[start]
-        edges = []
+
+    def edges(block: Block, kinds: tuple[Kind, ...]) -> list[tuple[int, tuple[Kind, ...]]]:
+        out = []
         for ins in block.instructions:
             before[ins.index] = kinds
             handler = handlers.get(ins.index)
             if handler is not None:
-                edges.append((handler.target, kinds[:handler.depth] + (Kind.INT,) * handler.lasti + (Kind.ANY,)))
+                out.append((handler.target, kinds[:handler.depth] + (Kind.INT,) * handler.lasti + (Kind.ANY,)))
             if ins is not block.last:
                 kinds = apply(ins, kinds, consts)
-        last = block.last
         if block.fallthrough is not None:
-            edges.append((block.fallthrough, apply(last, kinds, consts)))
-        if last.is_jump:
-            edges.append((last.target, apply(last, kinds, consts, jump=True)))
-        for successor, out in edges:
-            known = entry.get(successor)
-            merged = out if known is None else tuple(a.merge(b) for a, b in zip(known, out))
-            if merged != known:
-                entry[successor] = merged
-                work.append(successor)
+            out.append((block.fallthrough, apply(block.last, kinds, consts)))
+        if block.last.is_jump:
+            out.append((block.last.target, apply(block.last, kinds, consts, jump=True)))
+        return out
+
+    entry = _fixed_point(blocks, (), edges, lambda known, new: tuple(a.merge(b) for a, b in zip(known, new)))
     return StackKinds(before, entry, consts)
 
 
@@ -255,41 +268,32 @@ def bound_locals(code: CodeType, blocks: dict[int, Block], handlers: dict[int, H
     """The fast locals certainly bound before each instruction, keyed by ``index``: a LOAD_FAST of one
     needs no unbound-local check.
 
-    Forward data flow to a fixed point: the parameters are bound on entry, STORE_FAST binds, DELETE_FAST
-    unbinds; where paths meet (an exception handler with each instruction it covers) only what all of
-    them bind. A frame the interpreter ran part of (a generator's ``throw()``) took one of these paths;
-    a tracer that could unbind a local runs the frame in the interpreter.
+    Parameters are bound on entry, STORE_FAST binds, DELETE_FAST unbinds; where paths meet (an exception
+    handler with each instruction it covers) only what all of them bind. A frame the interpreter ran
+    part of (a generator's ``throw()``) took one of these paths; a tracer that could unbind a local runs
+    the frame in the interpreter.
     """
     handlers = handlers or {}
     parameters = (code.co_argcount + code.co_kwonlyargcount + bool(code.co_flags & inspect.CO_VARARGS)
                   + bool(code.co_flags & inspect.CO_VARKEYWORDS))
-    entry: dict[int, frozenset[int]] = {next(iter(blocks)): frozenset(range(parameters))}
     before: dict[int, frozenset[int]] = {}
-    work = [next(iter(blocks))]
-    while work:
-        start = work.pop()
-        block = blocks[start]
-        bound = entry[start]
-        edges = []
+
+    def edges(block: Block, bound: frozenset[int]) -> list[tuple[int, frozenset[int]]]:
+        out = []
         for ins in block.instructions:
             before[ins.index] = bound
             handler = handlers.get(ins.index)
             if handler is not None:
-                edges.append((handler.target, bound))
+                out.append((handler.target, bound))
             if ins.opname == "STORE_FAST":
                 bound = bound | {ins.arg}
             elif ins.opname == "DELETE_FAST":
                 bound = bound - {ins.arg}
-        if block.fallthrough is not None:
-            edges.append((block.fallthrough, bound))
-        if block.last.is_jump:
-            edges.append((block.last.target, bound))
-        for successor, out in edges:
-            known = entry.get(successor)
-            merged = out if known is None else known & out
-            if merged != known:
-                entry[successor] = merged
-                work.append(successor)
+        out += [(successor, bound) for successor in (block.fallthrough, block.last.target if block.last.is_jump
+                                                     else None) if successor is not None]
+        return out
+
+    _fixed_point(blocks, frozenset(range(parameters)), edges, frozenset.intersection)
     return before
 
 

@@ -289,8 +289,10 @@ def bound_locals(code: CodeType, blocks: dict[int, Block], handlers: dict[int, H
                 bound = bound | {ins.arg}
             elif ins.opname == "DELETE_FAST":
                 bound = bound - {ins.arg}
-        out += [(successor, bound) for successor in (block.fallthrough, block.last.target if block.last.is_jump
-                                                     else None) if successor is not None]
+        if block.fallthrough is not None:
+            out.append((block.fallthrough, bound))
+        if block.last.is_jump:
+            out.append((block.last.target, bound))
         return out
 
     _fixed_point(blocks, frozenset(range(parameters)), edges, frozenset.intersection)

@@ -15,7 +15,7 @@ from types import CodeType
 from typing import Callable, Sequence, TypeVar
 
 from .bytecode import Instruction
-from .feedback import (Specialisation, expects_floats, indexes_a_sequence, specialised_for_floats,
+from .feedback import (Specialisation, expects_floats, expects_ints, indexes_a_sequence, specialised_for_floats,
                        specialised_for_ints)
 from .flow import Block, Handler
 
@@ -316,7 +316,8 @@ def unboxed_results(blocks: dict[int, Block], kinds: StackKinds, found: dict[int
 
     A result that is not of its kind sends the frame to the interpreter, so one must have been seen: the
     operation was specialised for floats or ints (a true division or a power is tried on floats
-    without), or the float operation consuming it was."""
+    without), or the float operation consuming it was; or it is a floor division or a remainder (which
+    3.11 does not specialise) of int results and int constants, an int whatever path computes it."""
     unboxed = set()
     for block in blocks.values():
         if block.depth is None:
@@ -348,12 +349,17 @@ def unboxed_results(blocks: dict[int, Block], kinds: StackKinds, found: dict[int
                 unboxed.update(index for index, kind in filter(None, consumed) if kind == "float")
             elif expects_floats(ins, found) or ins.opname == "STORE_FAST":
                 unboxed.update(index for index, kind in filter(None, consumed) if index in fed)
-            elif specialised_for_ints(ins, found):
+            elif expects_ints(ins, found):
                 unboxed.update(index for index, kind in filter(None, consumed) if kind == "int")
             if ins.opname == "BINARY_OP" and expects_floats(ins, found):
                 producers.append((ins.index, "float"))
             elif ins.opname == "BINARY_OP" and specialised_for_ints(ins, found):
                 producers.append((ins.index, "int"))
+            elif expects_ints(ins, found) and all(operand is not None and operand[1] in ("int", "int constant")
+                                                  for operand in consumed):
+                producers.append((ins.index, "int"))  # a floor division or remainder of ints is an int
+            elif ins.opname == "LOAD_CONST" and kinds.after(ins)[-1] is Kind.INT:
+                producers.append((ins.index, "int constant"))  # an operand, never unboxed itself
             else:
                 producers.extend([None] * pushes)
     return frozenset(unboxed)

@@ -57,6 +57,7 @@ UNSPECIALISED_FLOAT_OPERATIONS = frozenset({8, 21, 11, 24})  # BINARY_OP's oparg
 
 
 INT_FORMS = ("BINARY_OP_ADD_INT", "BINARY_OP_SUBTRACT_INT", "BINARY_OP_MULTIPLY_INT", "COMPARE_OP_INT_JUMP")
+INT_DIVISIONS = frozenset({2, 15, 6, 19})  # BINARY_OP's oparg for //, //=, % and %=
 _SEQUENCE_SUBSCRIPTS = frozenset({"BINARY_SUBSCR_LIST_INT", "BINARY_SUBSCR_TUPLE_INT", "STORE_SUBSCR_LIST_INT"})
 
 
@@ -64,6 +65,13 @@ def specialised_for_ints(ins: Instruction, found: dict[int, Specialisation]) -> 
     """The interpreter specialised ``ins`` for two ints."""
     specialisation = found.get(ins.index)
     return specialisation is not None and specialisation.opname in INT_FORMS
+
+
+def expects_ints(ins: Instruction, found: dict[int, Specialisation]) -> bool:
+    """``ins`` gets the inline int path: the interpreter specialised it for ints, or it is a floor division
+    or a remainder (3.11 specialises neither; trying costs a type check where the operands are not ints,
+    a string formatted with ``%`` say)."""
+    return (ins.opname == "BINARY_OP" and ins.arg in INT_DIVISIONS) or specialised_for_ints(ins, found)
 
 
 def indexes_a_sequence(ins: Instruction, found: dict[int, Specialisation]) -> bool:

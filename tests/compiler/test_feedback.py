@@ -331,9 +331,10 @@ def test_unboxed_int_temporaries(function):
 
 
 def test_unboxed_results_are_those_consumed_by_int_operations_and_indexes():
-    # i + j, i + j and + 1 feed int operations, and + i feeds + 1; the product feeds //, which 3.11
-    # does not specialise, and + 1 the true division: they need objects, as does // itself
-    assert _unboxed_operations(UNBOXED_INTS, "eval_a") == [True, True, True, False, False, True, False, False]
+    # i + j, i + j and + 1 feed int operations, the product a floor division (tried on ints, 3.11 does
+    # not specialise it), whose result, an int's floor division by an int constant, feeds + i, which
+    # feeds + 1; that one feeds the true division: it needs an object
+    assert _unboxed_operations(UNBOXED_INTS, "eval_a") == [True, True, True, True, True, True, False, False]
     # i + k indexes a list; 2 * i too, after - k; the index arithmetic is all unboxed
     assert _unboxed_operations(UNBOXED_INTS, "index") == [True, True, True]
 
@@ -437,6 +438,67 @@ STEPS = [("arith", 3, 4), ("arith", -7, 0), ("arith", big - 1, big - 1), ("arith
                                             ("compare", Flags.InternRichCompare)])
 def test_int_fast_paths(function, flag):
     check(INTS, function, flag)
+
+
+DIVISIONS = """
+class Floored(int):
+    def __floordiv__(self, other):
+        return "floored"
+
+    def __mod__(self, other):
+        return "modded"
+
+def divide(a, b):
+    return a // b, a % b
+
+def in_place(a, b):
+    a //= b
+    b %= 7
+    return a, b
+
+def unboxed(a, b, c):
+    # the products and quotients stay i64s; -2**63 // -1 is a big int, and the frame goes on in the
+    # interpreter with it
+    return (a * b * c) // -1 + 1, (a * b * c) % 1000 - 1, (a + b) // (b - c) % 3
+
+def warm():
+    divide(7, 2)
+    in_place(7, 2)
+    unboxed(3, 4, 5)
+
+big = 2**40
+STEPS = [("divide", a, b) for a in (7, -7, 0, 1, -1, 2**30 - 1, -(2**30 - 1), big, -big)
+         for b in (2, -2, 3, -3, 1, -1, 2**30 - 1, big)]
+STEPS += [("divide", 1, 0), ("divide", 0, 0), ("divide", big, 0), ("divide", 7.5, 2), ("divide", 7, 2.5),
+          ("divide", -7.5, 0.0), ("divide", True, 2), ("divide", 7, True), ("divide", Floored(7), 2),
+          ("divide", "%s-%s", (1, 2)), ("divide", "x", 3), ("divide", [1], 2),
+          ("in_place", 7, 2), ("in_place", -7, -2), ("in_place", 7, 0), ("in_place", 7.5, -2),
+          ("unboxed", 3, 4, 5), ("unboxed", -3, 4, 5), ("unboxed", 3, 4, 4), ("unboxed", -2**21, 2**21, 2**21),
+          ("unboxed", 2**21, 2**21, 2**21), ("unboxed", 2**29, 2**29, 2**29), ("unboxed", 3.5, 4, 5),
+          ("unboxed", big, 1, 1)]
+"""
+
+
+@pytest.mark.parametrize("function, flag", [("divide", Flags.IntArithmetic), ("in_place", Flags.IntArithmetic),
+                                            ("unboxed", Flags.Unboxing)])
+def test_int_divisions(function, flag):
+    """Floor division and remainder, which 3.11 does not specialise, on ints of every sign, by zero, on
+    big ints, floats, strings and an int subclass; unboxed, to -2**63 // -1."""
+    check(DIVISIONS, function, flag)
+
+
+def test_no_int_division_where_an_operand_is_known_not_to_be_an_int():
+    namespace = warmed("""
+def fmt(name, n):
+    return "%s: %d" % (name, n), n % 3
+
+def warm():
+    fmt("a", 5)
+""")
+    with jit():
+        assert namespace["fmt"]("a", 5) == ("a: 5", 2)
+    assert pyjion.info(namespace["fmt"]).compiled
+    assert pyjion.il(namespace["fmt"]).count(" srem ") == 1  # n % 3 only
 
 
 GLOBALS = """

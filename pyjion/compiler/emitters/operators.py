@@ -3,8 +3,9 @@
 Where the interpreter has specialised an operator for floats or ints (BINARY_OP_ADD_FLOAT,
 COMPARE_OP_INT_JUMP, ...), the operation is done inline on exact floats and on ints of one digit,
 falling back to the C API for anything else; true division and power, which 3.11 does not specialise,
-are tried inline on floats always. The result of a float operation that another one consumes stays a
-double on the value stack (``analysis.unboxed_results``), boxed only if something else needs it.
+are tried inline on floats always, floor division and remainder on ints. The result of a float
+operation that another one consumes stays a double on the value stack (``analysis.unboxed_results``),
+boxed only if something else needs it; an int's alike.
 Subscripts the interpreter did not specialise are tried on ``array.array`` of doubles (and read on
 arrays of C ints), whose items 3.11 reads and writes through argument parsing and a new float.
 """
@@ -19,9 +20,10 @@ from llvmlite import ir
 from ...abi.cpython311 import (ARRAY, ARRAY_DESCR, FLOAT, HEAPTYPE, LIST, LONG, PY_VECTORCALL_ARGUMENTS_OFFSET,
                                TUPLE, TYPE, VAROBJECT)
 from ...enums import OptimizationFlags
+from ..analysis import Kind
 from ..builder import F64, I8, I32, I64, NULL, PTR, i32, i64
 from ..bytecode import Instruction
-from ..feedback import FLOAT_FORMS, INT_FORMS, Specialisation, expects_floats, specialised_for_ints
+from ..feedback import FLOAT_FORMS, INT_FORMS, Specialisation, expects_floats, expects_ints
 from ..flow import StackEffectFault
 from ..lowering import Entry, Lowering
 
@@ -150,6 +152,20 @@ def _overflow_checked(fx: Lowering, operation: str) -> ir.Function:
     return found
 
 
+def _floor_division(fx: Lowering, bail_if, dividend: ir.Value, divisor: ir.Value, remainder: bool) -> ir.Value:
+    """``dividend // divisor``, or ``%``, of two i64s, rounded as Python rounds them (the remainder has the
+    divisor's sign); a zero divisor (ZeroDivisionError) and -2**63 // -1 (a big int) take the generic path."""
+    r = fx.r
+    bail_if(r.or_(r.icmp_signed("==", divisor, i64(0)),
+                  r.and_(r.icmp_signed("==", dividend, i64(-2**63)), r.icmp_signed("==", divisor, i64(-1)))))
+    rest = r.srem(dividend, divisor)
+    # The machine truncates toward zero: where the remainder's sign is not the divisor's, one step down.
+    below = r.and_(r.icmp_signed("!=", rest, i64(0)), r.icmp_signed("<", r.xor(rest, divisor), i64(0)))
+    if remainder:
+        return r.select(below, r.add(rest, divisor), rest)
+    return r.sub(r.sdiv(dividend, divisor), r.zext(below, I64))
+
+
 def _int_of(fx: Lowering, obj: ir.Value) -> tuple[ir.Value, ir.Value]:
     """Whether ``obj`` is an exact int of at most two 30-bit digits, and then its i64 value."""
     b, r = fx.b, fx.r
@@ -187,7 +203,8 @@ def _operands(fx: Lowering, ins: Instruction) -> tuple[str | None, Entry, Entry]
     left, right = fx.popn(2)
     if fx.fast_paths and expects_floats(ins, fx.feedback):
         return "float", left, right
-    if fx.fast_paths and specialised_for_ints(ins, fx.feedback):
+    # Not where an operand is known not to be an int: a string formatted with ``%``, say.
+    if fx.fast_paths and expects_ints(ins, fx.feedback) and {left.kind, right.kind} <= {Kind.ANY, Kind.INT}:
         return "int", left, right
     left, right = fx.boxed([left, right])
     return None, left, right
@@ -256,15 +273,18 @@ def binary_op(fx: Lowering, ins: Instruction) -> None:
     def on_ints(bail_if):
         # Unboxed operands can be any i64: an overflow takes the generic path, to a big int.
         lv, rv = _int_values(fx, bail_if, left, right)
-        outcome = fx.r.call(_overflow_checked(fx, _INT_OPS[operation]), [lv, rv])
-        bail_if(fx.r.extract_value(outcome, 1))
-        value = fx.r.extract_value(outcome, 0)
+        if operation in _INT_OPS:
+            outcome = fx.r.call(_overflow_checked(fx, _INT_OPS[operation]), [lv, rv])
+            bail_if(fx.r.extract_value(outcome, 1))
+            value = fx.r.extract_value(outcome, 0)
+        else:
+            value = _floor_division(fx, bail_if, lv, rv, remainder=operation == "Remainder")
         return (value,) if unboxed else (fx.b.box_int(value),)
 
     if path == "float":
         fx.optimizations |= OptimizationFlags.FloatArithmetic
         result, = fx.guarded(on_floats, generic_unboxed if unboxed else generic)
-    elif path == "int" and operation in _INT_OPS:
+    elif path == "int" and operation in (*_INT_OPS, "FloorDivide", "Remainder"):
         fx.optimizations |= OptimizationFlags.IntArithmetic
         result, = fx.guarded(on_ints, generic_unboxed if unboxed else generic)
     else:

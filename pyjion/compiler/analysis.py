@@ -15,8 +15,8 @@ from types import CodeType
 from typing import Callable, Sequence, TypeVar
 
 from .bytecode import Instruction
-from .feedback import (Specialisation, expects_floats, expects_ints, indexes_a_sequence, specialised_for_floats,
-                       specialised_for_ints)
+from .feedback import (TRUE_DIVISIONS, Specialisation, expects_floats, expects_ints, indexes_a_sequence,
+                       specialised_for_floats, specialised_for_ints)
 from .flow import Block, Handler
 
 State = TypeVar("State")
@@ -309,8 +309,8 @@ def unboxed_results(blocks: dict[int, Block], kinds: StackKinds, found: dict[int
     """The arithmetic operations whose result can stay an unboxed double or i64 on the value stack.
 
     A float's result is consumed by another float operation or stored in a local or a list item (whose
-    float object can then be reused, Lowering.store_double); an int's by another int operation or as
-    the index of a list, tuple or array subscript. Consumer and producer are in the same block, and only
+    float object can then be reused, Lowering.store_double); an int's by another int operation, a true
+    division or as the index of a list, tuple or array subscript. Consumer and producer are in the same block, and only
     instructions that keep values unboxed run in between: anything else would box the value again
     straight away, costing what the unboxing saved.
 
@@ -348,7 +348,9 @@ def unboxed_results(blocks: dict[int, Block], kinds: StackKinds, found: dict[int
             elif specialised_for_floats(ins, found):
                 unboxed.update(index for index, kind in filter(None, consumed) if kind == "float")
             elif expects_floats(ins, found) or ins.opname == "STORE_FAST":
-                unboxed.update(index for index, kind in filter(None, consumed) if index in fed)
+                divides = ins.opname == "BINARY_OP" and ins.arg in TRUE_DIVISIONS
+                unboxed.update(index for index, kind in filter(None, consumed)
+                               if index in fed or (kind == "int" and divides))
             elif expects_ints(ins, found):
                 unboxed.update(index for index, kind in filter(None, consumed) if kind == "int")
             if ins.opname == "BINARY_OP" and expects_floats(ins, found):

@@ -53,7 +53,8 @@ def read(code: CodeType) -> dict[int, Specialisation]:
 
 
 FLOAT_FORMS = ("BINARY_OP_ADD_FLOAT", "BINARY_OP_SUBTRACT_FLOAT", "BINARY_OP_MULTIPLY_FLOAT", "COMPARE_OP_FLOAT_JUMP")
-UNSPECIALISED_FLOAT_OPERATIONS = frozenset({8, 21, 11, 24})  # BINARY_OP's oparg for **, **=, / and /=
+TRUE_DIVISIONS = frozenset({11, 24})  # BINARY_OP's oparg for / and /=
+UNSPECIALISED_FLOAT_OPERATIONS = frozenset({8, 21}) | TRUE_DIVISIONS  # and ** and **=
 
 
 INT_FORMS = ("BINARY_OP_ADD_INT", "BINARY_OP_SUBTRACT_INT", "BINARY_OP_MULTIPLY_INT", "COMPARE_OP_INT_JUMP")

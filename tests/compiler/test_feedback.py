@@ -287,6 +287,10 @@ def store(seq, i, k, v):
     seq[i + k] = v
     return seq
 
+def ratio(a, b, c):
+    # i64s divided as doubles while they convert exactly; beyond 2**53, int / int rounds once
+    return (a * b + 1) / c, c / (a - b + 1)
+
 def compare(a, b, c):
     if a * b < b * c:
         return "less"
@@ -304,6 +308,7 @@ def warm():
     index([1, 2, 3, 4, 5, 6, 7], 2, 1)
     store([1, 2, 3, 4], 1, 1, 9)
     compare(3, 4, 5)
+    ratio(4, 3, 5)
     loop([(1, 2)] * 3)
 
 big = 2**40
@@ -320,12 +325,15 @@ STEPS = [("eval_a", 3, 4), ("eval_a", 0, 0), ("eval_a", 10**6, 10**6), ("eval_a"
          ("store", array.array("d", [1.5] * 4), 1, 1, 2.5), ("store", {}, 1, 1, 9),
          ("compare", 3, 4, 5), ("compare", 5, 4, 3), ("compare", big, big, big), ("compare", 2**31, 2**31, 1),
          ("compare", 3, 4.5, 5), ("compare", 1, 1, "s"),
+         ("ratio", 3, 4, 5), ("ratio", -3, 4, -5), ("ratio", 3, 3, 5), ("ratio", 4, 3, 0), ("ratio", 2**26, 2**26, 7),
+         ("ratio", 536870866, 536870866, 7), ("ratio", 2**29, -2**29, 3), ("ratio", 3, 4, 5.5), ("ratio", 3.5, 4, 5),
+         ("ratio", big, big, 3),
          ("loop", [(1, 2)] * 5), ("loop", [(1, 2), (2**31, 2**31), (3, 4)]), ("loop", [(1, 2), (1.5, 2), (3, 4)]),
          ("loop", [(1, 2), (big, big), (3, 4)])]
 """
 
 
-@pytest.mark.parametrize("function", ["eval_a", "chain", "index", "store", "compare", "loop"])
+@pytest.mark.parametrize("function", ["eval_a", "chain", "index", "store", "compare", "ratio", "loop"])
 def test_unboxed_int_temporaries(function):
     check(UNBOXED_INTS, function, Flags.Unboxing)
 
@@ -333,8 +341,10 @@ def test_unboxed_int_temporaries(function):
 def test_unboxed_results_are_those_consumed_by_int_operations_and_indexes():
     # i + j, i + j and + 1 feed int operations, the product a floor division (tried on ints, 3.11 does
     # not specialise it), whose result, an int's floor division by an int constant, feeds + i, which
-    # feeds + 1; that one feeds the true division: it needs an object
-    assert _unboxed_operations(UNBOXED_INTS, "eval_a") == [True, True, True, True, True, True, False, False]
+    # feeds + 1, which feeds the true division; its result is returned
+    assert _unboxed_operations(UNBOXED_INTS, "eval_a") == [True, True, True, True, True, True, True, False]
+    # a * b feeds + 1, which feeds a true division; a - b and + 1 alike
+    assert _unboxed_operations(UNBOXED_INTS, "ratio") == [True, True, False, True, True, False]
     # i + k indexes a list; 2 * i too, after - k; the index arithmetic is all unboxed
     assert _unboxed_operations(UNBOXED_INTS, "index") == [True, True, True]
 

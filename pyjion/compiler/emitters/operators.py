@@ -65,15 +65,21 @@ def _float_values(fx: Lowering, bail_if, left: Entry, right: Entry) -> list[ir.V
 
 
 def _number_values(fx: Lowering, bail_if, left: Entry, right: Entry) -> tuple[list[ir.Value], list[ir.Value]]:
-    """The doubles of two floats or exact ints of one digit, which convert exactly, as float_div and
-    long_true_divide convert them, and whether each was a float: for a true division or a power, which
-    3.11 does not specialise, and whose operands are often an int and a float."""
+    """The doubles of two floats or ints (exact ints of one digit, unboxed ones up to 2**53), which
+    convert exactly, as float_div and long_true_divide convert them, and whether each was a float: for
+    a true division or a power, which 3.11 does not specialise, and whose operands are often an int and
+    a float."""
     b, r = fx.b, fx.r
     values, floats = [], []
     for entry in (left, right):
-        if entry.unboxed is not None:
+        if entry.unboxed is not None and entry.unboxed.type == F64:
             values.append(entry.unboxed)
             floats.append(ir.Constant(ir.IntType(1), 1))
+            continue
+        if entry.unboxed is not None:  # an int result: exact as a double up to 2**53
+            bail_if(r.icmp_unsigned(">", r.add(entry.unboxed, i64(2**53)), i64(2**54)))
+            values.append(r.sitofp(entry.unboxed, F64))
+            floats.append(ir.Constant(ir.IntType(1), 0))
             continue
         is_float = b.is_type(entry.value, "PyFloat_Type")
         from_float, from_int, done = b.block("float_operand"), b.block("int_operand"), b.block("operand")

@@ -316,8 +316,9 @@ def unboxed_results(blocks: dict[int, Block], kinds: StackKinds, found: dict[int
 
     A result that is not of its kind sends the frame to the interpreter, so one must have been seen: the
     operation was specialised for floats or ints (a true division or a power is tried on floats
-    without), or the float operation consuming it was; or it is a floor division or a remainder (which
-    3.11 does not specialise) of int results and int constants, an int whatever path computes it."""
+    without), or the float operation consuming it was; or it is a floor division, a remainder, a shift
+    or a bitwise operation (3.11 specialises none) of int results and int constants, an int whatever
+    path computes it."""
     unboxed = set()
     for block in blocks.values():
         if block.depth is None:
@@ -359,7 +360,7 @@ def unboxed_results(blocks: dict[int, Block], kinds: StackKinds, found: dict[int
                 producers.append((ins.index, "int"))
             elif expects_ints(ins, found) and all(operand is not None and operand[1] in ("int", "int constant")
                                                   for operand in consumed):
-                producers.append((ins.index, "int"))  # a floor division or remainder of ints is an int
+                producers.append((ins.index, "int"))  # //, %, <<, >>, &, | or ^ of ints: an int
             elif ins.opname == "LOAD_CONST" and kinds.after(ins)[-1] is Kind.INT:
                 producers.append((ins.index, "int constant"))  # an operand, never unboxed itself
             else:

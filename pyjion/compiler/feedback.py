@@ -58,7 +58,8 @@ UNSPECIALISED_FLOAT_OPERATIONS = frozenset({8, 21}) | TRUE_DIVISIONS  # and ** a
 
 
 INT_FORMS = ("BINARY_OP_ADD_INT", "BINARY_OP_SUBTRACT_INT", "BINARY_OP_MULTIPLY_INT", "COMPARE_OP_INT_JUMP")
-INT_DIVISIONS = frozenset({2, 15, 6, 19})  # BINARY_OP's oparg for //, //=, % and %=
+# BINARY_OP's oparg for & // << % | >> ^ and their in-place forms: 3.11 specialises none of them.
+UNSPECIALISED_INT_OPERATIONS = frozenset(op + inplace for op in (1, 2, 3, 6, 7, 9, 12) for inplace in (0, 13))
 _SEQUENCE_SUBSCRIPTS = frozenset({"BINARY_SUBSCR_LIST_INT", "BINARY_SUBSCR_TUPLE_INT", "STORE_SUBSCR_LIST_INT"})
 
 
@@ -69,10 +70,10 @@ def specialised_for_ints(ins: Instruction, found: dict[int, Specialisation]) -> 
 
 
 def expects_ints(ins: Instruction, found: dict[int, Specialisation]) -> bool:
-    """``ins`` gets the inline int path: the interpreter specialised it for ints, or it is a floor division
-    or a remainder (3.11 specialises neither; trying costs a type check where the operands are not ints,
-    a string formatted with ``%`` say)."""
-    return (ins.opname == "BINARY_OP" and ins.arg in INT_DIVISIONS) or specialised_for_ints(ins, found)
+    """``ins`` gets the inline int path: the interpreter specialised it for ints, or it is a floor division,
+    a remainder, a shift or a bitwise operation (3.11 specialises none; trying costs a type check where
+    the operands are not ints, a string formatted with ``%`` say)."""
+    return (ins.opname == "BINARY_OP" and ins.arg in UNSPECIALISED_INT_OPERATIONS) or specialised_for_ints(ins, found)
 
 
 def indexes_a_sequence(ins: Instruction, found: dict[int, Specialisation]) -> bool:

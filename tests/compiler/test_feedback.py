@@ -497,6 +497,62 @@ def test_int_divisions(function, flag):
     check(DIVISIONS, function, flag)
 
 
+BITS = """
+class Masked(int):
+    def __and__(self, other):
+        return "masked"
+
+def bits(a, b):
+    return a & b, a | b, a ^ b
+
+def shifts(a, n):
+    return a << n, a >> n
+
+def in_place(a, b):
+    a <<= 2
+    a ^= b
+    a >>= 1
+    a &= 0xFFFF
+    a |= b
+    return a
+
+def unboxed(a, b, n):
+    # unboxed operands and results: a * b << n can outgrow 64 bits, and the frame goes on in the
+    # interpreter with the big int
+    return ((a * b) << n) + 1, ((a + b) >> n) - 1, ((a * b) & 0xFF) + ((a - b) | 1) - ((a + b) ^ n)
+
+def warm():
+    bits(12, 10)
+    shifts(3, 2)
+    in_place(5, 3)
+    unboxed(3, 4, 2)
+
+big = 2**40
+STEPS = [("bits", a, b) for a in (12, -12, 0, -1, 2**30 - 1, -(2**30 - 1), big, -big)
+         for b in (10, -10, 0, -1, 2**30 - 1, big)]
+STEPS += [("shifts", a, n) for a in (3, -3, 0, 1, -1, 2**30 - 1, -(2**30 - 1), big)
+          for n in (0, 1, 2, 29, 30, 33, 62, 63, 64, 100, 1000)]
+STEPS += [("shifts", 3, -1), ("shifts", 0, -1), ("shifts", 3, big), ("shifts", 3, -big), ("shifts", 3, 1.0),
+          ("shifts", 2.5, 1), ("shifts", True, 1), ("shifts", 1, True),
+          ("bits", True, False), ("bits", True, 3), ("bits", {1, 2}, {2, 3}), ("bits", {"a": 1}, {"b": 2}),
+          ("bits", Masked(3), 1), ("bits", 1.5, 1), ("bits", "a", 1),
+          ("in_place", 5, 3), ("in_place", -5, 3), ("in_place", 2**30 - 1, 7), ("in_place", big, 1),
+          ("in_place", 5, 3.0),
+          ("unboxed", 3, 4, 2), ("unboxed", -3, 4, 5), ("unboxed", 2**29, 2**29, 3), ("unboxed", 2**29, 2**29, 5),
+          ("unboxed", -2**29, 2**29, 5), ("unboxed", 3, 4, 64), ("unboxed", 3, 4, -1), ("unboxed", 3, 4.0, 1),
+          ("unboxed", 2**29, 2**29, 200)]
+"""
+
+
+@pytest.mark.parametrize("function, flag", [("bits", Flags.IntArithmetic), ("shifts", Flags.IntArithmetic),
+                                            ("in_place", Flags.IntArithmetic), ("unboxed", Flags.Unboxing)])
+def test_int_shifts_and_bitwise_operations(function, flag):
+    """<< >> & | ^, which 3.11 does not specialise, on ints of every sign and size, by every shift count
+    (negative, 63, 64, huge), on bools, sets, dicts, floats, strings and an int subclass; unboxed, to
+    a shift past 64 bits."""
+    check(BITS, function, flag)
+
+
 def test_no_int_division_where_an_operand_is_known_not_to_be_an_int():
     namespace = warmed("""
 def fmt(name, n):

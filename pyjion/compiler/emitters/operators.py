@@ -3,9 +3,10 @@
 Where the interpreter has specialised an operator for floats or ints (BINARY_OP_ADD_FLOAT,
 COMPARE_OP_INT_JUMP, ...), the operation is done inline on exact floats and on ints of one digit,
 falling back to the C API for anything else; true division and power, which 3.11 does not specialise,
-are tried inline on floats always, floor division and remainder on ints. The result of a float
-operation that another one consumes stays a double on the value stack (``analysis.unboxed_results``),
-boxed only if something else needs it; an int's alike.
+are tried inline on floats always, floor division, remainder, shifts and bitwise operations (not
+specialised either) on ints. The result of a float operation that another one consumes stays a double
+on the value stack (``analysis.unboxed_results``), boxed only if something else needs it; an int's
+alike.
 Subscripts the interpreter did not specialise are tried on ``array.array`` of doubles (and read on
 arrays of C ints), whose items 3.11 reads and writes through argument parsing and a new float.
 """
@@ -35,6 +36,8 @@ BINARY_FUNCTIONS = tuple(f"PyNumber_{n}" for n in _BINARY) + tuple(f"PyNumber_In
 
 _FLOAT_OPS = {"Add": "fadd", "Subtract": "fsub", "Multiply": "fmul", "TrueDivide": "fdiv"}
 _INT_OPS = {"Add": "add", "Subtract": "sub", "Multiply": "mul"}
+_BITWISE_OPS = {"And": "and_", "Or": "or_", "Xor": "xor"}
+_UNSPECIALISED_INT_OPS = ("FloorDivide", "Remainder", "Lshift", "Rshift", *_BITWISE_OPS)
 _SUBSCR_FORMS = ("BINARY_SUBSCR_LIST_INT", "BINARY_SUBSCR_TUPLE_INT")
 # Read so that a subscript the interpreter specialised for a dict or __getitem__ is not tried on arrays.
 _OTHER_SUBSCR_FORMS = ("BINARY_SUBSCR_DICT", "BINARY_SUBSCR_GETITEM", "STORE_SUBSCR_DICT")
@@ -172,6 +175,20 @@ def _floor_division(fx: Lowering, bail_if, dividend: ir.Value, divisor: ir.Value
     return r.sub(r.sdiv(dividend, divisor), r.zext(below, I64))
 
 
+def _shift(fx: Lowering, bail_if, value: ir.Value, count: ir.Value, left: bool) -> ir.Value:
+    """``value << count`` or ``>> count`` of two i64s; a negative count (ValueError) and a left shift whose
+    result needs more than 64 bits (a big int) take the generic path; a right shift by 64 or more gives
+    the sign, as Python's does."""
+    r = fx.r
+    bail_if(r.icmp_signed("<", count, i64(0)))
+    if not left:
+        return r.ashr(value, r.select(r.icmp_signed(">", count, i64(63)), i64(63), count))
+    bail_if(r.icmp_signed(">", count, i64(63)))
+    shifted = r.shl(value, count)
+    bail_if(r.icmp_signed("!=", r.ashr(shifted, count), value))
+    return shifted
+
+
 def _int_of(fx: Lowering, obj: ir.Value) -> tuple[ir.Value, ir.Value]:
     """Whether ``obj`` is an exact int of at most two 30-bit digits, and then its i64 value."""
     b, r = fx.b, fx.r
@@ -283,6 +300,10 @@ def binary_op(fx: Lowering, ins: Instruction) -> None:
             outcome = fx.r.call(_overflow_checked(fx, _INT_OPS[operation]), [lv, rv])
             bail_if(fx.r.extract_value(outcome, 1))
             value = fx.r.extract_value(outcome, 0)
+        elif operation in _BITWISE_OPS:
+            value = getattr(fx.r, _BITWISE_OPS[operation])(lv, rv)
+        elif operation in ("Lshift", "Rshift"):
+            value = _shift(fx, bail_if, lv, rv, left=operation == "Lshift")
         else:
             value = _floor_division(fx, bail_if, lv, rv, remainder=operation == "Remainder")
         return (value,) if unboxed else (fx.b.box_int(value),)
@@ -290,7 +311,7 @@ def binary_op(fx: Lowering, ins: Instruction) -> None:
     if path == "float":
         fx.optimizations |= OptimizationFlags.FloatArithmetic
         result, = fx.guarded(on_floats, generic_unboxed if unboxed else generic)
-    elif path == "int" and operation in (*_INT_OPS, "FloorDivide", "Remainder"):
+    elif path == "int" and operation in (*_INT_OPS, *_UNSPECIALISED_INT_OPS):
         fx.optimizations |= OptimizationFlags.IntArithmetic
         result, = fx.guarded(on_ints, generic_unboxed if unboxed else generic)
     else:

@@ -310,9 +310,9 @@ def unboxed_results(blocks: dict[int, Block], kinds: StackKinds, found: dict[int
 
     A float's result is consumed by another float operation or stored in a local or a list item (whose
     float object can then be reused, Lowering.store_double); an int's by another int operation, a true
-    division or as the index of a list, tuple or array subscript. Consumer and producer are in the same block, and only
-    instructions that keep values unboxed run in between: anything else would box the value again
-    straight away, costing what the unboxing saved.
+    division or as the index of a list, tuple or array subscript. Consumer and producer are in the same
+    block, and only instructions that keep values unboxed run in between: anything else would box the
+    value again straight away, costing what the unboxing saved.
 
     A result that is not of its kind sends the frame to the interpreter, so one must have been seen: the
     operation was specialised for floats or ints (a true division or a power is tried on floats

@@ -181,6 +181,7 @@ TPFLAGS_TYPE_SUBCLASS = 1 << 31
 
 PY_VECTORCALL_ARGUMENTS_OFFSET = 1 << 63
 METH_KEYWORDS = 0x2
+METH_NOARGS = 0x4
 METH_O = 0x8
 METH_FASTCALL = 0x80
 FRAME_OWNED_BY_GENERATOR = 1
@@ -273,7 +274,7 @@ def check_live() -> list[str]:
                ord(typecode))
     expect("m_self", _at(len, CFUNCTION.m_self), id(builtins))
     expect("ml_flags", [_read(int(_at(f, CFUNCTION.m_ml)) + METHOD_DEF.ml_flags.offset, "i32")
-                        for f in (len, isinstance)], [METH_O, METH_FASTCALL])
+                        for f in (len, isinstance, globals)], [METH_O, METH_FASTCALL, METH_NOARGS])
     expect("ml_meth", _read(int(_at([].append, CFUNCTION.m_ml)) + METHOD_DEF.ml_meth.offset, "ptr"),
            _read(int(_at(list.append, METHOD_DESCR.d_method)) + METHOD_DEF.ml_meth.offset, "ptr"))
     expect("d_type", _at(list.index, METHOD_DESCR.d_type), id(list))

@@ -1378,11 +1378,18 @@ def test_subscript_fast_paths(function, flag):
 BUILTIN_CALLS = """
 import _testinternalcapi
 import contextlib
+from math import sqrt
 
 class MyStr(str):
     pass
 
 class MyList(list):
+    pass
+
+class MySet(set):
+    pass
+
+class MyDict(dict):
     pass
 
 def call2(f, a, b):
@@ -1410,6 +1417,35 @@ def depth():
     outside = _testinternalcapi.get_recursion_depth()
     with depth_inside() as inside:
         return inside - outside
+
+def call1(f, a):
+    return f(a)
+
+def call_noargs(f, a):
+    return f(a)
+
+def root(x):
+    return sqrt(x)  # math.sqrt: METH_O
+
+def add_to(s, x):
+    s.add(x)  # set.add: a METH_O method descriptor
+    return s
+
+def copied(obj):
+    return obj.copy()  # dict.copy: a METH_NOARGS method descriptor
+
+class Hashed:
+    def __hash__(self):
+        DEPTHS.append(_testinternalcapi.get_recursion_depth())
+        return 1
+
+DEPTHS = []
+
+def depth_o(s):
+    # The interpreter counts a recursion level around a METH_O call (as the generic vectorcall does).
+    outside = _testinternalcapi.get_recursion_depth()
+    s.add(Hashed())
+    return DEPTHS.pop() - outside
 
 def length(x):
     return len(x)
@@ -1440,6 +1476,12 @@ def warm():
     meth([1, 2, 3], 2)
     meth_kw("a b c", " ")
     depth()
+    call1(ord, "a")
+    call_noargs(dict.copy, {})
+    root(4.0)
+    add_to(set(), 1)
+    copied({1: 2})
+    depth_o(set())
 
 STEPS = [("call2", isinstance, 1, int), ("call2", isinstance, 1, "no type"), ("call2", max, 3, 4),
          ("call2", divmod, 7, 2), ("call2", divmod, 7, 0), ("call2", pow, 2, 5), ("call2", getattr, 1, "real"),
@@ -1456,11 +1498,20 @@ STEPS = [("call2", isinstance, 1, int), ("call2", isinstance, 1, "no type"), ("c
          ("length", [1, 2, 3]), ("length", "abcd"), ("length", {}), ("length", Sized(7)), ("length", Sized(-1)),
          ("length", Sized(2**70)), ("length", 5), ("shadow_len",), ("length", [1]), ("unshadow_len",),
          ("length", [1]), ("push", [1], 2), ("push", MyList([1]), 2), ("push", __import__("collections").deque(), 3),
-         ("push", (), 1), ("push", [], "x")]
+         ("push", (), 1), ("push", [], "x"),
+         ("call1", ord, "b"), ("call1", ord, "bc"), ("call1", ord, 5), ("call1", abs, -3), ("call1", len, "abc"),
+         ("call1", globals, 1), ("call1", isinstance, 1), ("call1", lambda a: a * 2, 4), ("call1", [1].count, 1),
+         ("call1", set.add, set()), ("call1", dict.copy, {}), ("call_noargs", dict.copy, {3: 4}),
+         ("call_noargs", globals, 1), ("call_noargs", set.add, set()), ("call_noargs", list.copy, [1]),
+         ("root", 9.0), ("root", 2), ("root", -1.0), ("root", "x"), ("root", 10**400),
+         ("add_to", {1}, 2), ("add_to", set(), []), ("add_to", MySet(), 3), ("add_to", frozenset(), 1),
+         ("add_to", [], 1), ("copied", {1: 2}), ("copied", [1]), ("copied", MyDict(a=1)), ("copied", 5),
+         ("copied", __import__("collections").OrderedDict(b=2)), ("depth_o", set()), ("depth_o", MySet())]
 """
 
 
-@pytest.mark.parametrize("function", ["call2", "call_kw", "meth", "meth_kw", "ENTER", "length", "push"])
+@pytest.mark.parametrize("function", ["call2", "call_kw", "meth", "meth_kw", "ENTER", "length", "push", "call1",
+                                      "call_noargs", "root", "add_to", "copied", "depth_o"])
 def test_builtin_calls(function):
     check(BUILTIN_CALLS, function, Flags.BuiltinMethods)
 

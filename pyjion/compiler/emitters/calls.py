@@ -5,8 +5,8 @@ from typing import Callable
 
 from llvmlite import ir
 
-from ...abi.cpython311 import (CFUNCTION, FUNCTION, INLINE_CACHE_ENTRIES, METH_FASTCALL, METH_KEYWORDS,
-                               METHOD_DEF, METHOD_DESCR, PY_VECTORCALL_ARGUMENTS_OFFSET, TYPE)
+from ...abi.cpython311 import (CFUNCTION, FUNCTION, INLINE_CACHE_ENTRIES, METH_FASTCALL, METH_KEYWORDS, METH_NOARGS,
+                               METH_O, METHOD_DEF, METHOD_DESCR, PY_VECTORCALL_ARGUMENTS_OFFSET, TYPE)
 from ...enums import OptimizationFlags
 from ...runtime.helpers import HELPER_ARGS_NOT_ITERABLE, HELPER_KWARGS_ERROR
 from ..analysis import Kind
@@ -56,7 +56,7 @@ def call(fx: Lowering, ins: Instruction) -> None:
     elif precall.opname == "PRECALL_NO_KW_LIST_APPEND":
         result, = fx.guarded(lambda bail_if: _list_append(fx, bail_if, callable_, first, nargs), vectorcall)
     else:
-        result, = _call_builtin(fx, callable_, first, nargs, kwnames, vectorcall)
+        result, = _call_builtin(fx, CONVENTIONS[precall.opname], callable_, first, nargs, kwnames, vectorcall)
     for entry in entries:
         fx.release(entry)
     fx.error_if_null(result)
@@ -65,14 +65,23 @@ def call(fx: Lowering, ins: Instruction) -> None:
     fx.deopt_if_tracing(ins.next)
 
 
-# The specialisations of the PRECALL before a CALL whose fast paths call C directly: a METH_FASTCALL
-# function (_call_builtin), len() and list.append. Not where the interpreter has not specialised the
-# site: there it calls through vectorcall, whose recursion-depth count a call at the limit tells apart.
-SPECIALISED = (
-    "PRECALL_NO_KW_BUILTIN_FAST", "PRECALL_BUILTIN_FAST_WITH_KEYWORDS", "PRECALL_NO_KW_ISINSTANCE",
-    "PRECALL_NO_KW_METHOD_DESCRIPTOR_FAST", "PRECALL_METHOD_DESCRIPTOR_FAST_WITH_KEYWORDS",
-    "PRECALL_NO_KW_LEN", "PRECALL_NO_KW_LIST_APPEND",
-)
+# The specialisations of the PRECALL before a CALL that call a C function directly (_call_builtin), with
+# the calling conventions (ml_flags) each calls that way. Not where the interpreter has not specialised
+# the site: there it calls through vectorcall, whose recursion-depth count around a METH_FASTCALL
+# function a call at the limit tells apart.
+CONVENTIONS = {
+    "PRECALL_NO_KW_BUILTIN_FAST": (METH_FASTCALL, METH_FASTCALL | METH_KEYWORDS),
+    "PRECALL_BUILTIN_FAST_WITH_KEYWORDS": (METH_FASTCALL, METH_FASTCALL | METH_KEYWORDS),
+    "PRECALL_NO_KW_ISINSTANCE": (METH_FASTCALL, METH_FASTCALL | METH_KEYWORDS),
+    "PRECALL_NO_KW_METHOD_DESCRIPTOR_FAST": (METH_FASTCALL, METH_FASTCALL | METH_KEYWORDS),
+    "PRECALL_METHOD_DESCRIPTOR_FAST_WITH_KEYWORDS": (METH_FASTCALL, METH_FASTCALL | METH_KEYWORDS),
+    "PRECALL_NO_KW_BUILTIN_O": (METH_O,), "PRECALL_NO_KW_METHOD_DESCRIPTOR_O": (METH_O,),
+    "PRECALL_NO_KW_METHOD_DESCRIPTOR_NOARGS": (METH_NOARGS,),
+}
+# And those whose fast paths call len() and list.append's C code.
+SPECIALISED = (*CONVENTIONS, "PRECALL_NO_KW_LEN", "PRECALL_NO_KW_LIST_APPEND")
+# The arguments a METH_O or METH_NOARGS function takes (after self).
+_ARGUMENT_COUNTS = {METH_O: 1, METH_NOARGS: 0}
 
 
 def _len(fx: Lowering, bail_if: Callable[[ir.Value], None], callable_: ir.Value, first: ir.Value,
@@ -110,29 +119,50 @@ def _unless(fx: Lowering, failed: ir.Value, make: Callable[[], ir.Value]) -> ir.
     return b.merge(done, (NULL, start), (value, ok_end))
 
 
-def _call_builtin(fx: Lowering, callable_: ir.Value, first: ir.Value, nargs: ir.Value, kwnames: ir.Value,
-                  generic: Callable[[], tuple[ir.Value]]) -> tuple[ir.Value]:
-    """A METH_FASTCALL C function called directly, as PRECALL_*BUILTIN_FAST* and
-    PRECALL_*METHOD_DESCRIPTOR_FAST* do: a builtin function (its ``m_self`` first) or a method
-    descriptor whose first argument has exactly its type. Like those instructions (and unlike the
-    vectorcall ``generic()`` takes), no recursion-depth count around the call; anything else is generic."""
+def _call_builtin(fx: Lowering, conventions: tuple[int, ...], callable_: ir.Value, first: ir.Value, nargs: ir.Value,
+                  kwnames: ir.Value, generic: Callable[[], tuple[ir.Value]]) -> tuple[ir.Value]:
+    """A C function of one of the calling ``conventions`` called directly, as the PRECALL_*BUILTIN* and
+    PRECALL_*METHOD_DESCRIPTOR* forms do: a builtin function (its ``m_self`` first) or a method
+    descriptor whose first argument has exactly its type. Like those instructions, a METH_FASTCALL
+    function is called with no recursion-depth count around it (the vectorcall ``generic()`` takes
+    counts one), a METH_O or METH_NOARGS one with it; anything else is generic."""
     b, r = fx.b, fx.r
     done = b.block("builtin_done")
     slow = b.block("builtin_generic")
     arms: list[tuple[ir.Value, ir.Block]] = []
 
+    def counted(call: Callable[[], ir.Value]) -> ir.Value:
+        """``call()`` one recursion level deeper; NULL past the limit (RecursionError set)."""
+        def call_and_leave() -> ir.Value:
+            result = call()
+            b.leave_recursive_call(fx.ts)
+            return result
+        return _unless(fx, b.enter_recursive_call(fx.ts, " while calling a Python object"), call_and_leave)
+
     def call_method_def(method_def: ir.Value, self_: ir.Value, args: ir.Value, count: ir.Value) -> None:
         flags = b.load(method_def, METHOD_DEF.ml_flags)
         meth = b.load(method_def, METHOD_DEF.ml_meth)
-        shapes = [(METH_FASTCALL | METH_KEYWORDS, [self_, args, count, kwnames])]
-        if kwnames is NULL:
-            shapes.insert(0, (METH_FASTCALL, [self_, args, count]))
-        for wanted, call_args in shapes:
-            direct, other = b.block("fastcall"), b.block("not_fastcall")
-            r.cbranch(r.icmp_unsigned("==", flags, i32(wanted)), direct, other)
+        for convention in conventions:
+            if kwnames is not NULL and not convention & METH_KEYWORDS:
+                continue
+            matches = r.icmp_unsigned("==", flags, i32(convention))
+            if convention in _ARGUMENT_COUNTS:
+                matches = r.and_(matches, r.icmp_signed("==", count, i64(_ARGUMENT_COUNTS[convention])))
+            direct, other = b.block("direct_call"), b.block("other_convention")
+            r.cbranch(matches, direct, other)
             b.position(direct)
+            if convention & METH_KEYWORDS:
+                call_args = [self_, args, count, kwnames]
+            elif convention == METH_FASTCALL:
+                call_args = [self_, args, count]
+            else:  # its argument, read once the count is known
+                call_args = [self_, b.load_slot(args, 0) if convention == METH_O else NULL]
             signature = ir.FunctionType(PTR, [arg.type for arg in call_args])
-            arms.append((b.call_pointer(meth, signature, call_args), r.block))
+            if convention in _ARGUMENT_COUNTS:
+                result = counted(lambda: b.call_pointer(meth, signature, call_args))
+            else:
+                result = b.call_pointer(meth, signature, call_args)
+            arms.append((result, r.block))
             r.branch(done)
             b.position(other)
         r.branch(slow)

@@ -63,6 +63,7 @@ METHOD_CACHE_WORDS = 2 * ATTR_CACHE_ENTRIES + 1
 CLASS_ATTR_WORDS = 2
 ATTR_CLASS_ENTRY = ATTR_CACHE_ENTRIES + 1
 METHOD_CLASS_ENTRY = METHOD_CACHE_WORDS
+_LIKELY = 1000  # branch weight of a first cache entry hit against a miss
 
 
 def bail_to(b: Builder, miss: ir.Block) -> BailIf:
@@ -149,6 +150,27 @@ def _attribute_in_place(b: Builder, bail_if: BailIf, owner: ir.Value, where: ir.
     return AttributeSlot(b.addr(entry, UNICODE_ENTRY.me_value), None, instance_dict)
 
 
+def _probe(b: Builder, version: ir.Value, entry: Callable[[int], tuple[ir.Value, tuple[ir.Value, ...]]],
+           missing: tuple[ir.Value, ...]) -> tuple[ir.Value, ...]:
+    """The values of the cache entry whose type version tag is ``version`` (``missing`` if none), where
+    ``entry(k)`` loads entry k's tag and values. The first entry, where the interpreter's specialisation
+    is seeded and a monomorphic site finds its type, is tested alone; the others only when it misses."""
+    r = b.ir
+    tag, hit_values = entry(0)
+    start = r.block
+    others, probed = b.block("cache_other_entries"), b.block("cache_probed")
+    r.cbranch(r.icmp_unsigned("==", tag, version), probed, others).set_weights([_LIKELY, 1])
+    b.position(others)
+    found = missing
+    for k in reversed(range(1, ATTR_CACHE_ENTRIES)):
+        tag, values = entry(k)
+        hit = r.icmp_unsigned("==", tag, version)
+        found = tuple(r.select(hit, value, other) for value, other in zip(values, found))
+    others_end = r.block
+    r.branch(probed)
+    return tuple(b.merge(probed, (first, start), (other, others_end)) for first, other in zip(hit_values, found))
+
+
 def attribute_slot(b: Builder, bail_if: BailIf, owner: ir.Value, cache: ir.Value, name: ir.Value,
                    store: bool = False, places: tuple[int, ...] = ATTR_PLACES) -> AttributeSlot:
     """Where the owner keeps the attribute ``name`` by the ATTR_CACHE entry for its type, handling the
@@ -162,10 +184,12 @@ def attribute_slot(b: Builder, bail_if: BailIf, owner: ir.Value, cache: ir.Value
     r = b.ir
     version = b.load(b.type_of(owner), TYPE.tp_version_tag)
     bail_if(r.icmp_unsigned("==", version, i32(0)))  # no version: matches only empty entries
-    where = i64(-1)
-    for k in reversed(range(ATTR_CACHE_ENTRIES)):
-        entry = r.load(r.gep(cache, [i64(k)], source_etype=I64), typ=I64)
-        where = r.select(r.icmp_unsigned("==", r.trunc(entry, I32), version), r.lshr(entry, i64(32)), where)
+
+    def entry(k: int) -> tuple[ir.Value, tuple[ir.Value, ...]]:
+        word = r.load(r.gep(cache, [i64(k)], source_etype=I64), typ=I64)
+        return r.trunc(word, I32), (r.lshr(word, i64(32)),)
+
+    where, = _probe(b, version, entry, (i64(-1),))
     # The bits from ATTR_IN_DICT up: the place of an entry, all set for no entry (where -1).
     place = r.and_(where, i64(-ATTR_IN_DICT))
     if len(places) == 1:
@@ -233,12 +257,12 @@ def cached_method(b: Builder, bail_if: BailIf, owner: ir.Value, cache: ir.Value)
     tp = b.type_of(owner)
     version = b.load(tp, TYPE.tp_version_tag)
     bail_if(r.icmp_unsigned("==", version, i32(0)))  # no version: matches only empty entries
-    versions, method = i64(0), i64(0)
-    for k in reversed(range(ATTR_CACHE_ENTRIES)):
-        entry = r.load(r.gep(cache, [i64(2 * k)], source_etype=I64), typ=I64)
-        hit = r.icmp_unsigned("==", r.trunc(entry, I32), version)
-        versions = r.select(hit, entry, versions)
-        method = r.select(hit, r.load(r.gep(cache, [i64(2 * k + 1)], source_etype=I64), typ=I64), method)
+
+    def entry(k: int) -> tuple[ir.Value, tuple[ir.Value, ...]]:
+        versions = r.load(r.gep(cache, [i64(2 * k)], source_etype=I64), typ=I64)
+        return r.trunc(versions, I32), (versions, r.load(r.gep(cache, [i64(2 * k + 1)], source_etype=I64), typ=I64))
+
+    versions, method = _probe(b, version, entry, (i64(0), i64(0)))
     bail_if(r.icmp_unsigned("==", method, i64(0)))
     keys_version = r.trunc(r.lshr(versions, i64(32)), I32)
     # Managed instance values: no instance attribute shadows the method, as LOAD_METHOD_WITH_VALUES checks.

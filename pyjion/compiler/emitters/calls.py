@@ -69,12 +69,11 @@ def call(fx: Lowering, ins: Instruction) -> None:
 # the calling conventions (ml_flags) each calls that way. Not where the interpreter has not specialised
 # the site: there it calls through vectorcall, whose recursion-depth count around a METH_FASTCALL
 # function a call at the limit tells apart.
+_FASTCALLS = (METH_FASTCALL, METH_FASTCALL | METH_KEYWORDS)
 CONVENTIONS = {
-    "PRECALL_NO_KW_BUILTIN_FAST": (METH_FASTCALL, METH_FASTCALL | METH_KEYWORDS),
-    "PRECALL_BUILTIN_FAST_WITH_KEYWORDS": (METH_FASTCALL, METH_FASTCALL | METH_KEYWORDS),
-    "PRECALL_NO_KW_ISINSTANCE": (METH_FASTCALL, METH_FASTCALL | METH_KEYWORDS),
-    "PRECALL_NO_KW_METHOD_DESCRIPTOR_FAST": (METH_FASTCALL, METH_FASTCALL | METH_KEYWORDS),
-    "PRECALL_METHOD_DESCRIPTOR_FAST_WITH_KEYWORDS": (METH_FASTCALL, METH_FASTCALL | METH_KEYWORDS),
+    **dict.fromkeys(("PRECALL_NO_KW_BUILTIN_FAST", "PRECALL_BUILTIN_FAST_WITH_KEYWORDS",
+                     "PRECALL_NO_KW_ISINSTANCE", "PRECALL_NO_KW_METHOD_DESCRIPTOR_FAST",
+                     "PRECALL_METHOD_DESCRIPTOR_FAST_WITH_KEYWORDS"), _FASTCALLS),
     "PRECALL_NO_KW_BUILTIN_O": (METH_O,), "PRECALL_NO_KW_METHOD_DESCRIPTOR_O": (METH_O,),
     "PRECALL_NO_KW_METHOD_DESCRIPTOR_NOARGS": (METH_NOARGS,),
 }
@@ -146,8 +145,9 @@ def _call_builtin(fx: Lowering, conventions: tuple[int, ...], callable_: ir.Valu
             if kwnames is not NULL and not convention & METH_KEYWORDS:
                 continue
             matches = r.icmp_unsigned("==", flags, i32(convention))
-            if convention in _ARGUMENT_COUNTS:
-                matches = r.and_(matches, r.icmp_signed("==", count, i64(_ARGUMENT_COUNTS[convention])))
+            fixed_count = _ARGUMENT_COUNTS.get(convention)
+            if fixed_count is not None:
+                matches = r.and_(matches, r.icmp_signed("==", count, i64(fixed_count)))
             direct, other = b.block("direct_call"), b.block("other_convention")
             r.cbranch(matches, direct, other)
             b.position(direct)
@@ -158,10 +158,10 @@ def _call_builtin(fx: Lowering, conventions: tuple[int, ...], callable_: ir.Valu
             else:  # its argument, read once the count is known
                 call_args = [self_, b.load_slot(args, 0) if convention == METH_O else NULL]
             signature = ir.FunctionType(PTR, [arg.type for arg in call_args])
-            if convention in _ARGUMENT_COUNTS:
-                result = counted(lambda: b.call_pointer(meth, signature, call_args))
-            else:
+            if fixed_count is None:
                 result = b.call_pointer(meth, signature, call_args)
+            else:
+                result = counted(lambda: b.call_pointer(meth, signature, call_args))
             arms.append((result, r.block))
             r.branch(done)
             b.position(other)

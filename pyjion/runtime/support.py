@@ -34,7 +34,7 @@ SIGNATURES: dict[str, str] = {
     "pyjion_load_attr_cached": "ptr(ptr,ptr,ptr)",
     "pyjion_store_attr_cached": "i32(ptr,ptr,ptr,ptr)",
     "pyjion_load_method_cached": "i32(ptr,ptr,ptr,ptr)",
-    "pyjion_vectorcall": "ptr(ptr,ptr,ptr,i64,ptr)",
+    "pyjion_vectorcall": "ptr(ptr,ptr,ptr,i64,ptr,ptr)",
     "pyjion_construct": "ptr(ptr,ptr,ptr,i64,ptr)",
     "pyjion_load_name": "ptr(ptr,ptr)",
     "pyjion_unpack_iterable": "i32(ptr,i32,i32,ptr)",
@@ -77,10 +77,16 @@ FRAME_CLEAR_FUNCTION = "pyjion_frame_clear_function"  # NULL: pyjion_vectorcall 
 # typeobject.c's static slot_tp_init (abi.python_init_slot) and the empty tuple, set at start-up.
 INIT_SLOT = "pyjion_init_slot"
 EMPTY_TUPLE = "pyjion_empty_tuple"
+# A call site's cache (pyjion_vectorcall): function version and argument count, the code's native state.
+CALL_SITE_WORDS = 2
+# Function versions pyjion gives, counting down (pyjion_vectorcall's _remember_call); 0 is "none".
+FUNCTION_VERSIONS = "pyjion_function_versions"
+LAST_FUNCTION_VERSION = 1 << 31
 # Code flags pyjion_vectorcall leaves to PyObject_Vectorcall: frames that become generators
 # (RETURN_GENERATOR hands the frame over).
 _NOT_DIRECT = CO_GENERATOR | CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR
 
+_FALSE = ir.Constant(I1, 0)
 PYTRACE_RETURN = 3
 TRACE_FUNCTION = ir.FunctionType(I32, [PTR, PTR, I32, PTR])  # Py_tracefunc
 
@@ -114,6 +120,11 @@ def code_state(b: Builder, code: ir.Value, missing: ir.Block) -> ir.Value:
     r.cbranch(b.is_null(state), missing, found)
     b.position(found)
     return state
+
+
+def _site_key(b: Builder, version: ir.Value, nargs: ir.Value) -> ir.Value:
+    """A call site cache's first word: the function version and the argument count it was filled for."""
+    return b.ir.or_(b.ir.zext(version, I64), b.ir.shl(nargs, i64(32)))
 
 
 def stack_exhausted(b: Builder, ts: ir.Value) -> ir.Value:
@@ -154,6 +165,7 @@ class SupportModule:
         self.empty_tuple = define_global(module, PTR, EMPTY_TUPLE, None)
         self.dict_version_counter = define_global(module, PTR, DICT_VERSION_COUNTER, None)
         self.extra_index = define_global(module, I64, EXTRA_INDEX, 0)
+        self.function_versions = define_global(module, I32, FUNCTION_VERSIONS, -1)  # 2**32 - 1
         self.hook = ir.Function(module, FRAME_FUNCTION, HOOK_NAME)
         for name, emit in (
             ("pyjion_stack_low", self.stack_low), ("pyjion_eval_breaker", self.eval_breaker),
@@ -607,14 +619,21 @@ class SupportModule:
 
     # ---- calls ---------------------------------------------------------------------------------------
     def vectorcall(self, b: Builder, ts: ir.Value, callable_: ir.Value, args: ir.Value, nargsf: ir.Value,
-                   kwnames: ir.Value) -> None:
+                   kwnames: ir.Value, site: ir.Value) -> None:
         """``PyObject_Vectorcall``, with the frame of a Python function given its positional parameters
         (the last ones may be left to their defaults) pushed and evaluated here, as the interpreter's
-        CALL_PY_EXACT_ARGS and CALL_PY_WITH_DEFAULTS do when no hook is installed: without _PyFunction_Vectorcall, _PyEval_Vector, _PyEvalFramePushAndInit and
-        initialize_locals (a third of a call-bound profile). The frame is run by the interpreter's frame
-        evaluator (pyjion's hook: compiled code, tracing and thresholds are its business) and cleared
-        as _PyEvalFrameClearAndPop clears it; one that a frame object outlives goes to the hidden
-        _PyFrame_Clear, which hands its locals over."""
+        CALL_PY_EXACT_ARGS and CALL_PY_WITH_DEFAULTS do when no hook is installed: without
+        _PyFunction_Vectorcall, _PyEval_Vector, _PyEvalFramePushAndInit and initialize_locals (a third of
+        a call-bound profile). The frame is run by the interpreter's frame evaluator (pyjion's hook:
+        compiled code, tracing and thresholds are its business) and cleared as _PyEvalFrameClearAndPop
+        clears it; one that a frame object outlives goes to the hidden _PyFrame_Clear, which hands its
+        locals over.
+
+        ``site`` (NULL for none): the call site's cache (CALL_SITE_WORDS words), which remembers the last
+        function it pushed exactly its parameters for, by function version, with its code's native state.
+        Then only the version is compared: CPython resets a function's version whenever its code,
+        defaults, keyword defaults or closure change, so a function with the version has the code whose
+        parameters were checked, and that code, which the function keeps alive, has that state."""
         r = b.ir
         # A bound method, when the caller lent the slot before the arguments: its function, with self
         # in that slot, as method_vectorcall calls it (a method stored on an instance, a callback).
@@ -624,22 +643,33 @@ class SupportModule:
             lent = r.load(self_slot, typ=PTR)
             r.store(b.load(callable_, METHOD_OBJECT.im_self), self_slot)
             result = b.call("pyjion_vectorcall", ts, b.load(callable_, METHOD_OBJECT.im_func), self_slot,
-                            r.add(r.and_(nargsf, i64(PY_VECTORCALL_ARGUMENTS_OFFSET - 1)), i64(1)), kwnames)
+                            r.add(r.and_(nargsf, i64(PY_VECTORCALL_ARGUMENTS_OFFSET - 1)), i64(1)), kwnames, site)
             r.store(lent, self_slot)
             r.ret(result)
         generic = b.block("generic")
-        direct = b.block("direct")
         frame_clear = r.load(self.frame_clear_function, typ=PTR)
         function = r.and_(b.is_type(callable_, "PyFunction_Type"),
                           r.and_(b.is_null(kwnames), r.not_(b.is_null(frame_clear))))
-        checked = b.block("function")
-        r.cbranch(function, checked, generic)
-        b.position(checked)
+        with_function, probe, hit, checked = (b.block(name) for name in (
+            "function", "probe_site", "site_hit", "check_code"))
+        r.cbranch(function, with_function, generic)
+        b.position(with_function)
         code = b.load(callable_, FUNCTION.func_code)
         nargs = r.and_(nargsf, i64(PY_VECTORCALL_ARGUMENTS_OFFSET - 1))
+        own_vectorcall = r.icmp_unsigned("==", b.load(callable_, FUNCTION.vectorcall),
+                                         b.declare("_PyFunction_Vectorcall"))
+        r.cbranch(r.and_(own_vectorcall, r.not_(b.is_null(site))), probe, checked)
+        b.position(probe)
+        version = b.load(callable_, FUNCTION.func_version)
+        r.cbranch(r.and_(r.icmp_unsigned("==", r.load(site, typ=I64), _site_key(b, version, nargs)),
+                         r.icmp_unsigned("!=", version, i32(0))), hit, checked)
+        b.position(hit)
+        state = b.load_slot(site, 1)
+        self._push_and_run(b, ts, callable_, code, args, nargs, nargs, generic, frame_clear, state=state)
+
+        b.position(checked)
         flags = b.load(code, CODE.co_flags)
         plain = r.icmp_unsigned("==", r.and_(flags, i32(_NOT_DIRECT | CO_OPTIMIZED)), i32(CO_OPTIMIZED))
-        # Missing trailing parameters with defaults are filled in, as initialize_locals does.
         argcount = r.sext(b.load(code, CODE.co_argcount), I64)
         defaults = b.load(callable_, FUNCTION.func_defaults)
         before_defaults = r.block
@@ -655,8 +685,27 @@ class SupportModule:
         fits = r.or_(r.icmp_signed("<=", nargs, argcount), varargs)
         exact = r.and_(r.and_(fits, r.icmp_signed(">=", nargs, first_default)),
                        r.icmp_signed("==", b.load(code, CODE.co_kwonlyargcount), i32(0)))
-        own_vectorcall = r.icmp_unsigned("==", b.load(callable_, FUNCTION.vectorcall),
-                                         b.declare("_PyFunction_Vectorcall"))
+        direct = b.block("direct")
+        r.cbranch(r.and_(r.and_(plain, exact), own_vectorcall), direct, generic)
+        b.position(direct)
+        self._push_and_run(b, ts, callable_, code, args, nargs, argcount, generic, frame_clear,
+                           defaults=defaults, first_default=first_default, varargs=varargs, varkw=varkw, site=site)
+
+        b.position(generic)
+        with b.if_then(b.is_type(callable_, "PyType_Type")):
+            r.ret(b.call("pyjion_construct", ts, callable_, args, nargsf, kwnames))
+        r.ret(b.call("PyObject_Vectorcall", callable_, args, nargsf, kwnames))
+
+    def _push_and_run(self, b: Builder, ts: ir.Value, callable_: ir.Value, code: ir.Value, args: ir.Value,
+                      nargs: ir.Value, argcount: ir.Value, generic: ir.Block, frame_clear: ir.Value, *,
+                      state: ir.Value | None = None, defaults: ir.Value = NULL, first_default: ir.Value | None = None,
+                      varargs: ir.Value = _FALSE, varkw: ir.Value = _FALSE, site: ir.Value | None = None) -> None:
+        """pyjion_vectorcall's frame for the Python function ``callable_`` (``code`` its code, whose flags
+        allow it), returned from: pushed if the thread's current chunk has room (else ``generic``), its
+        parameters filled from ``nargs`` arguments and the defaults from ``first_default`` on, run, cleared
+        and popped. ``state``: the code's native state, when the call site's cache knew it; else it is
+        looked up, and a ``site`` whose call passed exactly the parameters remembers it."""
+        r = b.ir
         nlocalsplus = r.sext(b.load(code, CODE.co_nlocalsplus), I64)
         words = r.add(r.add(nlocalsplus, r.sext(b.load(code, CODE.co_stacksize), I64)), i64(FRAME_SPECIALS_SIZE))
         base = b.load(ts, THREAD.datastack_top)
@@ -666,14 +715,10 @@ class SupportModule:
         # whose first frame it pops, which the inline pop below does not.
         room = r.and_(r.and_(r.not_(b.is_null(base)), r.icmp_unsigned("<", top, b.load(ts, THREAD.datastack_limit))),
                       r.icmp_unsigned("!=", base, b.addr(chunk, STACK_CHUNK.data)))
-        r.cbranch(r.and_(r.and_(plain, exact), r.and_(own_vectorcall, room)), direct, generic)
+        push = b.block("push")
+        r.cbranch(room, push, generic)
 
-        b.position(generic)
-        with b.if_then(b.is_type(callable_, "PyType_Type")):
-            r.ret(b.call("pyjion_construct", ts, callable_, args, nargsf, kwnames))
-        r.ret(b.call("PyObject_Vectorcall", callable_, args, nargsf, kwnames))
-
-        b.position(direct)
+        b.position(push)
         b.store(ts, THREAD.datastack_top, top)
         frame = base
         b.incref(callable_)
@@ -691,9 +736,10 @@ class SupportModule:
         locals_ = b.addr(frame, FRAME.localsplus)
         positional = r.select(r.icmp_signed("<", nargs, argcount), nargs, argcount)
         self._for_each(b, i64(0), positional, lambda k: b.store_slot(locals_, k, b.new_ref(b.load_slot(args, k))))
-        default_items = b.addr(defaults, TUPLE.ob_item)
-        self._for_each(b, positional, argcount, lambda k: b.store_slot(
-            locals_, k, b.new_ref(b.load_slot(default_items, r.sub(k, first_default)))))
+        if defaults is not NULL:
+            default_items = b.addr(defaults, TUPLE.ob_item)
+            self._for_each(b, positional, argcount, lambda k: b.store_slot(
+                locals_, k, b.new_ref(b.load_slot(default_items, r.sub(k, first_default)))))
         self._for_each(b, argcount, nlocalsplus, lambda k: b.store_slot(locals_, k, NULL))
         # *args and **kwargs, as initialize_locals makes them (no keyword-only parameters: they follow the
         # positional ones). Made once the frame is pushed: the collection an allocation may start runs
@@ -728,7 +774,12 @@ class SupportModule:
         tracing = r.icmp_unsigned("!=", b.load(b.load(ts, THREAD.cframe), CFRAME.use_tracing), ir.Constant(I8, 0))
         r.cbranch(r.and_(r.icmp_unsigned("==", evaluate, self.hook), r.not_(tracing)), lookup, through_evaluator)
         b.position(lookup)
-        state = code_state(b, code, through_evaluator)
+        if state is None:
+            state = code_state(b, code, through_evaluator)
+            if site is not None:
+                exact = r.and_(r.icmp_signed("==", nargs, argcount), r.not_(r.or_(varargs, varkw)))
+                with b.if_then(r.and_(r.not_(b.is_null(site)), exact)):
+                    self._remember_call(b, site, callable_, code, nargs, state)
         entry = r.load(b.addr(state, STATE_LAYOUT["entry"]), typ=PTR)
         r.cbranch(b.is_null(entry), through_evaluator, check_stack)
         b.position(check_stack)
@@ -763,6 +814,26 @@ class SupportModule:
         b.leave_recursive_call(ts)
         b.store(ts, THREAD.datastack_top, frame)
         r.ret(result)
+
+    def _remember_call(self, b: Builder, site: ir.Value, function: ir.Value, code: ir.Value, nargs: ir.Value,
+                       state: ir.Value) -> None:
+        """Fill ``site`` with ``function``'s version (given one if it has none) and its code's ``state``.
+        Versions pyjion gives count down from 2**32 - 1, CPython's (given while no hook is installed)
+        up from 1: they cannot meet. None is given past 2**31 of them; the site then stays as it is."""
+        r = b.ir
+        version = b.load(function, FUNCTION.func_version)
+        counter = r.load(self.function_versions, typ=I32)
+        give = r.and_(r.icmp_unsigned("==", version, i32(0)), r.icmp_unsigned(">", counter, i32(LAST_FUNCTION_VERSION)))
+        with b.if_then(give):
+            b.store(function, FUNCTION.func_version, counter)
+            r.store(r.sub(counter, i32(1)), self.function_versions)
+        version = r.select(give, counter, version)
+        # The function's code is still the one whose parameters were checked: nothing ran since.
+        known = r.and_(r.icmp_unsigned("!=", version, i32(0)),
+                       r.icmp_unsigned("==", b.load(function, FUNCTION.func_code), code))
+        with b.if_then(known):
+            b.store_slot(site, 1, state)
+            r.store(_site_key(b, version, nargs), site)
 
     def construct(self, b: Builder, ts: ir.Value, cls: ir.Value, args: ir.Value, nargsf: ir.Value,
                   kwnames: ir.Value) -> None:
@@ -812,7 +883,7 @@ class SupportModule:
         self_slot = r.gep(args, [i64(-1)], source_etype=PTR)
         lent = r.load(self_slot, typ=PTR)
         r.store(instance, self_slot)
-        result = b.call("pyjion_vectorcall", ts, init, self_slot, r.add(nargs, i64(1)), NULL)
+        result = b.call("pyjion_vectorcall", ts, init, self_slot, r.add(nargs, i64(1)), NULL, NULL)
         r.store(lent, self_slot)
         self._for_each(b, i64(0), nargs, lambda k: b.decref(b.load_slot(args, k)))
         b.decref(init)

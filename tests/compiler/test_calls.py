@@ -4,6 +4,7 @@ the thread's frame-stack chunks, the recursion limit, and the calls left to PyOb
 from __future__ import annotations
 
 import abc
+import ctypes
 import sys
 
 import pytest
@@ -11,7 +12,10 @@ import pytest
 import pyjion
 from differential import check, jit
 from pyjion import OptimizationFlags as Flags
+from pyjion.abi.cpython311 import FUNCTION
 from pyjion.abi.symtab import hidden_function
+from pyjion.runtime.state import record
+from pyjion.runtime.support import LAST_FUNCTION_VERSION
 
 pytestmark = pytest.mark.skipif(hidden_function("_PyFrame_Clear") is None,
                                 reason="this CPython binary does not name _PyFrame_Clear: no direct calls")
@@ -432,3 +436,123 @@ def test_constructing_reaches_the_recursion_limit_at_the_same_depth():
         check(nested_depth)
     finally:
         sys.setrecursionlimit(previous)
+
+
+# ---- the call site's cache: the last function pushed directly, by function version ---------------------
+
+def version_of(function) -> int:
+    return ctypes.c_uint32.from_address(id(function) + FUNCTION.func_version.offset).value
+
+
+def few_locals(a, b):
+    return a - b
+
+
+def more_locals(a, b):
+    x, y, z = a * 2, b * 3, [a, b]
+    return x + y + len(z)
+
+
+def counts_down(a, b):
+    yield a
+    yield b
+
+
+def test_a_site_remembers_the_function_it_called():
+    """A call site's cache is filled (the function given a version of pyjion's where the interpreter's
+    specialiser gave it none) and then hit: the site holds the callee's version and argument count."""
+    def callee(a, b):
+        return a * b
+
+    def run(n):
+        out = []
+        for k in range(n):
+            out.append(callee(k, 3))
+        return out
+
+    assert version_of(callee) == 0
+    with jit():
+        assert run(50) == [k * 3 for k in range(50)]
+    calls_directly(run)
+    version = version_of(callee)
+    assert version >= LAST_FUNCTION_VERSION
+    assert version | 2 << 32 in _site_keys(record(run.__code__).compiled)
+    check(run, 50)
+
+
+def _site_keys(machine) -> list[int]:
+    """The first word of each CALL site cache of ``machine`` (0 where there is none or it is empty)."""
+    from pyjion.compiler.lowering import site_cache_name
+    words = []
+    for index in range(400):
+        address = machine.arena.data_address(site_cache_name(machine.name, index))
+        words.append(ctypes.c_uint64.from_address(address).value if address else 0)
+    return words
+
+
+def test_a_function_whose_code_or_defaults_change_between_calls():
+    """The same function object at one site, its ``__code__`` replaced (more locals, then a generator's
+    code, then a code needing a default) and its defaults changed: each change resets its version, so
+    the site's cache misses and the new code is pushed as what it is."""
+    def run(n):
+        def target(a, b):
+            return a + b
+        out = []
+        for k in range(n):
+            if k == n // 4:
+                target.__code__ = more_locals.__code__
+            elif k == n // 2:
+                target.__code__ = counts_down.__code__
+            elif k == 3 * n // 4:
+                target.__code__ = positional_defaults.__code__
+                target.__defaults__ = ([k],)
+            elif k == 3 * n // 4 + 2:
+                target.__defaults__ = ("changed",)
+            result = target(k, 1)
+            out.append(list(result) if hasattr(result, "__next__") else result)
+        return out
+
+    check(run, 40)
+    calls_directly(run)
+
+
+def test_one_site_calling_many_functions():
+    """A site whose callable changes every call (functions of other argument counts, defaults, methods,
+    builtins, classes): the cache follows the last function, the others go the checked way."""
+    functions = [few_locals, more_locals, add, positional_defaults, lambda a, b=0: (a, b), max, Counter,
+                 Counter().add, defaults, star_args]
+
+    def run(n):
+        out = []
+        for k in range(n):
+            function = functions[k % len(functions)]
+            try:
+                out.append(repr(function(k, 2)))
+            except TypeError as exc:
+                out.append(str(exc))
+        return out
+
+    check(run, 60)
+    calls_directly(run)
+
+
+def test_a_rebound_global_and_a_replaced_method_mid_loop():
+    original = Counter.__dict__["add"]
+
+    def run(n):
+        global few_locals
+        saved, total = few_locals, []
+        counter = Counter()
+        try:
+            for k in range(n):
+                if k == n // 2:
+                    few_locals = more_locals
+                    Counter.add = lambda self, k, scale=1: -k
+                total.append((few_locals(k, 2), counter.add(k)))
+        finally:
+            few_locals = saved
+            Counter.add = original
+        return total
+
+    check(run, 40)
+    calls_directly(run)

@@ -9,6 +9,7 @@ from ...abi.cpython311 import (CFUNCTION, FUNCTION, INLINE_CACHE_ENTRIES, METH_F
                                METH_O, METHOD_DEF, METHOD_DESCR, PY_VECTORCALL_ARGUMENTS_OFFSET, TYPE)
 from ...enums import OptimizationFlags
 from ...runtime.helpers import HELPER_ARGS_NOT_ITERABLE, HELPER_KWARGS_ERROR
+from ...runtime.support import CALL_SITE_WORDS
 from ..analysis import Kind
 from ..builder import NULL, PTR, i32, i64
 from ..bytecode import Instruction
@@ -46,7 +47,8 @@ def call(fx: Lowering, ins: Instruction) -> None:
         if not fx.fast_paths:
             return b.call("PyObject_Vectorcall", callable_, first, nargsf, kwnames),
         fx.optimizations |= OptimizationFlags.FunctionCalls
-        return b.call("pyjion_vectorcall", fx.ts, callable_, first, nargsf, kwnames),
+        return b.call("pyjion_vectorcall", fx.ts, callable_, first, nargsf, kwnames,
+                      fx.site_cache(ins, CALL_SITE_WORDS)),
     precall = fx.specialised(ins, OptimizationFlags.BuiltinMethods, *SPECIALISED,
                              units_before=1 + INLINE_CACHE_ENTRIES["PRECALL"])
     if precall is None:

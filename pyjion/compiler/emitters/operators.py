@@ -499,7 +499,7 @@ def _call_getitem(fx: Lowering, bail_if, ins: Instruction, container: Entry, sub
         for k, obj in enumerate(objects):
             b.store_slot(arguments, k + 1, obj)
         return b.call("pyjion_vectorcall", fx.ts, function, b.slot(arguments, 1),
-                      i64(2 | PY_VECTORCALL_ARGUMENTS_OFFSET), NULL)
+                      i64(2 | PY_VECTORCALL_ARGUMENTS_OFFSET), NULL, NULL)
     return _on_objects(fx, [container, sub], call)
 
 

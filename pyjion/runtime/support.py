@@ -35,7 +35,7 @@ SIGNATURES: dict[str, str] = {
     "pyjion_store_attr_cached": "i32(ptr,ptr,ptr,ptr)",
     "pyjion_load_method_cached": "i32(ptr,ptr,ptr,ptr)",
     "pyjion_vectorcall": "ptr(ptr,ptr,ptr,i64,ptr,ptr)",
-    "pyjion_construct": "ptr(ptr,ptr,ptr,i64,ptr)",
+    "pyjion_construct": "ptr(ptr,ptr,ptr,i64,ptr,ptr)",
     "pyjion_load_name": "ptr(ptr,ptr)",
     "pyjion_unpack_iterable": "i32(ptr,i32,i32,ptr)",
     "pyjion_import_name": "ptr(ptr,ptr,ptr,ptr,ptr)",
@@ -635,6 +635,14 @@ class SupportModule:
         defaults, keyword defaults or closure change, so a function with the version has the code whose
         parameters were checked, and that code, which the function keeps alive, has that state."""
         r = b.ir
+        generic = b.block("generic")
+        frame_clear = r.load(self.frame_clear_function, typ=PTR)
+        function = r.and_(b.is_type(callable_, "PyFunction_Type"),
+                          r.and_(b.is_null(kwnames), r.not_(b.is_null(frame_clear))))
+        with_function, not_function, probe, hit, checked = (b.block(name) for name in (
+            "function", "not_function", "probe_site", "site_hit", "check_code"))
+        r.cbranch(function, with_function, not_function)
+        b.position(not_function)
         # A bound method, when the caller lent the slot before the arguments: its function, with self
         # in that slot, as method_vectorcall calls it (a method stored on an instance, a callback).
         offset = r.icmp_unsigned("!=", r.and_(nargsf, i64(PY_VECTORCALL_ARGUMENTS_OFFSET)), i64(0))
@@ -646,13 +654,7 @@ class SupportModule:
                             r.add(r.and_(nargsf, i64(PY_VECTORCALL_ARGUMENTS_OFFSET - 1)), i64(1)), kwnames, site)
             r.store(lent, self_slot)
             r.ret(result)
-        generic = b.block("generic")
-        frame_clear = r.load(self.frame_clear_function, typ=PTR)
-        function = r.and_(b.is_type(callable_, "PyFunction_Type"),
-                          r.and_(b.is_null(kwnames), r.not_(b.is_null(frame_clear))))
-        with_function, probe, hit, checked = (b.block(name) for name in (
-            "function", "probe_site", "site_hit", "check_code"))
-        r.cbranch(function, with_function, generic)
+        r.branch(generic)
         b.position(with_function)
         code = b.load(callable_, FUNCTION.func_code)
         nargs = r.and_(nargsf, i64(PY_VECTORCALL_ARGUMENTS_OFFSET - 1))
@@ -693,7 +695,7 @@ class SupportModule:
 
         b.position(generic)
         with b.if_then(b.is_type(callable_, "PyType_Type")):
-            r.ret(b.call("pyjion_construct", ts, callable_, args, nargsf, kwnames))
+            r.ret(b.call("pyjion_construct", ts, callable_, args, nargsf, kwnames, site))
         r.ret(b.call("PyObject_Vectorcall", callable_, args, nargsf, kwnames))
 
     def _push_and_run(self, b: Builder, ts: ir.Value, callable_: ir.Value, code: ir.Value, args: ir.Value,
@@ -836,13 +838,14 @@ class SupportModule:
             r.store(_site_key(b, version, nargs), site)
 
     def construct(self, b: Builder, ts: ir.Value, cls: ir.Value, args: ir.Value, nargsf: ir.Value,
-                  kwnames: ir.Value) -> None:
+                  kwnames: ir.Value, site: ir.Value) -> None:
         """``cls(*args)``, ``cls`` a class (its metaclass exactly type). Where type_call makes the instance
         without looking at the arguments (object.__new__ inherited, an __init__ of Python's: slot_tp_init,
         and no vectorcall of the class's own), the steps of _PyObject_MakeTpCall, type_call and
         slot_tp_init are taken here in their order, but the __init__ that slot_tp_init would look up is
         called through pyjion_vectorcall with the instance in the slot before the arguments: no argument
-        tuple, no calls between them (3.11 specialises none of them). Otherwise, PyObject_Vectorcall."""
+        tuple, no calls between them (3.11 specialises none of them), and ``site`` (the call site's
+        cache, or NULL) remembering the ``__init__``. Otherwise, PyObject_Vectorcall."""
         r = b.ir
         init_slot = r.load(self.init_slot, typ=PTR)
         simple = r.and_(r.and_(b.is_null(kwnames), r.not_(b.is_null(init_slot))),
@@ -883,7 +886,7 @@ class SupportModule:
         self_slot = r.gep(args, [i64(-1)], source_etype=PTR)
         lent = r.load(self_slot, typ=PTR)
         r.store(instance, self_slot)
-        result = b.call("pyjion_vectorcall", ts, init, self_slot, r.add(nargs, i64(1)), NULL, NULL)
+        result = b.call("pyjion_vectorcall", ts, init, self_slot, r.add(nargs, i64(1)), NULL, site)
         r.store(lent, self_slot)
         self._for_each(b, i64(0), nargs, lambda k: b.decref(b.load_slot(args, k)))
         b.decref(init)

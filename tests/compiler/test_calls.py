@@ -556,3 +556,37 @@ def test_a_rebound_global_and_a_replaced_method_mid_loop():
 
     check(run, 40)
     calls_directly(run)
+
+
+class Point:
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+
+class Labelled(Point):
+    def __init__(self, x, y):
+        super().__init__(x, y)
+        self.label = f"{x},{y}"
+
+
+def test_a_site_making_instances_remembers_their_init():
+    """Instantiation at a site goes through pyjion_construct, whose ``__init__`` call uses the site's
+    cache: classes alternating at the site, an ``__init__`` replaced, then its code, mid-loop."""
+    original = Point.__dict__["__init__"]
+
+    def run(n):
+        out = []
+        try:
+            for k in range(n):
+                if k == n // 2:
+                    Point.__init__ = lambda self, x, y: setattr(self, "x", -x)
+                elif k == 3 * n // 4:
+                    Point.__init__.__code__ = (lambda self, x, y: setattr(self, "x", x * 100)).__code__
+                made = (Point if k % 3 else Labelled)(k, 2)
+                out.append(sorted(vars(made).items()))
+        finally:
+            Point.__init__ = original
+        return out
+
+    check(run, 40)
+    calls_directly(run)

@@ -21,6 +21,7 @@ from llvmlite import ir
 from ...abi.cpython311 import (ARRAY, ARRAY_DESCR, FLOAT, HEAPTYPE, LIST, LONG, PY_VECTORCALL_ARGUMENTS_OFFSET,
                                TUPLE, TYPE, VAROBJECT)
 from ...enums import OptimizationFlags
+from ...runtime.support import CALL_SITE_WORDS
 from ..analysis import Kind
 from ..builder import F64, I8, I32, I64, NULL, PTR, i32, i64
 from ..bytecode import Instruction
@@ -486,11 +487,12 @@ def _call_getitem(fx: Lowering, bail_if, ins: Instruction, container: Entry, sub
     (the site's cache), the function it left in the class (HEAPTYPE.spec_cache_getitem) is still the
     class's ``__getitem__``, which keeps it alive. Unlike the interpreter, which pushes the frame
     itself, nothing here assumes what the function's code is (its func_version): pyjion_vectorcall
-    looks at the code it has when called."""
+    looks at the code it has when called, or at the call site's cache, the words after the version."""
     b, r = fx.b, fx.r
     tp = b.type_of(container.value)
     version = b.load(tp, TYPE.tp_version_tag)
-    cached = r.load(fx.site_cache(ins, 1), typ=I64)
+    cache = fx.site_cache(ins, 1 + CALL_SITE_WORDS)
+    cached = r.load(cache, typ=I64)
     bail_if(r.or_(r.icmp_unsigned("==", version, i32(0)), r.icmp_unsigned("!=", r.zext(version, I64), cached)))
     function = b.load(tp, HEAPTYPE.spec_cache_getitem)
 
@@ -499,7 +501,7 @@ def _call_getitem(fx: Lowering, bail_if, ins: Instruction, container: Entry, sub
         for k, obj in enumerate(objects):
             b.store_slot(arguments, k + 1, obj)
         return b.call("pyjion_vectorcall", fx.ts, function, b.slot(arguments, 1),
-                      i64(2 | PY_VECTORCALL_ARGUMENTS_OFFSET), NULL, NULL)
+                      i64(2 | PY_VECTORCALL_ARGUMENTS_OFFSET), NULL, r.gep(cache, [i64(1)], source_etype=I64))
     return _on_objects(fx, [container, sub], call)
 
 

@@ -672,6 +672,7 @@ class SupportModule:
         b.position(checked)
         flags = b.load(code, CODE.co_flags)
         plain = r.icmp_unsigned("==", r.and_(flags, i32(_NOT_DIRECT | CO_OPTIMIZED)), i32(CO_OPTIMIZED))
+        # Missing trailing parameters with defaults are filled in, as initialize_locals does.
         argcount = r.sext(b.load(code, CODE.co_argcount), I64)
         defaults = b.load(callable_, FUNCTION.func_defaults)
         before_defaults = r.block

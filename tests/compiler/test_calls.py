@@ -14,6 +14,7 @@ from differential import check, jit
 from pyjion import OptimizationFlags as Flags
 from pyjion.abi.cpython311 import FUNCTION
 from pyjion.abi.symtab import hidden_function
+from pyjion.compiler.lowering import site_cache_name
 from pyjion.runtime.state import record
 from pyjion.runtime.support import LAST_FUNCTION_VERSION
 
@@ -476,15 +477,16 @@ def test_a_site_remembers_the_function_it_called():
     calls_directly(run)
     version = version_of(callee)
     assert version >= LAST_FUNCTION_VERSION
-    assert version | 2 << 32 in _site_keys(record(run.__code__).compiled)
+    assert version | 2 << 32 in _site_keys(run)
     check(run, 50)
 
 
-def _site_keys(machine) -> list[int]:
-    """The first word of each CALL site cache of ``machine`` (0 where there is none or it is empty)."""
-    from pyjion.compiler.lowering import site_cache_name
+def _site_keys(function) -> list[int]:
+    """The first word of each site cache of ``function``'s machine code, by code unit (0 where there is
+    none or it is empty)."""
+    machine = record(function.__code__).compiled
     words = []
-    for index in range(400):
+    for index in range(len(function.__code__.co_code) // 2):
         address = machine.arena.data_address(site_cache_name(machine.name, index))
         words.append(ctypes.c_uint64.from_address(address).value if address else 0)
     return words

@@ -40,6 +40,7 @@ class OptimizationFlags(enum.IntFlag):
     FloatArithmetic = 1 << 16
     IntArithmetic = 1 << 17
     GlobalCache = 1 << 18
+    BorrowedReferences = 1 << 19
 
 
 class PgcStatus(enum.IntEnum):

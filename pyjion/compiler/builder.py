@@ -261,6 +261,18 @@ class Builder:
     def xdecref(self, obj: ir.Value, freeing_at: tuple[ir.Value, ir.Value] | None = None) -> None:
         self._refcount_call(obj, nullable=True, freeing_at=freeing_at)
 
+    def xdecref_holding(self, obj: ir.Value, held: ir.Value) -> None:
+        """``Py_XDECREF(obj)``, holding a reference to ``held`` while ``obj`` is deallocated: ``held`` is
+        borrowed (lowering's Entry.borrowed) where the interpreter would own it, and the finalizers
+        deallocation runs must see the count the interpreter gives. Its owner keeps it above zero."""
+        with self.if_then(self.ir.icmp_unsigned("!=", obj, NULL)):
+            count = self.ir.sub(self.load(obj, OBJECT.ob_refcnt), i64(1))
+            self.store(obj, OBJECT.ob_refcnt, count)
+            with self.if_then(self.ir.icmp_signed("==", count, i64(0)), likely=False):
+                self.incref(held)
+                self.call("_Py_Dealloc", obj)
+                self.store(held, OBJECT.ob_refcnt, self.ir.sub(self.load(held, OBJECT.ob_refcnt), i64(1)))
+
     def _refcount_call(self, obj: ir.Value, nullable: bool, freeing_at: tuple[ir.Value, ir.Value] | None) -> None:
         name = ("pyjion.xdecref" if nullable else "pyjion.decref") + ("_at" if freeing_at else "")
         self.ir.call(self._refcount_helper(name, nullable, bool(freeing_at)), [obj, *(freeing_at or ())])

@@ -40,6 +40,18 @@ _NO_CALL_OUT = frozenset({"NOP", "LOAD_FAST", "LOAD_CONST", "PUSH_NULL", "COPY",
 # alone (Lowering.release, Lowering.xdecref), not on every run. A stack holding an unboxed value makes
 # them box it first, a call-out like any other, so then they store it up front.
 _POSITION_WHEN_FREEING = frozenset({"STORE_FAST", "POP_TOP"})
+# At levels 1 and 2 a local or a constant is pushed without a reference of its own (Entry.borrowed),
+# OptimizationFlags.BorrowedReferences: the frame's local or
+# the code's constants keep it alive, and nothing in compiled code rebinds a local but STORE_FAST and
+# DELETE_FAST. Such a value stays borrowed only while no code of the program can run, which could see
+# the reference count differ (sys.getrefcount) or rebind the local: through the loads of the operands
+# that follow it, up to one of these instructions consuming it (the number of operands, from the top,
+# it may take borrowed). Any other instruction first takes a reference to each borrowed value.
+_PUSHES_ONLY = frozenset({"NOP", "LOAD_FAST", "LOAD_CONST"})
+_BORROWS = {"BINARY_OP": 2, "COMPARE_OP": 2, "BINARY_SUBSCR": 2, "IS_OP": 2, "LOAD_ATTR": 1, "STORE_ATTR": 1,
+            "POP_TOP": 1,
+            **{f"POP_JUMP_{way}_IF_{test}": 1 for way in ("FORWARD", "BACKWARD")
+               for test in ("TRUE", "FALSE", "NONE", "NOT_NONE")}}
 
 
 def site_cache_name(function_name: str, index: int) -> str:
@@ -56,6 +68,7 @@ class Entry:
     value: ir.Value | None
     kind: Kind = Kind.ANY
     unboxed: ir.Value | None = None
+    borrowed: bool = False  # no reference owned: see _BORROWS
 
 
 class Lowering:
@@ -132,6 +145,8 @@ class Lowering:
             self.freeing_at = (self.frame, self.instruction_pointer(ins.index))
         elif ins.opname not in _NO_CALL_OUT:
             self.set_lasti(ins.index)
+        if ins.opname not in _PUSHES_ONLY:
+            self._own_borrowed(ins)
         if ins.opname not in KEEPS_UNBOXED:
             self.box_stack()
         self.emitters[ins.opname](self, ins)
@@ -141,6 +156,27 @@ class Lowering:
                 raise StackEffectFault(f"{ins}: emitter left depth {len(self.stack)}, expected {len(after)}")
             for entry, kind in zip(self.stack, after):
                 entry.kind = kind
+
+    def _own_borrowed(self, ins: Instruction) -> None:
+        """Take a reference to each borrowed value on the stack, but for the operands ``ins`` may take
+        borrowed: when all it consumes is borrowed or unboxed (no object whose release could run code
+        that sees the others' reference counts)."""
+        operands = _BORROWS.get(ins.opname, 0)
+        consumed = self.stack[len(self.stack) - operands:] if operands else []
+        if not all(entry.borrowed or entry.unboxed is not None for entry in consumed):
+            operands = 0
+        elif any(entry.borrowed for entry in consumed):
+            self.optimizations |= OptimizationFlags.BorrowedReferences
+        for position in range(len(self.stack) - operands):
+            if self.stack[position].borrowed:
+                self.stack[position] = self.owned(self.stack[position])
+
+    def owned(self, entry: Entry) -> Entry:
+        """``entry`` holding a reference of its own (a borrowed value's taken)."""
+        if not entry.borrowed:
+            return entry
+        self.b.incref(entry.value)
+        return Entry(entry.value, entry.kind)
 
     def _llvm_block(self, start: int) -> ir.Block:
         found = self._llvm_blocks.get(start)
@@ -242,6 +278,8 @@ class Lowering:
         depth = 0
         for depth, entry in enumerate(entries, 1):
             value = entry.value if entry.unboxed is None else self.box(entry.unboxed)
+            if entry.borrowed:
+                self.b.incref(value)
             self.b.store_slot(self.localsplus, self.nlocalsplus + depth - 1, value)
         return depth
 
@@ -372,8 +410,8 @@ class Lowering:
         self.r.branch(self._deopt_exit)
 
     # ---- stack ---------------------------------------------------------------------------------------
-    def push(self, value: ir.Value, kind: Kind = Kind.ANY) -> None:
-        self.stack.append(Entry(value, kind))
+    def push(self, value: ir.Value, kind: Kind = Kind.ANY, borrowed: bool = False) -> None:
+        self.stack.append(Entry(value, kind, borrowed=borrowed))
 
     def pop(self) -> Entry:
         return self.stack.pop()
@@ -391,7 +429,7 @@ class Lowering:
         return self.stack[-depth]
 
     def release(self, entry: Entry) -> None:
-        if entry.kind is Kind.NULL or entry.unboxed is not None:
+        if entry.kind is Kind.NULL or entry.unboxed is not None or entry.borrowed:
             return
         if entry.kind is Kind.MAYBE_NULL:
             self.b.xdecref(entry.value, self.freeing_at)
@@ -414,14 +452,25 @@ class Lowering:
                 boxed.kind = entry.kind
 
     def boxed(self, entries: list[Entry]) -> list[Entry]:
-        """``entries``, popped and owned by the caller, with each unboxed value boxed into a new object;
-        on a memory error the others are released and the error raised."""
+        """``entries``, popped and owned by the caller, with each unboxed value boxed into a new object
+        and a reference taken to each borrowed one (code may run with them); on a memory error the
+        others are released and the error raised."""
         result: list[Entry] = []
         for position, entry in enumerate(entries):
             if entry.unboxed is not None:
                 entry = Entry(self.box(entry.unboxed), entry.kind)
                 self.error_if_null(entry.value, [*result, *entries[position + 1:]])
-            result.append(entry)
+            result.append(self.owned(entry))
+        return result
+
+    def referenced(self, entries: list[Entry], call: Callable[[], ir.Value]) -> ir.Value:
+        """``call()``, with a reference held to each borrowed entry while it runs: code it calls sees the
+        reference counts the interpreter's stack would give."""
+        held = [self.owned(entry) for entry in entries]
+        result = call()
+        for entry, passed in zip(entries, held):
+            if passed is not entry:
+                self.release(passed)
         return result
 
     def unshared_float(self, obj: ir.Value) -> ir.Value:
@@ -536,6 +585,8 @@ class Lowering:
             raise StackEffectFault(f"{self.current}: jumping to {target * 2} with depth {len(stack)}, "
                                    f"expected {len(phis)}")
         for phi, entry in zip(phis, stack):
+            if entry.borrowed:
+                self.b.incref(entry.value)
             phi.add_incoming(entry.value, self.r.block)
         self.r.branch(block)
 

@@ -221,11 +221,12 @@ def cached_attribute(b: Builder, bail_if: BailIf, owner: ir.Value, cache: ir.Val
     return b.new_ref(value)
 
 
-def store_attribute(b: Builder, slot: AttributeSlot, value: ir.Value) -> None:
+def store_attribute(b: Builder, slot: AttributeSlot, value: ir.Value, borrowed_owner: ir.Value | None = None) -> None:
     """Store ``value`` (the reference is taken over) at the place ``attribute_slot(..., store=True)``
     found; an attribute the object did not have yet joins its instance values' insertion order (the
     order vars() shows); a dict's entry changed gives the dict the next version (PEP 509), as
-    STORE_ATTR_WITH_HINT does."""
+    STORE_ATTR_WITH_HINT does. ``borrowed_owner``: the object, when the caller holds no reference to
+    it; one is held while the old value is deallocated."""
     r = b.ir
     old = r.load(slot.address, typ=PTR)
     r.store(value, slot.address)
@@ -239,7 +240,10 @@ def store_attribute(b: Builder, slot: AttributeSlot, value: ir.Value) -> None:
             next_version = r.add(r.load(counter, typ=I64), i64(1))
             r.store(next_version, counter)
             r.store(next_version, b.addr(slot.dict, DICT.ma_version_tag))
-    b.xdecref(old)
+    if borrowed_owner is None:
+        b.xdecref(old)
+    else:
+        b.xdecref_holding(old, borrowed_owner)
 
 
 def _append_to_insertion_order(b: Builder, slot: AttributeSlot) -> None:

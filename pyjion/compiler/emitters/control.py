@@ -1,11 +1,13 @@
 """Control flow: jumps, conditional jumps, iteration, return and raise."""
 from __future__ import annotations
 
+from llvmlite import ir
+
 from ...abi.cpython311 import LIST, RANGE_ITER, SEQUENCE_ITER, TUPLE, VAROBJECT
 from ...enums import OptimizationFlags
 from ..builder import I32, PTR, i32, i64
 from ..bytecode import Instruction
-from ..lowering import Lowering
+from ..lowering import Entry, Lowering
 
 
 def jump_forward(fx: Lowering, ins: Instruction) -> None:
@@ -18,9 +20,10 @@ def jump_backward(fx: Lowering, ins: Instruction) -> None:
     fx.jump(ins.target)
 
 
-def truth(fx: Lowering, value) -> object:
+def truth(fx: Lowering, entry: Entry) -> ir.Value:
     """``PyObject_IsTrue`` with True and False decided inline: i32 1, 0, or -1 on error."""
     b, r = fx.b, fx.r
+    value = entry.value
     is_true = r.icmp_unsigned("==", value, b.object("_Py_TrueStruct"))
     is_false = r.icmp_unsigned("==", value, b.object("_Py_FalseStruct"))
     known = b.block("truth_known")
@@ -31,7 +34,7 @@ def truth(fx: Lowering, value) -> object:
     decided = r.zext(is_true, I32)
     r.branch(done)
     b.position(generic)
-    computed = b.call("PyObject_IsTrue", value)
+    computed = fx.referenced([entry], lambda: b.call("PyObject_IsTrue", value))
     generic_end = r.block
     r.branch(done)
     result = b.merge(done, (decided, known), (computed, generic_end))
@@ -47,7 +50,7 @@ def pop_jump_if(fx: Lowering, ins: Instruction) -> None:
         taken = r.not_(is_none) if ins.opname.endswith("NOT_NONE") else is_none
         fx.release(value)
     else:
-        status = truth(fx, value.value)
+        status = truth(fx, value)
         fx.release(value)
         fx.error_if_negative(status)
         want = 1 if ins.opname.endswith("_TRUE") else 0
@@ -67,8 +70,7 @@ def pop_jump_if(fx: Lowering, ins: Instruction) -> None:
 
 def jump_if_or_pop(fx: Lowering, ins: Instruction) -> None:
     """JUMP_IF_{TRUE,FALSE}_OR_POP: jump keeping the value, or pop it and fall through."""
-    value = fx.peek(1)
-    status = truth(fx, value.value)
+    status = truth(fx, fx.peek(1))
     fx.error_if_negative(status)
     want = 1 if ins.opname == "JUMP_IF_TRUE_OR_POP" else 0
     fx.branch(fx.r.icmp_signed("==", status, i32(want)), ins.target)

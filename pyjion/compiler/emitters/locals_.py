@@ -8,8 +8,17 @@ from ..bytecode import Instruction
 from ..lowering import Lowering
 
 
+def _push_kept(fx: Lowering, value) -> None:
+    """Push a value that a local or the code's constants keep alive: borrowed at levels 1 and 2
+    (lowering's _BORROWS), else with a reference of its own."""
+    if fx.fast_paths:
+        fx.push(value, borrowed=True)
+    else:
+        fx.push(fx.b.new_ref(value))
+
+
 def load_const(fx: Lowering, ins: Instruction) -> None:
-    fx.push(fx.b.new_ref(fx.const(ins.arg)))
+    _push_kept(fx, fx.const(ins.arg))
 
 
 def _unbound(fx: Lowering, index: int, free_variable: bool) -> None:
@@ -33,7 +42,7 @@ def load_fast(fx: Lowering, ins: Instruction) -> None:
     if ins.arg not in fx.bound[ins.index]:
         with fx.b.if_then(fx.b.is_null(value), likely=False):
             _unbound(fx, ins.arg, free_variable=False)
-    fx.push(fx.b.new_ref(value))
+    _push_kept(fx, value)
 
 
 def store_fast(fx: Lowering, ins: Instruction) -> None:

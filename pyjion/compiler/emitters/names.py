@@ -155,16 +155,20 @@ def load_attr(fx: Lowering, ins: Instruction) -> None:
     b = fx.b
     owner = fx.pop()
     found = fx.specialised(ins, OptimizationFlags.LoadAttr, *_LOAD_ATTR_FORMS)
+
+    def get_attribute() -> tuple[ir.Value]:
+        return fx.referenced([owner], lambda: b.call("PyObject_GetAttr", owner.value, fx.name(ins.arg))),
+
     if found is not None and found.opname == "LOAD_ATTR_MODULE":
-        value, = fx.guarded(lambda bail_if: (_module_attribute(fx, bail_if, ins, owner.value),),
-                            lambda: (b.call("PyObject_GetAttr", owner.value, fx.name(ins.arg)),))
+        value, = fx.guarded(lambda bail_if: (_module_attribute(fx, bail_if, ins, owner.value),), get_attribute)
     elif found is None and not fx.fast_paths:
-        value = b.call("PyObject_GetAttr", owner.value, fx.name(ins.arg))
+        value, = get_attribute()
     else:
         cache = _attr_cache(fx, ins)
 
         def through_cache() -> tuple[ir.Value]:
-            return b.call("pyjion_load_attr_cached", owner.value, fx.name(ins.arg), cache),
+            return fx.referenced([owner], lambda: b.call("pyjion_load_attr_cached", owner.value, fx.name(ins.arg),
+                                                         cache)),
 
         if found is not None:
             value, = fx.guarded(lambda bail_if: (cached_attribute(b, bail_if, owner.value, cache, fx.name(ins.arg),
@@ -203,18 +207,20 @@ def store_attr(fx: Lowering, ins: Instruction) -> None:
     def cached(bail_if):
         slot = attribute_slot(b, bail_if, owner.value, cache, fx.name(ins.arg), store=True,
                               places=(_attr_place(found),))
-        store_attribute(b, slot, value.value)  # the stack's reference moves into the object
+        # the stack's reference moves into the object
+        store_attribute(b, slot, value.value, owner.value if owner.borrowed else None)
         return i32(0),
 
     found = fx.specialised(ins, OptimizationFlags.LoadAttr, *_STORE_ATTR_FORMS)
     if found is None and not fx.fast_paths:
-        status = fx.call_releasing("PyObject_SetAttr", [owner.value, fx.name(ins.arg), value.value], [value])
+        status = fx.referenced([owner], lambda: fx.call_releasing(
+            "PyObject_SetAttr", [owner.value, fx.name(ins.arg), value.value], [value]))
     else:
         cache = _attr_cache(fx, ins)
 
         def through_cache() -> tuple[ir.Value]:
-            return fx.call_releasing("pyjion_store_attr_cached", [owner.value, fx.name(ins.arg), value.value, cache],
-                                     [value]),
+            return fx.referenced([owner], lambda: fx.call_releasing(
+                "pyjion_store_attr_cached", [owner.value, fx.name(ins.arg), value.value, cache], [value])),
 
         status, = through_cache() if found is None else fx.guarded(cached, through_cache)
     fx.release(owner)

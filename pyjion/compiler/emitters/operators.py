@@ -107,7 +107,7 @@ def _float_result(fx: Lowering, value: ir.Value, left: Entry, right: Entry) -> i
     float."""
     b, r = fx.b, fx.r
     operand = left if left.unboxed is None else right
-    if operand.unboxed is not None:
+    if operand.unboxed is not None or operand.borrowed:  # a borrowed one's owner would see it change
         return b.call("PyFloat_FromDouble", value)
     reuse = b.block("reuse_float")
     allocate = b.block("new_float")

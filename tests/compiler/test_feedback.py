@@ -420,6 +420,32 @@ def test_string_equality_fast_path():
     check(STRINGS, "same", Flags.InternRichCompare)
 
 
+UNSPECIALISED_COMPARISONS = """
+class Odd(int):
+    def __lt__(self, other):
+        return "Odd.__lt__"
+
+def results(a, b):
+    # no conditional jump follows: 3.11 specialises none of these, the compiled code tries ints and floats
+    return [a < b, a <= b, a == b, a != b, a > b, a >= b]
+
+def warm():
+    results(1, 2)
+    results(1.5, 0.5)
+
+nan = float("nan")
+STEPS = [("results", 1, 2), ("results", 2, 2), ("results", -3, 5), ("results", 2 ** 30 - 1, -(2 ** 30) + 1),
+         ("results", 2 ** 30, 2 ** 30 + 1), ("results", 2 ** 70, 3), ("results", 1.5, 1.5), ("results", nan, nan),
+         ("results", nan, 1.0), ("results", 0.0, -0.0), ("results", 1, 1.0), ("results", 2.5, 2),
+         ("results", True, 1), ("results", Odd(1), 2), ("results", "a", "b"), ("results", None, 1),
+         ("results", [1], [1])]
+"""
+
+
+def test_comparisons_the_interpreter_did_not_specialise():
+    check(UNSPECIALISED_COMPARISONS, "results", Flags.InternRichCompare)
+
+
 INTS = COMPARE + """
 def arith(a, b):
     return a * b + (a - b)

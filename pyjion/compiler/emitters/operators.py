@@ -353,15 +353,15 @@ def compare_op(fx: Lowering, ins: Instruction) -> None:
     def generic():
         return _generic_on_objects(fx, "PyObject_RichCompare", [left, right], i32(ins.arg)),
 
-    def on_floats(bail_if):
-        lv, rv = _float_values(fx, bail_if, left, right)
+    def float_outcome(lv: ir.Value, rv: ir.Value) -> ir.Value:
         # NaN: only != holds, as in float_richcompare.
-        compare = fx.r.fcmp_unordered if operator == "!=" else fx.r.fcmp_ordered
-        return fx.bool_object(compare(operator, lv, rv)),
+        return (fx.r.fcmp_unordered if operator == "!=" else fx.r.fcmp_ordered)(operator, lv, rv)
+
+    def on_floats(bail_if):
+        return fx.bool_object(float_outcome(*_float_values(fx, bail_if, left, right))),
 
     def on_ints(bail_if):
-        lv, rv = _int_values(fx, bail_if, left, right)
-        return fx.bool_object(fx.r.icmp_signed(operator, lv, rv)),
+        return fx.bool_object(fx.r.icmp_signed(operator, *_int_values(fx, bail_if, left, right))),
 
     def on_numbers(bail_if):
         """Two ints or two floats, at a site 3.11 did not specialise: it specialises a comparison only
@@ -371,16 +371,14 @@ def compare_op(fx: Lowering, ins: Instruction) -> None:
         r.cbranch(r.and_(b.is_type(left.value, "PyLong_Type"), b.is_type(right.value, "PyLong_Type")),
                   as_ints, as_floats)
         b.position(as_ints)
-        lv, rv = _int_values(fx, bail_if, left, right)
-        int_outcome = fx.r.icmp_signed(operator, lv, rv)
+        int_outcome = r.icmp_signed(operator, *_int_values(fx, bail_if, left, right))
         int_end = r.block
         r.branch(done)
         b.position(as_floats)
-        lv, rv = _float_values(fx, bail_if, left, right)
-        float_outcome = (r.fcmp_unordered if operator == "!=" else r.fcmp_ordered)(operator, lv, rv)
+        floats = float_outcome(*_float_values(fx, bail_if, left, right))
         float_end = r.block
         r.branch(done)
-        return fx.bool_object(b.merge(done, (int_outcome, int_end), (float_outcome, float_end))),
+        return fx.bool_object(b.merge(done, (int_outcome, int_end), (floats, float_end))),
 
     def on_strings(bail_if):  # 3.11 specialises only == and != on strings
         _bail_unless_exact(fx, bail_if, left, "PyUnicode_Type", right, "PyUnicode_Type")

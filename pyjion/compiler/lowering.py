@@ -40,10 +40,9 @@ _NO_CALL_OUT = frozenset({"NOP", "LOAD_FAST", "LOAD_CONST", "PUSH_NULL", "COPY",
 # alone (Lowering.release, Lowering.xdecref), not on every run. A stack holding an unboxed value makes
 # them box it first, a call-out like any other, so then they store it up front.
 _POSITION_WHEN_FREEING = frozenset({"STORE_FAST", "POP_TOP"})
-# At levels 1 and 2 a local or a constant is pushed without a reference of its own (Entry.borrowed),
-# OptimizationFlags.BorrowedReferences: the frame's local or
-# the code's constants keep it alive, and nothing in compiled code rebinds a local but STORE_FAST and
-# DELETE_FAST. Such a value stays borrowed only while no code of the program can run, which could see
+# At levels 1 and 2 a local or a constant is pushed without a reference of its own (Entry.borrowed,
+# OptimizationFlags.BorrowedReferences): the frame's local or the code's constants keep it alive, and
+# nothing in compiled code rebinds a local but STORE_FAST and DELETE_FAST. Such a value stays borrowed only while no code of the program can run, which could see
 # the reference count differ (sys.getrefcount) or rebind the local: through the loads of the operands
 # that follow it, up to one of these instructions consuming it (the number of operands, from the top,
 # it may take borrowed). Any other instruction first takes a reference to each borrowed value.
@@ -463,11 +462,11 @@ class Lowering:
             result.append(self.owned(entry))
         return result
 
-    def referenced(self, entries: list[Entry], call: Callable[[], ir.Value]) -> ir.Value:
-        """``call()``, with a reference held to each borrowed entry while it runs: code it calls sees the
-        reference counts the interpreter's stack would give."""
-        held = [self.owned(entry) for entry in entries]
-        result = call()
+    def on_objects(self, entries: list[Entry], use: Callable[[list[ir.Value]], ir.Value]) -> ir.Value:
+        """``use(objects)`` with the entries as objects: each unboxed value boxed, and a reference held to
+        each borrowed one, for the call only (code it runs sees the counts the interpreter's stack gives)."""
+        held = self.boxed(entries)
+        result = use([entry.value for entry in held])
         for entry, passed in zip(entries, held):
             if passed is not entry:
                 self.release(passed)

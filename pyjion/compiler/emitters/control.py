@@ -34,7 +34,7 @@ def truth(fx: Lowering, entry: Entry) -> ir.Value:
     decided = r.zext(is_true, I32)
     r.branch(done)
     b.position(generic)
-    computed = fx.referenced([entry], lambda: b.call("PyObject_IsTrue", value))
+    computed = fx.on_objects([entry], lambda objects: b.call("PyObject_IsTrue", *objects))
     generic_end = r.block
     r.branch(done)
     result = b.merge(done, (decided, known), (computed, generic_end))

@@ -157,7 +157,7 @@ def load_attr(fx: Lowering, ins: Instruction) -> None:
     found = fx.specialised(ins, OptimizationFlags.LoadAttr, *_LOAD_ATTR_FORMS)
 
     def get_attribute() -> tuple[ir.Value]:
-        return fx.referenced([owner], lambda: b.call("PyObject_GetAttr", owner.value, fx.name(ins.arg))),
+        return fx.on_objects([owner], lambda objects: b.call("PyObject_GetAttr", *objects, fx.name(ins.arg))),
 
     if found is not None and found.opname == "LOAD_ATTR_MODULE":
         value, = fx.guarded(lambda bail_if: (_module_attribute(fx, bail_if, ins, owner.value),), get_attribute)
@@ -167,8 +167,8 @@ def load_attr(fx: Lowering, ins: Instruction) -> None:
         cache = _attr_cache(fx, ins)
 
         def through_cache() -> tuple[ir.Value]:
-            return fx.referenced([owner], lambda: b.call("pyjion_load_attr_cached", owner.value, fx.name(ins.arg),
-                                                         cache)),
+            return fx.on_objects([owner], lambda objects: b.call("pyjion_load_attr_cached", *objects,
+                                                                 fx.name(ins.arg), cache)),
 
         if found is not None:
             value, = fx.guarded(lambda bail_if: (cached_attribute(b, bail_if, owner.value, cache, fx.name(ins.arg),
@@ -213,14 +213,14 @@ def store_attr(fx: Lowering, ins: Instruction) -> None:
 
     found = fx.specialised(ins, OptimizationFlags.LoadAttr, *_STORE_ATTR_FORMS)
     if found is None and not fx.fast_paths:
-        status = fx.referenced([owner], lambda: fx.call_releasing(
-            "PyObject_SetAttr", [owner.value, fx.name(ins.arg), value.value], [value]))
+        status = fx.on_objects([owner], lambda objects: fx.call_releasing(
+            "PyObject_SetAttr", [*objects, fx.name(ins.arg), value.value], [value]))
     else:
         cache = _attr_cache(fx, ins)
 
         def through_cache() -> tuple[ir.Value]:
-            return fx.referenced([owner], lambda: fx.call_releasing(
-                "pyjion_store_attr_cached", [owner.value, fx.name(ins.arg), value.value, cache], [value])),
+            return fx.on_objects([owner], lambda objects: fx.call_releasing(
+                "pyjion_store_attr_cached", [*objects, fx.name(ins.arg), value.value, cache], [value])),
 
         status, = through_cache() if found is None else fx.guarded(cached, through_cache)
     fx.release(owner)

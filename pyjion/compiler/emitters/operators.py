@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Callable
 
 from llvmlite import ir
 
@@ -234,19 +233,9 @@ def _operands(fx: Lowering, ins: Instruction) -> tuple[str | None, Entry, Entry]
     return None, left, right
 
 
-def _on_objects(fx: Lowering, operands: list[Entry], use: Callable[[list[ir.Value]], ir.Value]) -> ir.Value:
-    """``use(objects)`` with the operands as objects, unboxed values boxed for it only."""
-    objects = fx.boxed(operands)
-    result = use([entry.value for entry in objects])
-    for operand, passed in zip(operands, objects):
-        if passed is not operand:
-            fx.release(passed)
-    return result
-
-
 def _generic_on_objects(fx: Lowering, function: str, operands: list[Entry], *extra: ir.Value) -> ir.Value:
     """``function`` called with the operands as objects, unboxed floats boxed for the call only."""
-    return _on_objects(fx, operands, lambda objects: fx.b.call(function, *objects, *extra))
+    return fx.on_objects(operands, lambda objects: fx.b.call(function, *objects, *extra))
 
 
 def binary_op(fx: Lowering, ins: Instruction) -> None:
@@ -523,7 +512,7 @@ def _call_getitem(fx: Lowering, bail_if, ins: Instruction, container: Entry, sub
             b.store_slot(arguments, k + 1, obj)
         return b.call("pyjion_vectorcall", fx.ts, function, b.slot(arguments, 1),
                       i64(2 | PY_VECTORCALL_ARGUMENTS_OFFSET), NULL, r.gep(cache, [i64(1)], source_etype=I64))
-    return _on_objects(fx, [container, sub], call)
+    return fx.on_objects([container, sub], call)
 
 
 def getitem_seed(found: Specialisation) -> list[int]:

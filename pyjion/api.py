@@ -35,15 +35,14 @@ class JitInfo:
 
 
 def enable() -> bool:
-    """Install the JIT for this interpreter; True if it was off."""
-    return jit.hook().install()
+    """Switch the JIT on for this interpreter; True if it was off. With a threshold above 0 its hook is
+    installed ``start_delay`` seconds later (config)."""
+    return jit.enable()
 
 
 def disable() -> bool:
     """Restore CPython's own evaluator; True if the JIT was on."""
-    if jit._hook is None:
-        return False
-    return jit._hook.remove()
+    return jit.disable()
 
 
 def _require_bool(name: str, value: object) -> bool:
@@ -63,13 +62,15 @@ def _require_int(name: str, value: object, low: int, high: int) -> int:
 def config(*, pgc: bool | None = None, level: int | None = None, debug: bool | int | None = None,
            graph: bool | None = None, threshold: int | None = None, cache: bool | None = None,
            cache_dir: str | os.PathLike | None = None, perf_map: bool | None = None,
-           background: bool | None = None) -> dict:
+           background: bool | None = None, start_delay: float | None = None) -> dict:
     """Set any of the given options (all validated before any is applied); return all of them.
 
     ``cache``/``cache_dir``: the on-disk code cache (on by default, in ``$XDG_CACHE_HOME/pyjion``).
     ``perf_map``: list each function compiled from now on in ``/tmp/perf-<pid>.map`` for Linux perf.
     ``background``: with a threshold above 0, compile hot code on the compiler thread while the
     interpreter keeps running it (on by default); off, the call that finds it hot waits for it.
+    ``start_delay``: with a threshold above 0, seconds from enable() to the hook (default 0.1); until
+    then the program runs in CPython's interpreter as without pyjion.
     """
     s = jit.settings
     updates = {}
@@ -89,6 +90,14 @@ def config(*, pgc: bool | None = None, level: int | None = None, debug: bool | i
         updates["perf_map"] = _require_bool("perf_map", perf_map)
     if background is not None:
         updates["background"] = _require_bool("background", background)
+    if start_delay is not None:
+        if isinstance(start_delay, bool) or not isinstance(start_delay, (int, float)):
+            raise TypeError(f"config() argument 'start_delay' must be a number of seconds, not "
+                            f"{type(start_delay).__name__}")
+        if not 0 <= start_delay <= jit.MAX_START_DELAY:
+            raise ValueError(f"config() argument 'start_delay' must be between 0 and {jit.MAX_START_DELAY:g} "
+                             f"seconds, got {start_delay}")
+        updates["start_delay"] = float(start_delay)
     if cache_dir is not None:
         if not isinstance(cache_dir, (str, os.PathLike)) or not os.fspath(cache_dir):
             raise TypeError(f"config() argument 'cache_dir' must be a non-empty path, not {cache_dir!r}")
@@ -96,11 +105,13 @@ def config(*, pgc: bool | None = None, level: int | None = None, debug: bool | i
     for key, value in updates.items():
         if key == "threshold":
             jit.set_threshold(value)
+        elif key == "start_delay":
+            jit.set_start_delay(value)
         else:
             setattr(s, key, value)
     return {"pgc": s.pgc, "level": s.level, "debug": CompileMode(s.debug), "graph": s.graph,
             "threshold": s.threshold, "cache": s.cache, "cache_dir": s.cache_dir, "perf_map": s.perf_map,
-            "background": s.background}
+            "background": s.background, "start_delay": s.start_delay}
 
 
 def _code_of(f: object) -> types.CodeType:

@@ -12,10 +12,11 @@ child, ``pyperf.Runner`` is replaced by a stand-in that collects the functions a
 registers (``bench_func``, ``bench_time_func``, ``bench_async_func``), so they run in-process, with the
 JIT switched on (default settings) before the script is executed. Per benchmark the child times:
 
-* the first iteration, compilation included;
+* the first iteration, compilation included, and whether the JIT's hook was installed when it ended
+  (the "hooked" column: rounds of the JIT's; the hook comes ``start_delay`` after enable());
 * the steady state: the loop count is calibrated so a sample lasts ``--min-time``, then ``--warmups``
-  samples are discarded, and under the JIT more samples until the compiler thread has nothing left to
-  compile (at most 60 s), and the median of ``--samples`` samples, per iteration, is kept;
+  samples are discarded, and under the JIT more samples until the hook is installed and the compiler
+  thread has nothing left to compile (at most 60 s), and the median of ``--samples`` samples, per iteration, is kept;
 
 and reports the JIT's compile time and the process's peak RSS. Ratios are plain time / JIT time
 (> 1: pyjion is faster), taken from the median over rounds, with their geometric mean.
@@ -93,6 +94,9 @@ class Measurement:
     steady: float  # seconds per iteration, median of the samples
     samples: list[float] = field(default_factory=list)
     loops: int = 1
+    # Under the JIT: its hook was installed when the first iteration ended (not: that iteration ran
+    # wholly in CPython's interpreter, as start_delay lets a program shorter than it do).
+    first_hooked: bool = False
 
 
 class CollectingRunner:
@@ -127,18 +131,27 @@ def _timed_calls(func, args):
     return run
 
 
+def jit_hooked() -> bool:
+    """The JIT's hook is installed (never without the JIT)."""
+    if "pyjion" not in sys.modules:
+        return False
+    from pyjion.runtime import jit
+    return jit._hook is not None and jit._hook.installed
+
+
 def jit_settled() -> bool:
-    """Nothing waits to be compiled (always true without the JIT)."""
+    """The hook is installed and nothing waits to be compiled (always true without the JIT)."""
     if "pyjion" not in sys.modules:
         return True
     from pyjion.runtime import jit
-    return jit.waiting_to_compile() == 0
+    return not jit.starting_later() and jit.waiting_to_compile() == 0
 
 
 def measure(name: str, run, inner_loops: int | None, min_time: float, warmups: int, samples: int,
             settle_time: float = 60.0) -> Measurement:
     per = inner_loops or 1
     first = run(1) / per
+    first_hooked = jit_hooked()
     loops = 1
     while True:  # calibrate: a sample lasts at least min_time
         took = run(loops)
@@ -153,7 +166,7 @@ def measure(name: str, run, inner_loops: int | None, min_time: float, warmups: i
     while not jit_settled() and time.perf_counter() < deadline:
         run(loops)
     times = [run(loops) / loops / per for _ in range(samples)]
-    return Measurement(name, first, statistics.median(times), times, loops)
+    return Measurement(name, first, statistics.median(times), times, loops, first_hooked)
 
 
 def _load(name: str, mode: str) -> list[tuple]:
@@ -248,7 +261,8 @@ def summarise(runs: list[dict]) -> dict:
         table.append({"name": name, "plain": med["plain"], "jit": med["jit"],
                       "steady_ratio": med["plain"]["steady"] / med["jit"]["steady"],
                       "first_ratio": med["plain"]["first"] / med["jit"]["first"],
-                      "rss_ratio": med["jit"]["peak_rss_kib"] / med["plain"]["peak_rss_kib"]})
+                      "rss_ratio": med["jit"]["peak_rss_kib"] / med["plain"]["peak_rss_kib"],
+                      "first_hooked": f'{sum(r.get("first_hooked", True) for r in row["jit"])}/{len(row["jit"])}'})
     return {"rows": table, "geomean_steady": geomean([r["steady_ratio"] for r in table]),
             "geomean_first": geomean([r["first_ratio"] for r in table]),
             "errors": [r for r in runs if "error" in r]}
@@ -323,12 +337,12 @@ def _duration(seconds: float) -> str:
 
 def format_table(summary: dict) -> str:
     head = (f"{'benchmark':<28} {'plain':>10} {'jit':>10} {'steady':>7} {'first':>7} "
-            f"{'compile s':>9} {'RSS x':>6}")
+            f"{'compile s':>9} {'RSS x':>6} {'hooked':>6}")
     lines = [head, "-" * len(head)]
     for row in summary["rows"]:
         lines.append(f"{row['name']:<28} {_duration(row['plain']['steady']):>10} {_duration(row['jit']['steady']):>10} "
                      f"{row['steady_ratio']:>6.2f}x {row['first_ratio']:>6.2f}x "
-                     f"{row['jit']['compile_seconds']:>9.2f} {row['rss_ratio']:>5.2f}x")
+                     f"{row['jit']['compile_seconds']:>9.2f} {row['rss_ratio']:>5.2f}x {row['first_hooked']:>6}")
     steady, first = summary["geomean_steady"], summary["geomean_first"]
     if steady:
         lines.append(f"{'geometric mean':<28} {'':>10} {'':>10} {steady:>6.2f}x {first:>6.2f}x")

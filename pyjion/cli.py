@@ -31,6 +31,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--perf-map", action="store_true", default=None, help="write /tmp/perf-<pid>.map for perf")
     p.add_argument("--background", action=argparse.BooleanOptionalAction, default=None,
                    help="compile on a thread of its own while the program runs (default on)")
+    p.add_argument("--start-delay", type=float, metavar="SECONDS",
+                   help="seconds from the start to the JIT's hook (default 0.1; threshold 0: none)")
     p.add_argument("--stats", action="store_true", help="print what the JIT did when the program ends")
     p.add_argument("-m", dest="module", help="run a library module as a script")
     p.add_argument("target", nargs=argparse.REMAINDER, help="script.py and its arguments (or the module's)")
@@ -43,9 +45,12 @@ def main(argv: list[str] | None = None) -> int:
         parser().error("a script or -m module is required")
     if args.threshold is not None and args.threshold < 0:
         parser().error("--threshold must be 0 or more")
+    if args.start_delay is not None and not 0 <= args.start_delay <= 3600:
+        parser().error("--start-delay must be from 0 to 3600 seconds")
     pyjion.config(**{k: v for k, v in (("level", args.level), ("threshold", args.threshold), ("pgc", args.pgc),
                                         ("cache", args.cache), ("cache_dir", args.cache_dir),
-                                        ("perf_map", args.perf_map), ("background", args.background))
+                                        ("perf_map", args.perf_map), ("background", args.background),
+                                        ("start_delay", args.start_delay))
                                if v is not None})
     if args.module is not None:
         sys.argv = [args.module, *args.target]

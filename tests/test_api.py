@@ -21,6 +21,8 @@ def test_enable_disable_return_values():
     ({"pgc": 1}, TypeError), ({"graph": "yes"}, TypeError), ({"debug": 3}, ValueError),
     ({"debug": "x"}, TypeError), ({"cache": 1}, TypeError), ({"cache_dir": 3}, TypeError),
     ({"cache_dir": ""}, TypeError), ({"perf_map": "1"}, TypeError), ({"background": 1}, TypeError),
+    ({"start_delay": "1"}, TypeError), ({"start_delay": True}, TypeError), ({"start_delay": -0.5}, ValueError),
+    ({"start_delay": float("nan")}, ValueError), ({"start_delay": 1e9}, ValueError),
 ])
 def test_config_rejects_bad_arguments(kwargs, error):
     before = pyjion.config()
@@ -39,9 +41,10 @@ def test_config_round_trip():
     before = pyjion.config()
     try:
         out = pyjion.config(level=2, threshold=7, pgc=False, graph=True, debug=True, cache=False,
-                            cache_dir="/nonexistent/cache", perf_map=True, background=False)
+                            cache_dir="/nonexistent/cache", perf_map=True, background=False, start_delay=2)
         assert out == {"level": 2, "threshold": 7, "pgc": False, "graph": True, "debug": pyjion.CompileMode.Debug,
-                       "cache": False, "cache_dir": "/nonexistent/cache", "perf_map": True, "background": False}
+                       "cache": False, "cache_dir": "/nonexistent/cache", "perf_map": True, "background": False,
+                       "start_delay": 2.0}
     finally:
         pyjion.config(**{k: v for k, v in before.items()})
 

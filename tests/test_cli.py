@@ -49,6 +49,15 @@ def test_script_with_stats(script):
     assert "collatz" in stats.split("most run")[1]  # the hot function is listed with its run count
 
 
+def test_start_delay_option(script):
+    # A program shorter than the delay runs in the interpreter alone; without a delay it is compiled.
+    for delay, compiled in (("60", False), ("0", True)):
+        proc = run([sys.executable, "-m", "pyjion", "--threshold", "3", "--no-background", "--start-delay", delay,
+                    str(script), "--show"])
+        assert proc.returncode == 0, proc.stderr
+        assert f"compiled {compiled}" in proc.stdout
+
+
 def test_console_script_runs_a_module():
     pyjion_command = shutil.which("pyjion", path=os.path.dirname(sys.executable))
     assert pyjion_command, "the pyjion console script is not installed"
@@ -60,6 +69,7 @@ def test_console_script_runs_a_module():
 
 @pytest.mark.parametrize("args, message", [
     (["--threshold", "-1", "x.py"], "--threshold"), (["--level", "5", "x.py"], "--level"), ([], "script"),
+    (["--start-delay", "-1", "x.py"], "--start-delay"), (["--start-delay", "soon", "x.py"], "--start-delay"),
 ])
 def test_bad_arguments(args, message):
     proc = run([sys.executable, "-m", "pyjion", *args])

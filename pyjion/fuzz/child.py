@@ -105,7 +105,7 @@ def run_round(mode: Mode, round_: int, func, args: tuple, filename: str) -> dict
     threshold = mode.threshold(round_)
     try:
         if threshold is not None:
-            mode.pyjion.config(threshold=threshold)
+            mode.pyjion.config(threshold=threshold, start_delay=0)  # each round is far shorter than the delay
             mode.pyjion.enable()
         try:
             value = func(*args)

@@ -37,6 +37,12 @@ HOT_CYCLES_PER_UNIT = 100_000
 # even when the caller would wait (threshold 0); module-level code that large (eval of a huge literal, a
 # generated table: it runs once) is not compiled at all.
 WAIT_FOR_CODE_UNITS = 40_000
+# With a threshold above 0, enable() installs the hook this many seconds later: 3.11 stops inlining
+# Python-to-Python calls while any hook is installed (calls ~25 % slower), and until the first hot code
+# is compiled (~0.1-0.2 s of the compiler thread per function) the hook could only count calls. A
+# program shorter than this runs in the interpreter as without pyjion. See README "Start-up delay".
+DEFAULT_START_DELAY = 0.1
+MAX_START_DELAY = 3600.0
 
 
 def default_cache_dir() -> str:
@@ -55,6 +61,7 @@ class Settings:
     perf_map: bool = False  # write /tmp/perf-<pid>.map (perfmap.py)
     # threshold > 0: compile on the compiler thread while the interpreter keeps running the code
     background: bool = True
+    start_delay: float = DEFAULT_START_DELAY  # seconds from enable() to the hook, threshold > 0
 
 
 @dataclass
@@ -76,8 +83,8 @@ _TRUE, _FALSE = {"1", "true", "on", "yes"}, {"0", "false", "off", "no"}
 
 def settings_from_environment(environ: dict[str, str]) -> Settings:
     """Settings with PYJION_LEVEL, PYJION_THRESHOLD, PYJION_PGC, PYJION_CACHE, PYJION_CACHE_DIR,
-    PYJION_PERF_MAP and PYJION_BACKGROUND applied; a value that does not parse is ignored with a
-    RuntimeWarning naming it."""
+    PYJION_PERF_MAP, PYJION_BACKGROUND and PYJION_START_DELAY applied; a value that does not parse is
+    ignored with a RuntimeWarning naming it."""
     found = Settings()
 
     def bad(name: str, expected: str) -> None:
@@ -103,6 +110,15 @@ def settings_from_environment(environ: dict[str, str]) -> Settings:
                 setattr(found, attribute, text in _TRUE)
             else:
                 bad(name, "one of 1, 0, true, false, on, off, yes, no")
+    if "PYJION_START_DELAY" in environ:
+        try:
+            delay = float(environ["PYJION_START_DELAY"].strip())
+        except ValueError:
+            delay = math.nan
+        if 0 <= delay <= MAX_START_DELAY:
+            found.start_delay = delay
+        else:
+            bad("PYJION_START_DELAY", f"seconds from 0 to {MAX_START_DELAY:g}")
     if environ.get("PYJION_CACHE_DIR"):
         found.cache_dir = environ["PYJION_CACHE_DIR"]
     return found
@@ -122,6 +138,8 @@ def code_cache() -> CodeCache | None:
     return _code_cache
 _hook: Hook | None = None
 _hook_lock = threading.Lock()
+# The thread that installs the hook start_delay seconds after enable(), while it waits.
+_late_start: threading.Timer | None = None
 # Checked once, when pyjion is imported: a mismatch makes enable() refuse, the process carries on.
 abi_problems: list[str] = check_live()
 
@@ -139,6 +157,57 @@ def hook() -> Hook:
             _hook.hot_cycles_per_unit = HOT_CYCLES_PER_UNIT
             atexit.register(_hook.remove)
         return _hook
+
+
+def enable() -> bool:
+    """Switch the JIT on: the hook now, or start_delay seconds from now with a threshold above 0.
+    False if it was on, or about to be."""
+    global _late_start
+    installer = hook()
+    with _hook_lock:
+        if installer.installed or _late_start is not None:
+            return False
+        if settings.threshold == 0 or settings.start_delay == 0:
+            return installer.install()
+        _late_start = threading.Timer(settings.start_delay, _start_late)
+        _late_start.daemon = True
+        _late_start.name = "pyjion-start"
+        _late_start.start()
+        return True
+
+
+def _start_late() -> None:
+    global _late_start
+    with _hook_lock:
+        if _late_start is threading.current_thread():  # not cancelled by disable()
+            _late_start = None
+            _hook.install()
+
+
+def start_now() -> None:
+    """Install the hook at once if enable() left it to a later start (the settings that delayed it changed)."""
+    global _late_start
+    with _hook_lock:
+        if _late_start is not None:
+            _late_start.cancel()
+            _late_start = None
+            _hook.install()
+
+
+def starting_later() -> bool:
+    """enable() was called and the hook is not installed yet (start_delay)."""
+    return _late_start is not None
+
+
+def disable() -> bool:
+    """Switch the JIT off (a later start too); False if it was off."""
+    global _late_start
+    with _hook_lock:
+        if _late_start is not None:
+            _late_start.cancel()
+            _late_start = None
+            return True
+        return _hook is not None and _hook.remove()
 
 
 class CompilerThread:
@@ -289,8 +358,9 @@ def _after_fork_in_parent() -> None:
 
 
 def _after_fork_in_child() -> None:
-    """The child has only the forking thread: no compiler thread, nobody waiting in on_hot."""
-    global _compiler, _compiler_lock
+    """The child has only the forking thread: no compiler thread, nobody waiting in on_hot, no thread
+    to start the JIT later (the child starts it now)."""
+    global _compiler, _compiler_lock, _late_start
     _compiler, _compiler_lock = None, threading.Lock()
     for code in _queued:
         native_state(code).queued = 0
@@ -298,6 +368,9 @@ def _after_fork_in_child() -> None:
     if _hook is not None:
         _hook.forget_threads()
     _forking.clear()
+    if _late_start is not None:
+        _late_start = None
+        _hook.install()
 
 
 os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
@@ -383,3 +456,11 @@ def set_threshold(value: int) -> None:
     settings.threshold = value
     if _hook is not None:
         _hook.threshold = value
+    if value == 0:  # compile on the first call: from now on
+        start_now()
+
+
+def set_start_delay(value: float) -> None:
+    settings.start_delay = value
+    if value == 0:
+        start_now()

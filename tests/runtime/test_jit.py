@@ -1,5 +1,6 @@
 """The JIT's process-wide machinery: compiling on hot code, and letting compiled code objects go."""
 import gc
+import os
 import subprocess
 import sys
 import time
@@ -119,12 +120,95 @@ def test_environment_settings():
         2, 7, False, False, "/tmp/x", False)
     for text, expected in (("false", False), ("0", False), ("no", False), ("TRUE", True), ("1", True), ("on", True)):
         assert settings_from_environment({"PYJION_PGC": text}).pgc is expected
+    assert settings_from_environment({"PYJION_START_DELAY": "0.5"}).start_delay == 0.5
     defaults = settings_from_environment({})
+    assert defaults.start_delay == 0.1
     for name, value in (("PYJION_LEVEL", "3"), ("PYJION_THRESHOLD", "-1"), ("PYJION_THRESHOLD", "ten"),
-                        ("PYJION_PGC", "maybe")):
+                        ("PYJION_PGC", "maybe"), ("PYJION_START_DELAY", "-1"), ("PYJION_START_DELAY", "nan"),
+                        ("PYJION_START_DELAY", "soon")):
         with pytest.warns(RuntimeWarning, match=name):
             ignored = settings_from_environment({name: value})
         assert ignored == defaults
+
+
+START_DELAY = """
+import ctypes, os, sys, time
+import pyjion
+from pyjion.runtime import jit
+
+get = ctypes.pythonapi._PyInterpreterState_GetEvalFrameFunc
+get.argtypes, get.restype = [ctypes.c_void_p], ctypes.c_void_p
+interp = ctypes.pythonapi.PyInterpreterState_Get
+interp.restype = ctypes.c_void_p
+
+def hooked():
+    return get(interp()) == jit.hook().address
+
+def add(a, b):
+    return a + b
+
+def calls(n):
+    total = 0
+    for i in range(n):
+        total = add(total, i)
+    return total
+
+def wait_for(condition):
+    deadline = time.monotonic() + 30
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return condition()
+
+assert pyjion.config()["start_delay"] == 0.1  # the default
+pyjion.config(cache=False, background=False, start_delay=1.0)
+start = time.monotonic()
+assert pyjion.enable() is True and pyjion.enable() is False
+# Before the delay: CPython's interpreter alone, the hook sees no call.
+early = [calls(300) for _ in range(300)]
+assert not hooked() and jit.starting_later() and time.monotonic() - start < 1.0, "hooked at once"
+assert pyjion.info(add).run_count == 0 and not pyjion.info(calls).compiled
+assert wait_for(hooked), "never hooked"
+assert time.monotonic() - start >= 1.0 and not jit.starting_later()
+late = [calls(300) for _ in range(300)]
+assert pyjion.info(calls).compiled and pyjion.info(add).compiled
+assert early == late
+assert pyjion.disable() is True and not hooked()
+
+# disable() before the delay: the JIT never starts.
+assert pyjion.enable() is True
+assert pyjion.disable() is True and pyjion.disable() is False
+time.sleep(0.3)
+assert not hooked() and not jit.starting_later(), "started after disable()"
+
+# Settings that need the hook now start it now.
+for change in ({"threshold": 0}, {"start_delay": 0}):
+    pyjion.config(threshold=100, start_delay=60)
+    assert pyjion.enable() is True and not hooked()
+    pyjion.config(**change)
+    assert hooked() and not jit.starting_later(), change
+    assert pyjion.disable() is True
+
+# A child forked before the delay starts the JIT itself: its copy of the timer thread does not exist.
+pyjion.config(threshold=100, start_delay=60)
+assert pyjion.enable() is True
+pid = os.fork()
+if pid == 0:
+    os._exit(0 if hooked() and not jit.starting_later() else 1)
+_, status = os.waitpid(pid, 0)
+assert os.waitstatus_to_exitcode(status) == 0, "the fork child is not hooked"
+assert not hooked() and jit.starting_later()
+assert pyjion.disable() is True
+print("ok")
+"""
+
+
+def test_start_delay(tmp_path):
+    # enable() with a threshold above 0 installs the hook start_delay seconds later.
+    script = tmp_path / "start_delay.py"
+    script.write_text(START_DELAY)
+    env = {k: v for k, v in os.environ.items() if k != "PYJION_START_DELAY"}
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env)
+    assert (run.returncode, run.stdout) == (0, "ok\n"), run.stderr[-2000:]
 
 
 OTHER_CO_EXTRA_USER = """

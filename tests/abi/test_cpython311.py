@@ -1,7 +1,10 @@
 """The ABI layer's layouts match the running interpreter, and a mismatch is reported, not crashed on."""
+import os
 import subprocess
 import sys
 import textwrap
+
+import pytest
 
 from pyjion.abi import cpython311
 
@@ -18,7 +21,9 @@ def test_mismatch_is_detected(monkeypatch):
     assert any(p.startswith("co_consts") for p in problems)
 
 
-def test_enable_refuses_on_mismatch_and_process_continues():
+@pytest.mark.parametrize("start_delay", ["0", "0.1"])
+def test_enable_refuses_on_mismatch_and_process_continues(start_delay):
+    # At once, also when the hook would be installed later.
     script = textwrap.dedent("""
         import pyjion
         from pyjion.runtime import jit
@@ -29,7 +34,8 @@ def test_enable_refuses_on_mismatch_and_process_continues():
             print("refused:", e)
         print("still running", pyjion.disable())
     """)
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, PYJION_START_DELAY=start_delay))
     assert out.returncode == 0, out.stderr
     assert "refused: pyjion cannot run on this interpreter" in out.stdout
     assert "co_consts" in out.stdout and "still running False" in out.stdout

@@ -10,7 +10,6 @@ import logging
 import math
 import os
 import threading
-import time
 import traceback
 import warnings
 from collections import Counter
@@ -137,30 +136,22 @@ def code_cache() -> CodeCache | None:
     if _code_cache is None or _code_cache.directory != settings.cache_dir:
         _code_cache = CodeCache(settings.cache_dir)
     return _code_cache
-
-
 _hook: Hook | None = None
 _hook_lock = threading.Lock()
+# The thread that installs the hook start_delay seconds after enable(), while it waits.
+_late_start: threading.Timer | None = None
 # Checked once, when pyjion is imported: a mismatch makes enable() refuse, the process carries on.
 abi_problems: list[str] = check_live()
-# enable()'s later start (start_delay): the thread that builds the hook and installs it when due, while
-# it has not; _start_lock is taken before _hook_lock where both are. Fork waits for _building.
-_late_start: threading.Thread | None = None
-_start_lock = threading.Lock()
-_building = threading.Lock()
-
-
-def _check_abi() -> None:
-    if abi_problems:
-        raise RuntimeError("pyjion cannot run on this interpreter, its memory layout differs from "
-                           "the one pyjion was built for: " + "; ".join(abi_problems))
 
 
 def hook() -> Hook:
     global _hook
     with _hook_lock:
         if _hook is None:
-            _check_abi()
+            problems = abi_problems
+            if problems:
+                raise RuntimeError("pyjion cannot run on this interpreter, its memory layout differs from "
+                                   "the one pyjion was built for: " + "; ".join(problems))
             _hook = Hook(on_hot, code_cache())
             _hook.threshold = settings.threshold
             _hook.hot_cycles_per_unit = HOT_CYCLES_PER_UNIT
@@ -169,40 +160,38 @@ def hook() -> Hook:
 
 
 def enable() -> bool:
-    """Switch the JIT on: the hook now, or, with a threshold above 0, start_delay seconds from now, built
-    meanwhile on a thread of its own (without the code cache, LLVM takes ~0.4 s to make the runtime's
-    code, the GIL released). False if it was on, or about to be."""
+    """Switch the JIT on: the hook now, or start_delay seconds from now with a threshold above 0.
+    False if it was on, or about to be."""
     global _late_start
-    _check_abi()
-    with _start_lock:
-        if _late_start is not None or (_hook is not None and _hook.installed):
+    installer = hook()
+    with _hook_lock:
+        if installer.installed or _late_start is not None:
             return False
         if settings.threshold == 0 or settings.start_delay == 0:
-            return hook().install()
-        _late_start = threading.Thread(target=_start_late, args=(time.monotonic() + settings.start_delay,),
-                                       name="pyjion-start", daemon=True)
+            return installer.install()
+        _late_start = threading.Timer(settings.start_delay, _start_late)
+        _late_start.daemon = True
+        _late_start.name = "pyjion-start"
         _late_start.start()
         return True
 
 
-def _start_late(due: float) -> None:
+def _start_late() -> None:
     global _late_start
-    with _building:
-        installer = hook()
-    time.sleep(max(0.0, due - time.monotonic()))
-    with _start_lock:
-        if _late_start is threading.current_thread():  # else disable() or start_now() came first
+    with _hook_lock:
+        if _late_start is threading.current_thread():  # not cancelled by disable()
             _late_start = None
-            installer.install()
+            _hook.install()
 
 
 def start_now() -> None:
     """Install the hook at once if enable() left it to a later start (the settings that delayed it changed)."""
     global _late_start
-    with _start_lock:
+    with _hook_lock:
         if _late_start is not None:
+            _late_start.cancel()
             _late_start = None
-            hook().install()
+            _hook.install()
 
 
 def starting_later() -> bool:
@@ -213,8 +202,9 @@ def starting_later() -> bool:
 def disable() -> bool:
     """Switch the JIT off (a later start too); False if it was off."""
     global _late_start
-    with _start_lock:
+    with _hook_lock:
         if _late_start is not None:
+            _late_start.cancel()
             _late_start = None
             return True
         return _hook is not None and _hook.remove()
@@ -357,13 +347,11 @@ def _compiler_thread() -> CompilerThread:
 
 def _before_fork() -> None:
     _forking.append(threading.get_ident())
-    _building.acquire()
     if _compiler is not None:
         _compiler.busy.acquire()
 
 
 def _after_fork_in_parent() -> None:
-    _building.release()
     if _compiler is not None:
         _compiler.busy.release()
     _forking.remove(threading.get_ident())
@@ -372,10 +360,8 @@ def _after_fork_in_parent() -> None:
 def _after_fork_in_child() -> None:
     """The child has only the forking thread: no compiler thread, nobody waiting in on_hot, no thread
     to start the JIT later (the child starts it now)."""
-    global _compiler, _compiler_lock, _late_start, _start_lock
+    global _compiler, _compiler_lock, _late_start
     _compiler, _compiler_lock = None, threading.Lock()
-    _building.release()
-    _start_lock = threading.Lock()
     for code in _queued:
         native_state(code).queued = 0
     _queued.clear()
@@ -384,7 +370,7 @@ def _after_fork_in_child() -> None:
     _forking.clear()
     if _late_start is not None:
         _late_start = None
-        hook().install()
+        _hook.install()
 
 
 os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,

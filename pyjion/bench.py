@@ -97,6 +97,7 @@ class Measurement:
     # Under the JIT: its hook was installed when the first iteration ended (not: that iteration ran
     # wholly in CPython's interpreter, as start_delay lets a program shorter than it do).
     first_hooked: bool = False
+    compiled_while_sampling: int = 0  # compilations that ended during the steady-state samples
 
 
 class CollectingRunner:
@@ -139,6 +140,14 @@ def jit_hooked() -> bool:
     return jit._hook is not None and jit._hook.installed
 
 
+def jit_compilations() -> int:
+    """Compilations ended so far, successful or not (0 without the JIT)."""
+    if "pyjion" not in sys.modules:
+        return 0
+    from pyjion.runtime import jit
+    return jit.statistics.compiled + sum(jit.statistics.failed.values())
+
+
 def jit_settled() -> bool:
     """The hook is installed and nothing waits to be compiled (always true without the JIT)."""
     if "pyjion" not in sys.modules:
@@ -165,8 +174,10 @@ def measure(name: str, run, inner_loops: int | None, min_time: float, warmups: i
     deadline = time.perf_counter() + settle_time
     while not jit_settled() and time.perf_counter() < deadline:
         run(loops)
+    before = jit_compilations()
     times = [run(loops) / loops / per for _ in range(samples)]
-    return Measurement(name, first, statistics.median(times), times, loops, first_hooked)
+    return Measurement(name, first, statistics.median(times), times, loops, first_hooked,
+                       jit_compilations() - before)
 
 
 def _load(name: str, mode: str) -> list[tuple]:

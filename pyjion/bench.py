@@ -15,8 +15,8 @@ JIT switched on (default settings) before the script is executed. Per benchmark 
 * the first iteration, compilation included, and whether the JIT's hook was installed when it ended
   (the "hooked" column: rounds of the JIT's; the hook comes ``start_delay`` after enable());
 * the steady state: the loop count is calibrated so a sample lasts ``--min-time``, then ``--warmups``
-  samples are discarded, and under the JIT more samples until the hook is installed and the compiler
-  thread has nothing left to compile (at most 60 s), and the median of ``--samples`` samples, per iteration, is kept;
+  samples are discarded (under the JIT, those after the hook is installed), and under the JIT more
+  samples until the compiler thread has nothing left to compile (at most 60 s), and the median of ``--samples`` samples, per iteration, is kept;
 
 and reports the JIT's compile time and the process's peak RSS. Ratios are plain time / JIT time
 (> 1: pyjion is faster), taken from the median over rounds, with their geometric mean.
@@ -148,6 +148,14 @@ def jit_compilations() -> int:
     return jit.statistics.compiled + sum(jit.statistics.failed.values())
 
 
+def jit_starting_later() -> bool:
+    """enable() was called and the hook is not installed yet (never without the JIT)."""
+    if "pyjion" not in sys.modules:
+        return False
+    from pyjion.runtime import jit
+    return jit.starting_later()
+
+
 def jit_settled() -> bool:
     """The hook is installed and nothing waits to be compiled (always true without the JIT)."""
     if "pyjion" not in sys.modules:
@@ -167,11 +175,15 @@ def measure(name: str, run, inner_loops: int | None, min_time: float, warmups: i
         if took >= min_time or loops >= 2**20:
             break
         loops *= 2 if took <= 0 else max(2, min(10, math.ceil(min_time / took)))
+    # Under the JIT, the warm-up samples start once the hook is installed (start_delay): a function that
+    # one sample calls once (its loop inside) gets hot on the call after one it was timed in. Then more,
+    # until the compiler thread has nothing left to compile (at most settle_time in all): the steady
+    # state is the compiled code's, not the interpreter's while it compiles.
+    deadline = time.perf_counter() + settle_time
+    while jit_starting_later() and time.perf_counter() < deadline:
+        run(loops)
     for _ in range(warmups):
         run(loops)
-    # Under the JIT, warm up until the compiler thread has nothing left to compile (at most settle_time):
-    # the steady state is the compiled code's, not the interpreter's while it compiles.
-    deadline = time.perf_counter() + settle_time
     while not jit_settled() and time.perf_counter() < deadline:
         run(loops)
     before = jit_compilations()

@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -75,3 +76,27 @@ def test_warm_up_run_reports_both_modes(tmp_path, code_cache):
     assert all(run["ends"][-1] >= 2 and run["done"] == sorted(run["done"]) for run in report["runs"])
     (row,) = report["summary"]["rows"]
     assert list(row["ratios"]) == ["0.1", "0.3", "1.0"] and "break-even" in proc.stdout
+
+
+def test_steady_state_is_measured_after_the_hook_is_installed():
+    # Warm-up samples before the start delay's end would leave a function that a sample calls once
+    # (unpack_sequence's) unhot: the steady state would be the interpreter's.
+    import pyjion
+    from pyjion import bench
+    hooked = []
+
+    def run(loops):
+        hooked.append(bench.jit_hooked())
+        time.sleep(0.01)
+        return 0.01
+
+    before = pyjion.config()
+    pyjion.config(threshold=100, start_delay=0.3)
+    try:
+        assert pyjion.enable() is True
+        measured = bench.measure("sleep", run, None, 0.01, warmups=2, samples=3)
+    finally:
+        pyjion.disable()
+        pyjion.config(threshold=before["threshold"], start_delay=before["start_delay"])
+    assert not measured.first_hooked and hooked[0] is False
+    assert hooked[-5:] == [True] * 5  # two warm-ups, then three samples

@@ -14,9 +14,10 @@ JIT switched on (default settings) before the script is executed. Per benchmark 
 
 * the first iteration, compilation included, and whether the JIT's hook was installed when it ended
   (the "hooked" column: rounds of the JIT's; the hook comes ``start_delay`` after enable());
-* the steady state: the loop count is calibrated so a sample lasts ``--min-time``, then ``--warmups``
-  samples are discarded (under the JIT, those after the hook is installed), and under the JIT more
-  samples until the compiler thread has nothing left to compile (at most 60 s), and the median of ``--samples`` samples, per iteration, is kept;
+* the steady state: once the JIT's hook is installed, the loop count is calibrated so a sample lasts
+  ``--min-time``, then ``--warmups`` samples are discarded, and under the JIT more samples until the
+  compiler thread has nothing left to compile (at most 60 s), and the median of ``--samples`` samples,
+  per iteration, is kept;
 
 and reports the JIT's compile time and the process's peak RSS. Ratios are plain time / JIT time
 (> 1: pyjion is faster), taken from the median over rounds, with their geometric mean.
@@ -169,21 +170,22 @@ def measure(name: str, run, inner_loops: int | None, min_time: float, warmups: i
     per = inner_loops or 1
     first = run(1) / per
     first_hooked = jit_hooked()
+    # Under the JIT, the rest runs once the hook is installed (start_delay): the calibration and warm-up
+    # samples are where a function that a sample calls once or twice (its loop inside: unpack_sequence's)
+    # spends the cycles that make it hot.
+    deadline = time.perf_counter() + settle_time
+    while jit_starting_later() and time.perf_counter() < deadline:
+        run(1)
     loops = 1
     while True:  # calibrate: a sample lasts at least min_time
         took = run(loops)
         if took >= min_time or loops >= 2**20:
             break
         loops *= 2 if took <= 0 else max(2, min(10, math.ceil(min_time / took)))
-    # Under the JIT, the warm-up samples start once the hook is installed (start_delay): a function that
-    # one sample calls once (its loop inside) gets hot on the call after one it was timed in. Then more,
-    # until the compiler thread has nothing left to compile (at most settle_time in all): the steady
-    # state is the compiled code's, not the interpreter's while it compiles.
-    deadline = time.perf_counter() + settle_time
-    while jit_starting_later() and time.perf_counter() < deadline:
-        run(loops)
     for _ in range(warmups):
         run(loops)
+    # Then more, until the compiler thread has nothing left to compile (at most settle_time in all): the
+    # steady state is the compiled code's, not the interpreter's while it compiles.
     while not jit_settled() and time.perf_counter() < deadline:
         run(loops)
     before = jit_compilations()

@@ -79,8 +79,8 @@ def test_warm_up_run_reports_both_modes(tmp_path, code_cache):
 
 
 def test_steady_state_is_measured_after_the_hook_is_installed():
-    # Warm-up samples before the start delay's end would leave a function that a sample calls once
-    # (unpack_sequence's) unhot: the steady state would be the interpreter's.
+    # Calibration and warm-up samples before the start delay's end would leave a function that a sample
+    # calls once or twice (unpack_sequence's) not hot yet: the steady state would be the interpreter's.
     import pyjion
     from pyjion import bench
     hooked = []
@@ -99,4 +99,4 @@ def test_steady_state_is_measured_after_the_hook_is_installed():
         pyjion.disable()
         pyjion.config(threshold=before["threshold"], start_delay=before["start_delay"])
     assert not measured.first_hooked and hooked[0] is False
-    assert hooked[-5:] == [True] * 5  # two warm-ups, then three samples
+    assert hooked[-6:] == [True] * 6  # calibrated in one sample, two warm-ups, then three samples

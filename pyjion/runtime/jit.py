@@ -184,13 +184,20 @@ def _start_late() -> None:
             _hook.install()
 
 
+def _cancel_late_start() -> bool:
+    """Cancel a start enable() left for later (called with _hook_lock held); True if there was one."""
+    global _late_start
+    if _late_start is None:
+        return False
+    _late_start.cancel()
+    _late_start = None
+    return True
+
+
 def start_now() -> None:
     """Install the hook at once if enable() left it to a later start (the settings that delayed it changed)."""
-    global _late_start
     with _hook_lock:
-        if _late_start is not None:
-            _late_start.cancel()
-            _late_start = None
+        if _cancel_late_start():
             _hook.install()
 
 
@@ -201,13 +208,8 @@ def starting_later() -> bool:
 
 def disable() -> bool:
     """Switch the JIT off (a later start too); False if it was off."""
-    global _late_start
     with _hook_lock:
-        if _late_start is not None:
-            _late_start.cancel()
-            _late_start = None
-            return True
-        return _hook is not None and _hook.remove()
+        return _cancel_late_start() or (_hook is not None and _hook.remove())
 
 
 class CompilerThread:

@@ -133,36 +133,36 @@ def _timed_calls(func, args):
     return run
 
 
+def _jit():
+    """pyjion's runtime module, None where pyjion was never imported."""
+    if "pyjion" not in sys.modules:
+        return None
+    from pyjion.runtime import jit
+    return jit
+
+
 def jit_hooked() -> bool:
     """The JIT's hook is installed (never without the JIT)."""
-    if "pyjion" not in sys.modules:
-        return False
-    from pyjion.runtime import jit
-    return jit._hook is not None and jit._hook.installed
+    jit = _jit()
+    return jit is not None and jit._hook is not None and jit._hook.installed
 
 
 def jit_compilations() -> int:
     """Compilations ended so far, successful or not (0 without the JIT)."""
-    if "pyjion" not in sys.modules:
-        return 0
-    from pyjion.runtime import jit
-    return jit.statistics.compiled + sum(jit.statistics.failed.values())
+    jit = _jit()
+    return 0 if jit is None else jit.statistics.compiled + sum(jit.statistics.failed.values())
 
 
 def jit_starting_later() -> bool:
     """enable() was called and the hook is not installed yet (never without the JIT)."""
-    if "pyjion" not in sys.modules:
-        return False
-    from pyjion.runtime import jit
-    return jit.starting_later()
+    jit = _jit()
+    return jit is not None and jit.starting_later()
 
 
 def jit_settled() -> bool:
     """The hook is installed and nothing waits to be compiled (always true without the JIT)."""
-    if "pyjion" not in sys.modules:
-        return True
-    from pyjion.runtime import jit
-    return not jit.starting_later() and jit.waiting_to_compile() == 0
+    jit = _jit()
+    return jit is None or (not jit.starting_later() and jit.waiting_to_compile() == 0)
 
 
 def measure(name: str, run, inner_loops: int | None, min_time: float, warmups: int, samples: int,

@@ -45,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         parser().error("a script or -m module is required")
     if args.threshold is not None and args.threshold < 0:
         parser().error("--threshold must be 0 or more")
-    if args.start_delay is not None and not 0 <= args.start_delay <= 3600:
-        parser().error("--start-delay must be from 0 to 3600 seconds")
+    if args.start_delay is not None and not 0 <= args.start_delay <= jit.MAX_START_DELAY:
+        parser().error(f"--start-delay must be from 0 to {jit.MAX_START_DELAY:g} seconds")
     pyjion.config(**{k: v for k, v in (("level", args.level), ("threshold", args.threshold), ("pgc", args.pgc),
                                         ("cache", args.cache), ("cache_dir", args.cache_dir),
                                         ("perf_map", args.perf_map), ("background", args.background),

@@ -42,10 +42,11 @@ _NO_CALL_OUT = frozenset({"NOP", "LOAD_FAST", "LOAD_CONST", "PUSH_NULL", "COPY",
 _POSITION_WHEN_FREEING = frozenset({"STORE_FAST", "POP_TOP"})
 # At levels 1 and 2 a local or a constant is pushed without a reference of its own (Entry.borrowed,
 # OptimizationFlags.BorrowedReferences): the frame's local or the code's constants keep it alive, and
-# nothing in compiled code rebinds a local but STORE_FAST and DELETE_FAST. Such a value stays borrowed only while no code of the program can run, which could see
-# the reference count differ (sys.getrefcount) or rebind the local: through the loads of the operands
-# that follow it, up to one of these instructions consuming it (the number of operands, from the top,
-# it may take borrowed). Any other instruction first takes a reference to each borrowed value.
+# nothing in compiled code rebinds a local but STORE_FAST and DELETE_FAST. Such a value stays borrowed
+# only while no code of the program can run, which could see the reference count differ
+# (sys.getrefcount) or rebind the local: through the loads of the operands that follow it, up to one of
+# these instructions consuming it (the number of operands, from the top, it may take borrowed). Any
+# other instruction first takes a reference to each borrowed value.
 _PUSHES_ONLY = frozenset({"NOP", "LOAD_FAST", "LOAD_CONST"})
 _BORROWS = {"BINARY_OP": 2, "COMPARE_OP": 2, "BINARY_SUBSCR": 2, "IS_OP": 2, "LOAD_ATTR": 1, "STORE_ATTR": 1,
             "POP_TOP": 1,

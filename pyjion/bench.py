@@ -212,7 +212,8 @@ def child(name: str, mode: str, out: str, min_time: float, warmups: int, samples
     start = time.perf_counter()
     results = [asdict(measure(n, run, inner, min_time, warmups, samples)) for n, run, inner in _load(name, mode)]
     report = {"benchmark": name, "mode": mode, "results": results, "wall": time.perf_counter() - start,
-              "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+              "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+              "llvm_loaded": "llvmlite" in sys.modules}
     Path(out).write_text(json.dumps({**report, **_jit_statistics(mode)}))
 
 
@@ -248,12 +249,20 @@ def warm_up_child(name: str, mode: str, out: str, seconds: float) -> None:
 
 
 # ---- the parent: rounds of fresh processes, plain and JIT interleaved --------------------------------------
+# The child loads this file by its path, not as pyjion.bench: importing the pyjion package would load
+# llvmlite and LLVM (~60 MiB) into the plain child too, and its peak RSS would no longer be plain CPython's.
+_CHILD_BOOTSTRAP = ("import importlib.util, sys; "
+                    "spec = importlib.util.spec_from_file_location('pyjion_bench_child', sys.argv[1]); "
+                    "module = importlib.util.module_from_spec(spec); sys.modules[spec.name] = module; "
+                    "spec.loader.exec_module(module); sys.exit(module.main(sys.argv[2:]))")
+
+
 def run_child(name: str, mode: str, opts, cache_dir: str | None = None) -> dict:
     """One child process. ``cache_dir``: the code cache it uses (else none: the first iteration then
     includes every compilation, in every round)."""
     with tempfile.TemporaryDirectory() as scratch:
         out = os.path.join(scratch, "result.json")
-        cmd = [sys.executable, "-m", "pyjion.bench", "--child", name, "--mode", mode, "--out", out,
+        cmd = [sys.executable, "-c", _CHILD_BOOTSTRAP, __file__, "--child", name, "--mode", mode, "--out", out,
                "--min-time", str(opts.min_time), "--warmups", str(opts.warmups), "--samples", str(opts.samples)]
         if opts.warm_up:
             cmd += ["--warm-up", str(opts.warm_up)]

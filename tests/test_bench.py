@@ -28,6 +28,8 @@ def test_runner_reports_both_modes(tmp_path):
     assert report["summary"]["geomean_steady"] > 0 and report["summary"]["errors"] == []
     assert {(run["benchmark"], run["mode"]) for run in report["runs"]} == {
         ("unpack_sequence", "plain"), ("unpack_sequence", "jit"), ("scimark", "plain"), ("scimark", "jit")}
+    # The plain child is plain CPython: the pyjion package (and with it LLVM) only in the JIT's.
+    assert {run["mode"]: run["llvm_loaded"] for run in report["runs"]} == {"plain": False, "jit": True}
     assert "geometric mean" in proc.stdout
 
 

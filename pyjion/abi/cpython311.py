@@ -55,6 +55,7 @@ TYPE = Struct(
     tp_alloc=(304, "ptr"), tp_new=(312, "ptr"), tp_mro=(344, "ptr"), tp_version_tag=(384, "i32"),
     tp_vectorcall=(400, "ptr"),
 )
+MAPPING_METHODS = Struct("PyMappingMethods", 24, mp_subscript=(8, "ptr"))
 ASYNC_METHODS = Struct("PyAsyncMethods", 32, am_await=(0, "ptr"), am_aiter=(8, "ptr"), am_anext=(16, "ptr"))
 TUPLE = Struct("PyTupleObject", 24, ob_size=(16, "i64"), ob_item=(24, "ptr"))
 LIST = Struct("PyListObject", 40, ob_size=(16, "i64"), ob_item=(24, "ptr"), allocated=(32, "i64"))
@@ -387,6 +388,12 @@ def python_init_slot() -> int:
     return int(_at(_Probe, TYPE.tp_init))
 
 
+def python_getitem_slot() -> int:
+    """Address of typeobject.c's static ``slot_mp_subscript``: the mp_subscript of a class whose
+    __getitem__ is Python's (it looks __getitem__ up on the class and calls it)."""
+    return int(_read(int(_at(_Probe, TYPE.tp_as_mapping)) + MAPPING_METHODS.mp_subscript.offset, "ptr"))
+
+
 class _Slotted:
     __slots__ = ("before", "slot")
 
@@ -470,6 +477,9 @@ def _check_specialisation(expect: Callable[[str, object, object], None]) -> None
     getitem = seen.get("BINARY_SUBSCR_GETITEM", {})
     expect("BINARY_SUBSCR_GETITEM type_version", getitem.get("type_version"), _at(_Probe, TYPE.tp_version_tag))
     expect("_spec_cache.getitem", _at(_Probe, HEAPTYPE.spec_cache_getitem), id(_Probe.__getitem__))
+    indexed = type("_Indexed", (), {"__getitem__": lambda self, key: key})
+    expect("slot_mp_subscript", _read(int(_at(indexed, TYPE.tp_as_mapping)) + MAPPING_METHODS.mp_subscript.offset,
+                                      "ptr"), python_getitem_slot() or "not NULL")
     cached_keys = _at(_Probe, HEAPTYPE.ht_cached_keys)
     expect("ht_cached_keys dk_version", seen.get("LOAD_METHOD_WITH_VALUES", {}).get("keys_version"),
            _read(int(cached_keys) + DICT_KEYS.dk_version.offset, "i32"))

@@ -20,7 +20,8 @@ from llvmlite import ir
 from ..abi import capi
 from ..abi.symtab import hidden_function
 from ..abi.cpython311 import (CFRAME, CODE, CODE_EXTRA, FRAME, THREAD, VAROBJECT, dict_version_counter,
-                              interpreter_address, keys_version_function, python_init_slot)
+                              interpreter_address, keys_version_function, python_getitem_slot,
+                              python_init_slot)
 from ..compiler.builder import FRAME_FUNCTION, I32, I64, NULL, PTR, Builder, define_global, i32, i64
 from ..compiler.cache import CodeCache, runtime_key
 from ..compiler.codegen import MachineCode, load, optimise
@@ -28,7 +29,7 @@ from . import engine as engines
 from .caches import DICT_VERSION_COUNTER
 from .helpers import HELPERS
 from .state import STATE_LAYOUT, STATE_SIZE, extra_index
-from .support import (EMPTY_TUPLE, EXTRA_INDEX, FRAME_CLEAR_FUNCTION, HELPER_TABLE, HOOK_NAME, INIT_SLOT,
+from .support import (EMPTY_TUPLE, EXTRA_INDEX, FRAME_CLEAR_FUNCTION, GETITEM_SLOT, HELPER_TABLE, HOOK_NAME, INIT_SLOT,
                       KEYS_VERSION_FUNCTION, SIGNATURES, STRING_GLOBALS, SupportModule, code_state, stack_exhausted,
                       string_global)
 
@@ -247,7 +248,7 @@ class Hook:
             "pyjion_threshold", EXTRA_INDEX, "pyjion_compiler_thread", "pyjion_waiting",
             "pyjion_waiting_count", "pyjion_hot_cycles_per_unit",
             "pyjion_on_hot", HELPER_TABLE, KEYS_VERSION_FUNCTION, FRAME_CLEAR_FUNCTION, DICT_VERSION_COUNTER,
-            INIT_SLOT, EMPTY_TUPLE,
+            INIT_SLOT, GETITEM_SLOT, EMPTY_TUPLE,
             *(string_global(s) for s in STRING_GLOBALS))}
         for name in (HELPER_TABLE, DICT_VERSION_COUNTER, *(string_global(s) for s in STRING_GLOBALS)):
             engines.export_symbol(name, self._globals[name])
@@ -263,6 +264,7 @@ class Hook:
         ctypes.c_void_p.from_address(self._globals[FRAME_CLEAR_FUNCTION]).value = hidden_function("_PyFrame_Clear")
         ctypes.c_void_p.from_address(self._globals[DICT_VERSION_COUNTER]).value = dict_version_counter()
         ctypes.c_void_p.from_address(self._globals[INIT_SLOT]).value = python_init_slot()
+        ctypes.c_void_p.from_address(self._globals[GETITEM_SLOT]).value = python_getitem_slot()
         self._set_pointer(EMPTY_TUPLE, ())
         ctypes.pythonapi.Py_IncRef(ctypes.py_object(self))
         self._interp = interpreter_address()

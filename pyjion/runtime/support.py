@@ -11,7 +11,7 @@ from llvmlite import ir
 from ..abi.cpython311 import (CFRAME, CO_ASYNC_GENERATOR, CO_COROUTINE, CO_GENERATOR, CO_ITERABLE_COROUTINE,
                               CO_OPTIMIZED, CO_VARARGS, CO_VARKEYWORDS, CODE, CODE_EXTRA, DICT, DICT_KEYS, DICT_KEYS_SPLIT,
                               DICT_KEYS_UNICODE, FRAME, FRAME_OWNED_BY_THREAD, FRAME_SPECIALS_SIZE, FUNCTION,
-                              HEAPTYPE, INTERP, LIST, MANAGED_DICT, MANAGED_VALUES, MEMBER_AUDIT_READ, MEMBER_DEF,
+                              HEAPTYPE, INTERP, LIST, MANAGED_DICT, MAPPING_METHODS, MANAGED_VALUES, MEMBER_AUDIT_READ, MEMBER_DEF,
                               MEMBER_DESCR, MEMBER_READONLY, METHOD_OBJECT, PY_VECTORCALL_ARGUMENTS_OFFSET,
                               RUNTIME, STACK_CHUNK, T_OBJECT_EX, THREAD, TPFLAGS_BASE_EXC_SUBCLASS, TPFLAGS_HEAPTYPE,
                               TPFLAGS_MANAGED_DICT, TPFLAGS_TYPE_SUBCLASS, TUPLE, TYPE, UNICODE_ENTRY, VAROBJECT,
@@ -36,6 +36,7 @@ SIGNATURES: dict[str, str] = {
     "pyjion_load_method_cached": "i32(ptr,ptr,ptr,ptr)",
     "pyjion_vectorcall": "ptr(ptr,ptr,ptr,i64,ptr,ptr)",
     "pyjion_construct": "ptr(ptr,ptr,ptr,i64,ptr,ptr)",
+    "pyjion_subscr": "ptr(ptr,ptr,ptr,ptr)",
     "pyjion_load_name": "ptr(ptr,ptr)",
     "pyjion_unpack_iterable": "i32(ptr,i32,i32,ptr)",
     "pyjion_import_name": "ptr(ptr,ptr,ptr,ptr,ptr)",
@@ -60,7 +61,8 @@ SIGNATURES: dict[str, str] = {
 # Strings the native code needs, in globals that Python fills in at start-up: symbol suffix -> text.
 STRING_GLOBALS = {"import": "__import__", "build_class": "__build_class__", "empty": "",
                   "enter": "__enter__", "exit": "__exit__", "aenter": "__aenter__", "aexit": "__aexit__",
-                  "annotations": "__annotations__", "init": "__init__"}
+                  "annotations": "__annotations__", "init": "__init__",
+                  "getitem": "__getitem__"}
 HELPER_TABLE = "pyjion_helpers"
 HOOK_NAME = "pyjion_eval_frame"  # the frame evaluator (runtime/hook.py), declared here for direct calls
 EXTRA_INDEX = "pyjion_extra_index"  # pyjion's co_extra slot, set at start-up
@@ -77,8 +79,12 @@ FRAME_CLEAR_FUNCTION = "pyjion_frame_clear_function"  # NULL: pyjion_vectorcall 
 # typeobject.c's static slot_tp_init (abi.python_init_slot) and the empty tuple, set at start-up.
 INIT_SLOT = "pyjion_init_slot"
 EMPTY_TUPLE = "pyjion_empty_tuple"
+# typeobject.c's static slot_mp_subscript (abi.python_getitem_slot), set at start-up.
+GETITEM_SLOT = "pyjion_getitem_slot"
 # A call site's cache (pyjion_vectorcall): function version and argument count, the code's native state.
 CALL_SITE_WORDS = 2
+# A subscript site's cache (pyjion_subscr): a class version tag, then a call site's cache.
+SUBSCR_SITE_WORDS = 1 + CALL_SITE_WORDS
 # Function versions pyjion gives, counting down (pyjion_vectorcall's _remember_call); 0 is "none".
 FUNCTION_VERSIONS = "pyjion_function_versions"
 LAST_FUNCTION_VERSION = 1 << 31
@@ -162,6 +168,7 @@ class SupportModule:
         self.keys_version_function = define_global(module, PTR, KEYS_VERSION_FUNCTION, None)
         self.frame_clear_function = define_global(module, PTR, FRAME_CLEAR_FUNCTION, None)
         self.init_slot = define_global(module, PTR, INIT_SLOT, None)
+        self.getitem_slot = define_global(module, PTR, GETITEM_SLOT, None)
         self.empty_tuple = define_global(module, PTR, EMPTY_TUPLE, None)
         self.dict_version_counter = define_global(module, PTR, DICT_VERSION_COUNTER, None)
         self.extra_index = define_global(module, I64, EXTRA_INDEX, 0)
@@ -173,7 +180,7 @@ class SupportModule:
             ("pyjion_load_global", self.load_global), ("pyjion_load_name", self.load_name),
             ("pyjion_load_global_cached", self.load_global_cached),
             ("pyjion_unicode_entry_index", self.unicode_entry_index), ("pyjion_vectorcall", self.vectorcall),
-            ("pyjion_construct", self.construct),
+            ("pyjion_construct", self.construct), ("pyjion_subscr", self.subscr),
             ("pyjion_load_attr_cached", self.load_attr_cached),
             ("pyjion_store_attr_cached", self.store_attr_cached),
             ("pyjion_load_method_cached", self.load_method_cached),
@@ -924,6 +931,55 @@ class SupportModule:
         result = b.merge(done, (NULL, made), (instance, initialised), (instance, through_slot_end), (NULL, failed))
         b.leave_recursive_call(ts)
         r.ret(result)
+
+    def subscr(self, b: Builder, ts: ir.Value, container: ir.Value, sub: ir.Value, site: ir.Value) -> None:
+        """``container[sub]``. Where the container's class has a Python ``__getitem__`` (its mp_subscript
+        is slot_mp_subscript, which would look the function up on the class and call it), the function
+        is called through pyjion_vectorcall, as the interpreter's BINARY_SUBSCR_GETITEM calls it, which
+        3.11 does not specialise once a PEP 523 hook is installed. ``site`` (SUBSCR_SITE_WORDS words):
+        the class version tag for which the function was left in the class's ``_spec_cache.getitem``
+        (where the interpreter leaves it, and seeded from its cache where it specialised the site), then
+        the call's cache. Any change to the class or its bases gives it a new version tag (or none)."""
+        r = b.ir
+        tp = b.type_of(container)
+        version = b.load(tp, TYPE.tp_version_tag)
+        hit, probe, generic = b.block("cached_getitem"), b.block("probe_class"), b.block("generic")
+        r.cbranch(r.and_(r.icmp_unsigned("!=", version, i32(0)),
+                         r.icmp_unsigned("==", r.zext(version, I64), r.load(site, typ=I64))), hit, probe)
+        b.position(hit)
+        self._call_getitem(b, ts, b.load(tp, HEAPTYPE.spec_cache_getitem), container, sub, site)
+
+        b.position(probe)
+        slot = r.load(self.getitem_slot, typ=PTR)
+        mapping = b.load(tp, TYPE.tp_as_mapping)
+        heap = r.icmp_unsigned("!=", r.and_(b.load(tp, TYPE.tp_flags), i64(TPFLAGS_HEAPTYPE)), i64(0))
+        has_slot, lookup, found = b.block("has_mapping"), b.block("lookup_getitem"), b.block("found_getitem")
+        r.cbranch(r.and_(heap, r.and_(r.not_(b.is_null(mapping)), r.not_(b.is_null(slot)))), has_slot, generic)
+        b.position(has_slot)
+        r.cbranch(r.icmp_unsigned("==", b.load(mapping, MAPPING_METHODS.mp_subscript), slot), lookup, generic)
+        b.position(lookup)
+        function = b.call("_PyType_Lookup", tp, r.load(b.global_var(string_global("getitem")), typ=PTR))
+        r.cbranch(b.is_null(function), generic, found)
+        b.position(found)
+        version = b.load(tp, TYPE.tp_version_tag)  # the lookup gives the class one if it can
+        with b.if_then(r.and_(b.is_type(function, "PyFunction_Type"), r.icmp_unsigned("!=", version, i32(0)))):
+            b.store(tp, HEAPTYPE.spec_cache_getitem, function)
+            r.store(r.zext(version, I64), site)
+            self._call_getitem(b, ts, function, container, sub, site)
+        r.branch(generic)
+        b.position(generic)
+        r.ret(b.call("PyObject_GetItem", container, sub))
+
+    @staticmethod
+    def _call_getitem(b: Builder, ts: ir.Value, function: ir.Value, container: ir.Value, sub: ir.Value,
+                      site: ir.Value) -> None:
+        """Return ``function(container, sub)``, called through pyjion_vectorcall with the site's call cache."""
+        r = b.ir
+        arguments = b.alloca_array(3, name="getitem_args")  # slot 0 lent to the callee (ARGUMENTS_OFFSET)
+        b.store_slot(arguments, 1, container)
+        b.store_slot(arguments, 2, sub)
+        r.ret(b.call("pyjion_vectorcall", ts, function, b.slot(arguments, 1), i64(2 | PY_VECTORCALL_ARGUMENTS_OFFSET),
+                     NULL, r.gep(site, [i64(1)], source_etype=I64)))
 
     @staticmethod
     def _for_each(b: Builder, start: ir.Value, stop: ir.Value, body) -> None:

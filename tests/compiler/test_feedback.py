@@ -8,6 +8,7 @@ compiled code's back) must give exactly what they give in the interpreter.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import ctypes
 import textwrap
 import types
@@ -17,7 +18,7 @@ import pytest
 import pyjion
 from differential import jit, outcome
 from pyjion import OptimizationFlags as Flags
-from pyjion.abi import DICT, DICT_KEYS, keys_version_function
+from pyjion.abi import DICT, DICT_KEYS, HEAPTYPE, keys_version_function
 from pyjion.compiler import analysis, bytecode, feedback, flow
 from pyjion.compiler.emitters import SPECIALISED
 
@@ -921,6 +922,79 @@ def test_a_python_getitem_is_called_directly():
     the limit behave as in the interpreter."""
     assert "BINARY_SUBSCR_GETITEM" in specialised_forms(GETITEM, "total")
     check(GETITEM, "total", Flags.FunctionCalls)
+
+
+UNSPECIALISED_GETITEM = GETITEM + """
+class Rest(Grid):
+    def __getitem__(self, index, *rest, scale=1):
+        return (index, rest, scale)
+
+class Static(Grid):
+    __getitem__ = staticmethod(lambda index: ("static", index))
+
+class Counts(dict):
+    def __getitem__(self, key):
+        return ("counted", key)
+
+class Plain(dict):
+    pass
+
+class Meta(type):
+    def __getitem__(cls, index):
+        return (cls.__name__, index)
+
+class Generic(metaclass=Meta):
+    pass
+
+class Aliased:
+    def __class_getitem__(cls, item):
+        return ("alias", item)
+
+def moved(n):
+    grid = Grid([1, 2, 3, 4])
+    first = grid[1]
+    grid.__class__ = Doubled
+    return first, grid[1], total(grid, n)
+
+def unpatch():
+    del Grid.__getitem__
+
+STEPS = [("total", Grid([1, 2, 3, 4]), 3), ("total", Doubled([1, 2, 3, 4]), 3), ("total", Rest([]), 2),
+         ("total", Static([]), 2), ("total", Counts(a=1), 2), ("total", Plain({0: 1, 1: 2, 2: 3}), 2),
+         ("total", Plain(), 1), ("total", Generic, 2), ("total", Aliased, 1), ("total", [5, 6, 7], 2),
+         ("moved", 2), ("total", Grid([1, 2]), 3), ("total", Grid("abc"), 2), ("deep", 0),
+         ("patch_class",), ("total", Grid([1, 2, 3, 4]), 3), ("patch_code",), ("total", Grid([1, 2, 3, 4]), 3),
+         ("unpatch",), ("total", Grid([1, 2, 3, 4]), 3)]
+"""
+
+
+def test_an_unspecialised_subscript_calls_a_python_getitem_directly():
+    """A subscript the interpreter did not specialise (it never does once a PEP 523 hook is installed:
+    here the code is compiled on its first call) calls a Python __getitem__ of the container's class
+    through pyjion_vectorcall, keyed on the class version: the class's _spec_cache.getitem, which only
+    that path fills under the hook, holds it afterwards. Subclasses, defaults and *args, a staticmethod,
+    dict subclasses with and without their own __getitem__, a metaclass's __getitem__, __class_getitem__,
+    __class__ reassigned, a patched class and code, a deleted __getitem__, exceptions and a recursion
+    past the limit behave as in the interpreter."""
+    def run(use_jit: bool) -> tuple[list, dict]:
+        namespace: dict = {"__name__": "scenario"}
+        exec(compile(textwrap.dedent(UNSPECIALISED_GETITEM), "<scenario>", "exec"), namespace)
+        with jit() if use_jit else contextlib.nullcontext():
+            results = [outcome(namespace[name], *args) for name, *args in namespace["STEPS"][:2]]
+            cached = [(ctypes.c_void_p.from_address(id(namespace[cls]) + HEAPTYPE.spec_cache_getitem.offset).value,
+                       id(namespace[cls].__dict__["__getitem__"])) for cls in ("Grid", "Doubled")]
+            results += [outcome(namespace[name], *args) for name, *args in namespace["STEPS"][2:]]
+        return results, namespace, cached
+
+    plain, _, plain_cached = run(use_jit=False)
+    jitted, namespace, jit_cached = run(use_jit=True)
+    assert jitted == plain
+    info = pyjion.info(namespace["total"])
+    assert info.compiled, info.reason
+    assert Flags.FunctionCalls in info.optimizations
+    assert not feedback.read(namespace["total"].__code__)
+    assert [cached for cached, _ in plain_cached] == [None, None]
+    assert [cached for cached, _ in jit_cached] == [function for _, function in jit_cached]
 
 
 CLASS_ATTRIBUTES = """

@@ -17,12 +17,11 @@ import sys
 
 from llvmlite import ir
 
-from ...abi.cpython311 import (ARRAY, ARRAY_DESCR, FLOAT, HEAPTYPE, LIST, LONG, PY_VECTORCALL_ARGUMENTS_OFFSET,
-                               TUPLE, TYPE, VAROBJECT)
+from ...abi.cpython311 import ARRAY, ARRAY_DESCR, FLOAT, LIST, LONG, TUPLE, VAROBJECT
 from ...enums import OptimizationFlags
-from ...runtime.support import CALL_SITE_WORDS
+from ...runtime.support import SUBSCR_SITE_WORDS
 from ..analysis import Kind
-from ..builder import F64, I8, I32, I64, NULL, PTR, i32, i64
+from ..builder import F64, I8, I32, I64, PTR, i32, i64
 from ..bytecode import Instruction
 from ..feedback import FLOAT_FORMS, INT_FORMS, Specialisation, expects_floats, expects_ints
 from ..flow import StackEffectFault
@@ -476,43 +475,23 @@ def binary_subscr(fx: Lowering, ins: Instruction) -> None:
         r.branch(done)
         return b.merge(done, (double, double_end), (integer, int_end)),
 
+    def through_class():
+        """Unspecialised, or BINARY_SUBSCR_GETITEM: a Python ``__getitem__`` is called directly."""
+        fx.optimizations |= OptimizationFlags.FunctionCalls
+        cache = fx.site_cache(ins, SUBSCR_SITE_WORDS)
+        return fx.on_objects([container, sub], lambda objects: fx.b.call("pyjion_subscr", fx.ts, *objects, cache)),
+
     found = fx.specialised(ins, OptimizationFlags.KnownBinarySubscr, *_SUBSCR_FORMS)
-    getitem = fx.specialised(ins, OptimizationFlags.FunctionCalls, "BINARY_SUBSCR_GETITEM")
     if found:
         result, = fx.guarded(indexed, generic)
-    elif getitem:
-        result, = fx.guarded(lambda bail_if: (_call_getitem(fx, bail_if, ins, container, sub),), generic)
+    elif fx.specialised(ins, OptimizationFlags.FunctionCalls, "BINARY_SUBSCR_GETITEM"):
+        result, = through_class()
     elif fx.fast_paths and ins.index not in fx.feedback:  # not specialised, for a dict or __getitem__
         fx.optimizations |= OptimizationFlags.KnownBinarySubscr
-        result, = fx.guarded(from_array, generic)
+        result, = fx.guarded(from_array, through_class)
     else:
         result, = generic()
     _push_releasing(fx, result, container, sub)
-
-
-def _call_getitem(fx: Lowering, bail_if, ins: Instruction, container: Entry, sub: Entry) -> ir.Value:
-    """``container[sub]`` as a call of the Python ``__getitem__`` of the container's class, through
-    pyjion_vectorcall (which pushes its frame, as FunctionCalls' calls do), where the interpreter
-    specialised the site to BINARY_SUBSCR_GETITEM: while the class's version tag is the one it cached
-    (the site's cache), the function it left in the class (HEAPTYPE.spec_cache_getitem) is still the
-    class's ``__getitem__``, which keeps it alive. Unlike the interpreter, which pushes the frame
-    itself, nothing here assumes what the function's code is (its func_version): pyjion_vectorcall
-    looks at the code it has when called, or at the call site's cache, the words after the version."""
-    b, r = fx.b, fx.r
-    tp = b.type_of(container.value)
-    version = b.load(tp, TYPE.tp_version_tag)
-    cache = fx.site_cache(ins, 1 + CALL_SITE_WORDS)
-    cached = r.load(cache, typ=I64)
-    bail_if(r.or_(r.icmp_unsigned("==", version, i32(0)), r.icmp_unsigned("!=", r.zext(version, I64), cached)))
-    function = b.load(tp, HEAPTYPE.spec_cache_getitem)
-
-    def call(objects: list[ir.Value]) -> ir.Value:
-        arguments = b.alloca_array(3, name="getitem_args")  # slot 0 lent to the callee (ARGUMENTS_OFFSET)
-        for k, obj in enumerate(objects):
-            b.store_slot(arguments, k + 1, obj)
-        return b.call("pyjion_vectorcall", fx.ts, function, b.slot(arguments, 1),
-                      i64(2 | PY_VECTORCALL_ARGUMENTS_OFFSET), NULL, r.gep(cache, [i64(1)], source_etype=I64))
-    return fx.on_objects([container, sub], call)
 
 
 def getitem_seed(found: Specialisation) -> list[int]:

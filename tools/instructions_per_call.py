@@ -1,12 +1,16 @@
-"""Machine instructions per call of a small method in a compiled loop, plain CPython against the JIT,
-counted by callgrind (valgrind): a figure that does not move with the machine's load, where wall-clock
-time on a shared machine moves by more than a few percent.
+"""Machine instructions per call in a compiled loop, plain CPython against the JIT, counted by callgrind
+(valgrind): a figure that does not move with the machine's load, where wall-clock time on a shared
+machine moves by more than a few percent.
 
-    python tools/instructions_per_call.py        (needs valgrind; a few minutes)
+    python tools/instructions_per_call.py            (needs valgrind; a few minutes)
+    python tools/instructions_per_call.py getitem
 
-The method reads and writes attributes, adds floats and returns a comparison that 3.11 leaves
-unspecialised. The loop runs in the interpreter until 3.11 has specialised it, then is compiled (threshold
-0), then only the measured loop is counted (``--toggle-collect`` on ``starmap_next``).
+``method`` (the default): a small method that reads and writes attributes, adds floats and returns a
+comparison that 3.11 leaves unspecialised. The loop runs in the interpreter until 3.11 has specialised
+it, then is compiled (threshold 0). ``getitem``: a subscript of a class with a Python ``__getitem__``,
+the JIT enabled first (threshold 100), as for code first run after the start delay: the interpreter
+specialises the rest but never a subscript into a ``__getitem__`` call while a PEP 523 hook is installed.
+Only the measured loop is counted (``--toggle-collect`` on ``starmap_next``).
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import sys
 import tempfile
 
 CALLS = 20_000
-CHILD = f"""
+METHOD = f"""
 import collections, itertools, sys
 
 class Point:
@@ -50,13 +54,42 @@ if sys.argv[1] == "jit":
     assert pyjion.info(loop).compiled and pyjion.info(Point.step).compiled
 collections.deque(itertools.starmap(loop, [(points, {CALLS // 10})]), maxlen=0)
 """
+GETITEM = f"""
+import collections, itertools, sys
+
+class Rows:
+    def __init__(self, rows):
+        self.rows = rows
+
+    def __getitem__(self, i):
+        return self.rows[i]
+
+def loop(grid, n):
+    total = 0.0
+    for _ in range(n):
+        for i in range(10):
+            total += grid[i]
+    return total
+
+grid = Rows([float(i) for i in range(10)])
+if sys.argv[1] == "jit":
+    import pyjion
+    pyjion.config(background=False, cache=False, start_delay=0)
+    pyjion.enable()
+for _ in range(200):
+    loop(grid, 2)
+if sys.argv[1] == "jit":
+    assert pyjion.info(loop).compiled and pyjion.info(Rows.__getitem__).compiled
+collections.deque(itertools.starmap(loop, [(grid, {CALLS // 10})]), maxlen=0)
+"""
+SCENARIOS = {"method": METHOD, "getitem": GETITEM}
 
 
-def instructions(mode: str) -> int:
+def instructions(child: str, mode: str) -> int:
     with tempfile.TemporaryDirectory() as directory:
         out = os.path.join(directory, "callgrind.out")
         subprocess.run(["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=starmap_next",
-                        "--smc-check=all", f"--callgrind-out-file={out}", sys.executable, "-c", CHILD, mode],
+                        "--smc-check=all", f"--callgrind-out-file={out}", sys.executable, "-c", child, mode],
                        check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": "0"})
         for line in open(out):
             if line.startswith(("totals:", "summary:")):
@@ -65,8 +98,11 @@ def instructions(mode: str) -> int:
 
 
 def main() -> None:
-    plain, jit = instructions("plain"), instructions("jit")
-    print(f"instructions per call: plain {plain / CALLS:.0f}, jit {jit / CALLS:.0f}, ratio {plain / jit:.2f}x")
+    name = sys.argv[1] if len(sys.argv) > 1 else "method"
+    if name not in SCENARIOS:
+        raise SystemExit(f"usage: {sys.argv[0]} [{' | '.join(SCENARIOS)}]")
+    plain, jit = instructions(SCENARIOS[name], "plain"), instructions(SCENARIOS[name], "jit")
+    print(f"{name}: instructions per call: plain {plain / CALLS:.0f}, jit {jit / CALLS:.0f}, ratio {plain / jit:.2f}x")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,6 @@ import bisect
 import json
 import math
 import os
-import resource
 import runpy
 import statistics
 import subprocess
@@ -212,9 +211,20 @@ def child(name: str, mode: str, out: str, min_time: float, warmups: int, samples
     start = time.perf_counter()
     results = [asdict(measure(n, run, inner, min_time, warmups, samples)) for n, run, inner in _load(name, mode)]
     report = {"benchmark": name, "mode": mode, "results": results, "wall": time.perf_counter() - start,
-              "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+              "peak_rss_kib": peak_rss_kib(),
               "llvm_loaded": "llvmlite" in sys.modules}
     Path(out).write_text(json.dumps({**report, **_jit_statistics(mode)}))
+
+
+def peak_rss_kib() -> int:
+    """This process's peak resident set since it started (VmHWM). Not getrusage's ru_maxrss: Linux keeps
+    in it the peak of the memory the process had before exec(), a copy of its parent's when forked: the
+    runner's own ~70 MiB (it imports pyjion, and with it LLVM) in every child."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def _jit_statistics(mode: str) -> dict:

@@ -30,6 +30,9 @@ def test_runner_reports_both_modes(tmp_path):
         ("unpack_sequence", "plain"), ("unpack_sequence", "jit"), ("scimark", "plain"), ("scimark", "jit")}
     # The plain child is plain CPython: the pyjion package (and with it LLVM) only in the JIT's.
     assert {run["mode"]: run["llvm_loaded"] for run in report["runs"]} == {"plain": False, "jit": True}
+    # Its peak RSS is its own, not this process's (which has LLVM loaded) inherited through fork and exec.
+    plain_peak = max(run["peak_rss_kib"] for run in report["runs"] if run["mode"] == "plain")
+    assert plain_peak < 50 * 1024 < bench.peak_rss_kib(), (plain_peak, bench.peak_rss_kib())
     assert "geometric mean" in proc.stdout
 
 

@@ -388,10 +388,14 @@ def python_init_slot() -> int:
     return int(_at(_Probe, TYPE.tp_init))
 
 
+def _mp_subscript(cls: type) -> int:
+    return int(_read(int(_at(cls, TYPE.tp_as_mapping)) + MAPPING_METHODS.mp_subscript.offset, "ptr"))
+
+
 def python_getitem_slot() -> int:
     """Address of typeobject.c's static ``slot_mp_subscript``: the mp_subscript of a class whose
     __getitem__ is Python's (it looks __getitem__ up on the class and calls it)."""
-    return int(_read(int(_at(_Probe, TYPE.tp_as_mapping)) + MAPPING_METHODS.mp_subscript.offset, "ptr"))
+    return _mp_subscript(_Probe)
 
 
 class _Slotted:
@@ -478,8 +482,7 @@ def _check_specialisation(expect: Callable[[str, object, object], None]) -> None
     expect("BINARY_SUBSCR_GETITEM type_version", getitem.get("type_version"), _at(_Probe, TYPE.tp_version_tag))
     expect("_spec_cache.getitem", _at(_Probe, HEAPTYPE.spec_cache_getitem), id(_Probe.__getitem__))
     indexed = type("_Indexed", (), {"__getitem__": lambda self, key: key})
-    expect("slot_mp_subscript", _read(int(_at(indexed, TYPE.tp_as_mapping)) + MAPPING_METHODS.mp_subscript.offset,
-                                      "ptr"), python_getitem_slot() or "not NULL")
+    expect("slot_mp_subscript", _mp_subscript(indexed), python_getitem_slot() or "not NULL")
     cached_keys = _at(_Probe, HEAPTYPE.ht_cached_keys)
     expect("ht_cached_keys dk_version", seen.get("LOAD_METHOD_WITH_VALUES", {}).get("keys_version"),
            _read(int(cached_keys) + DICT_KEYS.dk_version.offset, "i32"))

@@ -133,10 +133,8 @@ def _site_key(b: Builder, version: ir.Value, nargs: ir.Value) -> ir.Value:
     return b.ir.or_(b.ir.zext(version, I64), b.ir.shl(nargs, i64(32)))
 
 
-def stack_exhausted(b: Builder, ts: ir.Value) -> ir.Value:
-    """True when the native stack is below the calling thread's guard (``pyjion_stack_low``): 3.11
-    turns every Python call into C recursion once a hook is installed. The guard of the thread that
-    asked last is read inline (STACK_LAST): a thread runs many calls between switches."""
+def _remembered_stack_low(b: Builder, ts: ir.Value) -> tuple[ir.Value, ir.Value, ir.Value]:
+    """The native stack pointer, whether STACK_LAST holds the calling thread's guard, and that guard."""
     r = b.ir
     module = b.function.module
     frameaddress = module.globals.get("llvm.frameaddress.p0") or ir.Function(
@@ -145,14 +143,29 @@ def stack_exhausted(b: Builder, ts: ir.Value) -> ir.Value:
     last = module.globals[STACK_LAST]
     same = r.and_(r.icmp_unsigned("==", r.load(last, typ=I64), b.load(ts, THREAD.thread_id)),
                   r.icmp_unsigned("==", r.load(r.gep(last, [i64(1)], source_etype=I64), typ=I64), r.ptrtoint(ts, I64)))
+    return sp, same, r.load(r.gep(last, [i64(2)], source_etype=I64), typ=I64)
+
+
+def stack_exhausted(b: Builder, ts: ir.Value) -> ir.Value:
+    """True when the native stack is below the calling thread's guard (``pyjion_stack_low``): 3.11
+    turns every Python call into C recursion once a hook is installed. The guard of the thread that
+    asked last is read inline (STACK_LAST): a thread runs many calls between switches."""
+    r = b.ir
+    sp, same, remembered = _remembered_stack_low(b, ts)
     before = r.block
     ask, known = b.block("ask_stack_low"), b.block("stack_low_known")
-    remembered = r.load(r.gep(last, [i64(2)], source_etype=I64), typ=I64)
     r.cbranch(same, known, ask)
     b.position(ask)
     asked = b.call("pyjion_stack_low", ts)
     r.branch(known)
     return r.icmp_unsigned("<", sp, b.merge(known, (remembered, before), (asked, ask)))
+
+
+def stack_known_safe(b: Builder, ts: ir.Value) -> ir.Value:
+    """True when STACK_LAST holds the calling thread's guard and the native stack is above it; False
+    also where :func:`stack_exhausted` would have to ask (no call here)."""
+    sp, same, remembered = _remembered_stack_low(b, ts)
+    return b.ir.and_(same, b.ir.icmp_unsigned(">=", sp, remembered))
 
 
 class SupportModule:

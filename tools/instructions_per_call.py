@@ -4,12 +4,15 @@ machine moves by more than a few percent.
 
     python tools/instructions_per_call.py            (needs valgrind; a few minutes)
     python tools/instructions_per_call.py getitem
+    python tools/instructions_per_call.py generators
 
 ``method`` (the default): a small method that reads and writes attributes, adds floats and returns a
 comparison that 3.11 leaves unspecialised. The loop runs in the interpreter until 3.11 has specialised
 it, then is compiled (threshold 0). ``getitem``: a subscript of a class with a Python ``__getitem__``,
 the JIT enabled first (threshold 100), as for code first run after the start delay: the interpreter
 specialises the rest but never a subscript into a ``__getitem__`` call while a PEP 523 hook is installed.
+``generators``: pyperformance's generators benchmark in small, a walk of a binary tree of recursive
+generators (``yield from``), per value; each resumption of a generator enters its frame through the hook.
 Only the measured loop is counted (``--toggle-collect`` on ``starmap_next``).
 """
 from __future__ import annotations
@@ -82,7 +85,45 @@ if sys.argv[1] == "jit":
     assert pyjion.info(loop).compiled and pyjion.info(Rows.__getitem__).compiled
 collections.deque(itertools.starmap(loop, [(grid, {CALLS // 10})]), maxlen=0)
 """
-SCENARIOS = {"method": METHOD, "getitem": GETITEM}
+GENERATORS = f"""
+import collections, itertools, sys
+
+class Tree:
+    def __init__(self, left, value, right):
+        self.left = left
+        self.value = value
+        self.right = right
+
+    def __iter__(self):
+        if self.left:
+            yield from self.left
+        yield self.value
+        if self.right:
+            yield from self.right
+
+def tree(values):
+    if not values:
+        return None
+    i = len(values) // 2
+    return Tree(tree(values[:i]), values[i], tree(values[i + 1:]))
+
+def loop(iterable, n):
+    for _ in range(n):
+        for _ in iterable:
+            pass
+
+iterable = tree(range(1000))
+if sys.argv[1] == "jit":
+    import pyjion
+    pyjion.config(background=False, cache=False, start_delay=0)
+    pyjion.enable()
+for _ in range(30):
+    loop(iterable, 1)
+if sys.argv[1] == "jit":
+    assert pyjion.info(loop).compiled and pyjion.info(Tree.__iter__).compiled
+collections.deque(itertools.starmap(loop, [(iterable, {CALLS // 1000})]), maxlen=0)
+"""
+SCENARIOS = {"method": METHOD, "getitem": GETITEM, "generators": GENERATORS}
 
 
 def instructions(child: str, mode: str) -> int:

@@ -211,6 +211,48 @@ def test_start_delay(tmp_path):
     assert (run.returncode, run.stdout) == (0, "ok\n"), run.stderr[-2000:]
 
 
+EXEMPT_THREADS = """
+import ctypes
+import pyjion
+from pyjion.abi.cpython311 import thread_state_address
+from pyjion.runtime import jit
+
+def f(x):
+    return x + 1
+
+pyjion.config(cache=False, background=False, threshold=0, start_delay=0)
+pyjion.enable()
+hook = jit.hook()
+assert f(1) == 2 and pyjion.info(f).compiled
+counted = pyjion.info(f).run_count
+ts = thread_state_address()
+compiler_thread = ctypes.c_void_p.from_address(hook._globals["pyjion_compiler_thread"])
+waiting = ctypes.c_void_p.from_address(hook._globals["pyjion_waiting"])
+waiting_count = ctypes.c_int64.from_address(hook._globals["pyjion_waiting_count"])
+real_compiler_thread = compiler_thread.value
+compiler_thread.value = ts
+f(1)
+compiler_thread.value = real_compiler_thread
+waiting.value, waiting_count.value = ts, 1
+f(1)
+waiting.value, waiting_count.value = None, 0
+assert pyjion.info(f).run_count == counted, (pyjion.info(f).run_count, counted)
+f(1)
+assert pyjion.info(f).run_count == counted + 1
+print("ok")
+"""
+
+
+def test_the_compiler_thread_and_threads_waiting_for_it_run_compiled_code_interpreted(tmp_path):
+    """The hook runs every frame of the compiler thread, and of a thread inside on_hot, in the
+    interpreter, uncounted (their frames are pyjion's own), compiled code or not: its dispatch to
+    compiled code checks both before it counts a call."""
+    script = tmp_path / "exempt.py"
+    script.write_text(EXEMPT_THREADS)
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert (run.returncode, run.stdout) == (0, "ok\n"), run.stderr[-2000:]
+
+
 OTHER_CO_EXTRA_USER = """
 import ctypes, gc
 import pyjion

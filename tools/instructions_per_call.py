@@ -5,6 +5,7 @@ machine moves by more than a few percent.
     python tools/instructions_per_call.py            (needs valgrind; a few minutes)
     python tools/instructions_per_call.py getitem
     python tools/instructions_per_call.py generators
+    python tools/instructions_per_call.py coroutines
 
 ``method`` (the default): a small method that reads and writes attributes, adds floats and returns a
 comparison that 3.11 leaves unspecialised. The loop runs in the interpreter until 3.11 has specialised
@@ -13,6 +14,8 @@ the JIT enabled first (threshold 100), as for code first run after the start del
 specialises the rest but never a subscript into a ``__getitem__`` call while a PEP 523 hook is installed.
 ``generators``: pyperformance's generators benchmark in small, a walk of a binary tree of recursive
 generators (``yield from``), per value; each resumption of a generator enters its frame through the hook.
+``coroutines``: pyperformance's coroutines benchmark in small (a recursive ``async def`` Fibonacci), per
+coroutine made and awaited.
 Only the measured loop is counted (``--toggle-collect`` on ``starmap_next``).
 """
 from __future__ import annotations
@@ -123,7 +126,38 @@ if sys.argv[1] == "jit":
     assert pyjion.info(loop).compiled and pyjion.info(Tree.__iter__).compiled
 collections.deque(itertools.starmap(loop, [(iterable, {CALLS // 1000})]), maxlen=0)
 """
-SCENARIOS = {"method": METHOD, "getitem": GETITEM, "generators": GENERATORS}
+COROUTINE_RUNS = 10
+COROUTINES_PER_RUN = 1973  # fibonacci(15) makes 2 * F(16) - 1
+COROUTINES = f"""
+import collections, itertools, sys
+
+async def fibonacci(n):
+    if n <= 1:
+        return n
+    return await fibonacci(n - 1) + await fibonacci(n - 2)
+
+def loop(n):
+    for _ in range(n):
+        coroutine = fibonacci(15)
+        try:
+            while True:
+                coroutine.send(None)
+        except StopIteration:
+            pass
+
+if sys.argv[1] == "jit":
+    import pyjion
+    pyjion.config(background=False, cache=False, start_delay=0)
+    pyjion.enable()
+for _ in range(30):
+    loop(1)
+if sys.argv[1] == "jit":
+    assert pyjion.info(loop).compiled and pyjion.info(fibonacci).compiled
+collections.deque(itertools.starmap(loop, [({COROUTINE_RUNS},)]), maxlen=0)
+"""
+# name -> (program, calls it makes in the measured loop)
+SCENARIOS = {"method": (METHOD, CALLS), "getitem": (GETITEM, CALLS), "generators": (GENERATORS, CALLS),
+             "coroutines": (COROUTINES, COROUTINE_RUNS * COROUTINES_PER_RUN)}
 
 
 def instructions(child: str, mode: str) -> int:
@@ -142,8 +176,9 @@ def main() -> None:
     name = sys.argv[1] if len(sys.argv) > 1 else "method"
     if name not in SCENARIOS:
         raise SystemExit(f"usage: {sys.argv[0]} [{' | '.join(SCENARIOS)}]")
-    plain, jit = instructions(SCENARIOS[name], "plain"), instructions(SCENARIOS[name], "jit")
-    print(f"{name}: instructions per call: plain {plain / CALLS:.0f}, jit {jit / CALLS:.0f}, ratio {plain / jit:.2f}x")
+    program, calls = SCENARIOS[name]
+    plain, jit = instructions(program, "plain"), instructions(program, "jit")
+    print(f"{name}: instructions per call: plain {plain / calls:.0f}, jit {jit / calls:.0f}, ratio {plain / jit:.2f}x")
 
 
 if __name__ == "__main__":

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from ..abi.cpython311 import (CFRAME, CO_ASYNC_GENERATOR, CO_COROUTINE, CO_GENERATOR, CO_ITERABLE_COROUTINE,
-                              CO_OPTIMIZED, CO_VARARGS, CO_VARKEYWORDS, CODE, CODE_EXTRA, DICT, DICT_KEYS, DICT_KEYS_SPLIT,
-                              DICT_KEYS_UNICODE, FRAME, FRAME_OWNED_BY_THREAD, FRAME_SPECIALS_SIZE, FUNCTION,
-                              HEAPTYPE, INTERP, LIST, MANAGED_DICT, MANAGED_VALUES, MAPPING_METHODS, MEMBER_AUDIT_READ,
-                              MEMBER_DEF, MEMBER_DESCR, MEMBER_READONLY, METHOD_OBJECT, PY_VECTORCALL_ARGUMENTS_OFFSET,
-                              RUNTIME, STACK_CHUNK, T_OBJECT_EX, THREAD, TPFLAGS_BASE_EXC_SUBCLASS, TPFLAGS_HEAPTYPE,
-                              TPFLAGS_MANAGED_DICT, TPFLAGS_TYPE_SUBCLASS, TUPLE, TYPE, UNICODE_ENTRY, VAROBJECT,
-                              Field)
+from ..abi.cpython311 import (CFRAME, CO_OPTIMIZED, CO_VARARGS, CO_VARKEYWORDS, CODE, CODE_EXTRA, DICT, DICT_KEYS,
+                              DICT_KEYS_SPLIT, DICT_KEYS_UNICODE, FRAME, FRAME_OWNED_BY_THREAD, FRAME_SPECIALS_SIZE,
+                              FUNCTION, HEAPTYPE, INTERP, LIST, MANAGED_DICT, MANAGED_VALUES, MAPPING_METHODS,
+                              MEMBER_AUDIT_READ, MEMBER_DEF, MEMBER_DESCR, MEMBER_READONLY, METHOD_OBJECT,
+                              PY_VECTORCALL_ARGUMENTS_OFFSET, RUNTIME, STACK_CHUNK, T_OBJECT_EX, THREAD,
+                              TPFLAGS_BASE_EXC_SUBCLASS, TPFLAGS_HEAPTYPE, TPFLAGS_MANAGED_DICT, TPFLAGS_TYPE_SUBCLASS,
+                              TUPLE, TYPE, UNICODE_ENTRY, VAROBJECT, Field)
 from ..compiler.builder import FRAME_FUNCTION, I1, I8, I32, I64, NULL, PTR, Builder, define_global, i32, i64
 from .caches import (ATTR_CACHE_ENTRIES, ATTR_CLASS_ENTRY, ATTR_IN_DICT, ATTR_IN_SLOT, DICT_VERSION_COUNTER,
                      GLOBAL_CACHE, GLOBAL_IN_BUILTINS, GLOBAL_IN_MODULE, MAX_ATTR_FILLS, MAX_GLOBAL_REFRESHES,
@@ -88,9 +87,6 @@ SUBSCR_SITE_WORDS = 1 + CALL_SITE_WORDS
 # Function versions pyjion gives, counting down (pyjion_vectorcall's _remember_call); 0 is "none".
 FUNCTION_VERSIONS = "pyjion_function_versions"
 LAST_FUNCTION_VERSION = 1 << 31
-# Code flags pyjion_vectorcall leaves to PyObject_Vectorcall: frames that become generators
-# (RETURN_GENERATOR hands the frame over).
-_NOT_DIRECT = CO_GENERATOR | CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR
 
 _FALSE = ir.Constant(I1, 0)
 PYTRACE_RETURN = 3
@@ -691,7 +687,9 @@ class SupportModule:
 
         b.position(checked)
         flags = b.load(code, CODE.co_flags)
-        plain = r.icmp_unsigned("==", r.and_(flags, i32(_NOT_DIRECT | CO_OPTIMIZED)), i32(CO_OPTIMIZED))
+        # A generator's, coroutine's or async generator's frame too: the evaluator runs RETURN_GENERATOR
+        # with it, which moves its contents into the new object and leaves it to be cleared and popped.
+        plain = r.icmp_unsigned("!=", r.and_(flags, i32(CO_OPTIMIZED)), i32(0))
         # Missing trailing parameters with defaults are filled in, as initialize_locals does.
         argcount = r.sext(b.load(code, CODE.co_argcount), I64)
         defaults = b.load(callable_, FUNCTION.func_defaults)

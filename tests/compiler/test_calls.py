@@ -492,6 +492,72 @@ def _site_keys(function) -> list[int]:
     return words
 
 
+def with_defaults_and_rest(a, b=2, *rest):
+    cell = [a]
+
+    def inner():
+        return cell
+    yield inner()
+    yield b
+    yield rest
+
+
+async def add_later(a, b):
+    return a + b
+
+
+async def counts_async(n):
+    for i in range(n):
+        yield i
+
+
+def result_of(awaitable):
+    try:
+        awaitable.send(None)
+    except StopIteration as stop:
+        return stop.value
+    raise AssertionError("suspended")
+
+
+def test_generators_and_coroutines_are_made_by_direct_calls():
+    """pyjion_vectorcall pushes the frame of a generator, coroutine or async generator function like any
+    other: the interpreter, entered with it, runs RETURN_GENERATOR, which copies the frame into the new
+    object and returns it; the pushed frame is then cleared and popped (its references now the object's).
+    The sites of exact calls remember the functions. Compared with the interpreter: values, the objects'
+    reference counts, a coroutine's origin (the caller's line), an error raised while it is made."""
+    def run(n):
+        out = []
+        previous = sys.get_coroutine_origin_tracking_depth()
+        sys.set_coroutine_origin_tracking_depth(2)
+        try:
+            for k in range(n):
+                out.append(list(counts_down(k, 1)))
+                made = with_defaults_and_rest(k)
+                out.append(sys.getrefcount(made))
+                out.append(list(made)[1:])
+                out.append(list(with_defaults_and_rest(k, 5, 6, 7))[1:])
+                coroutine = add_later(k, 1)
+                out.append([(name, line) for _, line, name in coroutine.cr_origin])
+                out.append(result_of(coroutine))
+                out.append(result_of(counts_async(2).__anext__()))
+            out.append(result_of(add_later(1, b=2)))  # a keyword: through PyObject_Vectorcall
+            try:
+                counts_down(1)
+            except TypeError as exc:  # raised by the interpreter's argument binding, not made
+                out.append([str(exc)])
+        finally:
+            sys.set_coroutine_origin_tracking_depth(previous)
+        return out
+
+    with jit():
+        run(3)
+    calls_directly(run)
+    keys = _site_keys(run)
+    assert version_of(counts_down) >= LAST_FUNCTION_VERSION and version_of(counts_down) | 2 << 32 in keys
+    assert version_of(add_later) >= LAST_FUNCTION_VERSION and version_of(add_later) | 2 << 32 in keys
+    check(run, 20)
+
+
 def test_a_function_whose_code_or_defaults_change_between_calls():
     """The same function object at one site, its ``__code__`` replaced (more locals, then a generator's
     code, then a code needing a default) and its defaults changed: each change resets its version, so

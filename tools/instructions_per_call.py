@@ -6,6 +6,7 @@ machine moves by more than a few percent.
     python tools/instructions_per_call.py getitem
     python tools/instructions_per_call.py generators
     python tools/instructions_per_call.py coroutines
+    python tools/instructions_per_call.py operators
 
 ``method`` (the default): a small method that reads and writes attributes, adds floats and returns a
 comparison that 3.11 leaves unspecialised. The loop runs in the interpreter until 3.11 has specialised
@@ -16,6 +17,8 @@ specialises the rest but never a subscript into a ``__getitem__`` call while a P
 generators (``yield from``), per value; each resumption of a generator enters its frame through the hook.
 ``coroutines``: pyperformance's coroutines benchmark in small (a recursive ``async def`` Fibonacci), per
 coroutine made and awaited.
+``operators``: a class's Python ``__add__`` and ``__mul__`` (as in chaos and raytrace), called by
+CPython's number slots from a compiled loop, per operator call.
 Only the measured loop is counted (``--toggle-collect`` on ``starmap_next``).
 """
 from __future__ import annotations
@@ -155,9 +158,39 @@ if sys.argv[1] == "jit":
     assert pyjion.info(loop).compiled and pyjion.info(fibonacci).compiled
 collections.deque(itertools.starmap(loop, [({COROUTINE_RUNS},)]), maxlen=0)
 """
+OPERATORS = f"""
+import collections, itertools, sys
+
+class Vector:
+    def __init__(self, x, y):
+        self.x = x
+        self.y = y
+
+    def __add__(self, other):
+        return Vector(self.x + other.x, self.y + other.y)
+
+    def __mul__(self, k):
+        return Vector(self.x * k, self.y * k)
+
+def loop(n):
+    v, w = Vector(0.0, 1.0), Vector(1.0, 0.5)
+    for _ in range(n):
+        v = v + w * 0.5
+    return v
+
+if sys.argv[1] == "jit":
+    import pyjion
+    pyjion.config(background=False, cache=False, start_delay=0)
+    pyjion.enable()
+for _ in range(200):
+    loop(10)
+if sys.argv[1] == "jit":
+    assert all(pyjion.info(f).compiled for f in (loop, Vector.__add__, Vector.__mul__, Vector.__init__))
+collections.deque(itertools.starmap(loop, [({CALLS // 2},)]), maxlen=0)
+"""
 # name -> (program, calls it makes in the measured loop)
 SCENARIOS = {"method": (METHOD, CALLS), "getitem": (GETITEM, CALLS), "generators": (GENERATORS, CALLS),
-             "coroutines": (COROUTINES, COROUTINE_RUNS * COROUTINES_PER_RUN)}
+             "coroutines": (COROUTINES, COROUTINE_RUNS * COROUTINES_PER_RUN), "operators": (OPERATORS, CALLS)}
 
 
 def instructions(child: str, mode: str) -> int:

@@ -7,7 +7,8 @@ a loop, fast selection for code without; 2 (the default) runs the whole O2 pipel
 instruction LLVM took 1.17 ms at level 1 and 1.98 ms at level 2, 0.66 ms with the cleanup pipeline and
 fast instruction selection (README, "When code is compiled"); on small loops level 2 code ran 1.15-1.35x
 faster than level 1's. Hot code is compiled on a background thread, so the default buys the fastest
-code; threshold 0, which compiles everything before it first runs, is cheaper at level 1.
+code; threshold 0, which compiles everything before it first runs, is cheaper at level 1. At levels 1
+and 2 a huge function (HUGE_FUNCTION) gets the cleanup pipeline and fast selection whatever its loops.
 """
 from __future__ import annotations
 
@@ -37,6 +38,12 @@ CODEGEN_LEVEL = {0: 0, 1: 2, 2: 2}
 # unpack_sequence's 4,800-instruction loop body 2.5x slower (0.37x of the interpreter against 0.88x;
 # compiling it took 10 s against 28 s).
 LARGE_CODE = 2_000
+# And so does any function, loop or not, lowered to more LLVM instructions than this: O2 and full
+# instruction selection grow faster than the function, in time and in memory (regex_v8's block11, a
+# 4,787-instruction body run twice by ``for i in range(2)``: 152,042 LLVM instructions in 25,558 blocks,
+# 100 s and a peak RSS of 1.8 GB, against 3.6 s and 330 MB this way; unpack_sequence's loop, 69,991
+# instructions, 22 s and 400 MB, stays below).
+HUGE_FUNCTION = 100_000
 _DECLARATION = re.compile(r'^declare [^@]*@"?([\w.$]+)"?\(', re.MULTILINE)
 CLEANUP_PASSES = ("simplify_cfg", "sroa", "instruction_combine", "simplify_cfg")
 
@@ -93,10 +100,11 @@ class CodegenError(Exception):
 
 
 def generate(module: ir.Module, function_name: str, level: int, lower_seconds: float,
-             straight_line_instructions: int = 0) -> MachineCode:
+             straight_line_instructions: int = 0, llvm_instructions: int = 0) -> MachineCode:
     """Machine code for the lowered ``module``; ``straight_line_instructions``: the size of the code
-    object if it has no loop, else 0."""
-    cheap = level >= 1 and straight_line_instructions > (0 if level == 1 else LARGE_CODE)
+    object if it has no loop, else 0; ``llvm_instructions``: the size of what it was lowered to."""
+    cheap = level >= 1 and (straight_line_instructions > (0 if level == 1 else LARGE_CODE)
+                            or llvm_instructions > HUGE_FUNCTION)
     engine = engines.engine(0 if cheap else CODEGEN_LEVEL[level])
     start = time.perf_counter()
     module.triple = engine.triple

@@ -91,7 +91,8 @@ def _compile(code: CodeType, level: int, name: str, graph: bool,
     lowered = time.perf_counter()
     try:
         loops = any(ins.opname.startswith("JUMP_BACKWARD") for ins in instructions)
-        machine = codegen.generate(module, name, level, lowered - start, 0 if loops else len(instructions))
+        size = sum(len(block.instructions) for block in lowering.function.blocks)
+        machine = codegen.generate(module, name, level, lowered - start, 0 if loops else len(instructions), size)
     except codegen.CodegenError as exc:
         raise CompileFailure(CompilationResult.CompilationJitFailure, str(exc)) from exc
     finally:

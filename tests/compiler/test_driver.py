@@ -88,3 +88,32 @@ def test_a_new_code_arena_leaves_no_cyclic_garbage():
         gc.enable()
     arena.close()
     assert found == 0
+
+
+def _calls_in_a_loop(statements: int):
+    namespace: dict = {}
+    exec("def calls(f):\n    x = 0\n    for i in range(2):\n"
+         + "".join(f"        x = f(x, {k})\n" for k in range(statements)) + "    return x\n", namespace)
+    return namespace["calls"]
+
+
+def test_a_huge_function_gets_fast_instruction_selection_whatever_its_loops():
+    """Above codegen.HUGE_FUNCTION LLVM instructions (regex_v8's 4,787-instruction block11: 100 s and
+    1.8 GB at O2) a function with a loop takes the cleanup pipeline and fast selection too, and runs
+    the same; a small one with a loop keeps O2 and full selection."""
+    from pyjion.compiler import codegen, compile_code
+    from pyjion.runtime import jit as runtime
+
+    huge, small = _calls_in_a_loop(1500), _calls_in_a_loop(50)
+    runtime.hook()
+    made = compile_code(huge.__code__, 2)
+    assert made.fast_selection and len(made.ir.splitlines()) > codegen.HUGE_FUNCTION
+    assert not compile_code(small.__code__, 2).fast_selection
+
+    def add(x, k):
+        return x + k
+
+    expected = huge(add), small(add)
+    with jit():
+        assert (huge(add), small(add)) == expected
+    assert pyjion.info(huge).compiled and pyjion.info(small).compiled

@@ -63,9 +63,25 @@ if sys.argv[1] == "jit":
     assert pyjion.info(loop).compiled and pyjion.info(Point.step).compiled
 collections.deque(itertools.starmap(loop, [(points, {CALLS // 10})]), maxlen=0)
 """
-GETITEM = f"""
+def enabled_first(body: str, warm_up: str, compiled: str, measured: str) -> str:
+    """A program that enables the JIT (in the ``jit`` run) before ``body``'s code first runs, as for code
+    first run after the start delay; runs ``warm_up`` until ``compiled`` (functions) are, then measures
+    ``measured``, a call of ``loop`` with these arguments."""
+    return f"""
 import collections, itertools, sys
+{body}
+if sys.argv[1] == "jit":
+    import pyjion
+    pyjion.config(background=False, cache=False, start_delay=0)
+    pyjion.enable()
+{warm_up}
+if sys.argv[1] == "jit":
+    assert all(pyjion.info(f).compiled for f in ({compiled},))
+collections.deque(itertools.starmap(loop, [({measured},)]), maxlen=0)
+"""
 
+
+GETITEM = enabled_first("""
 class Rows:
     def __init__(self, rows):
         self.rows = rows
@@ -80,20 +96,9 @@ def loop(grid, n):
             total += grid[i]
     return total
 
-grid = Rows([float(i) for i in range(10)])
-if sys.argv[1] == "jit":
-    import pyjion
-    pyjion.config(background=False, cache=False, start_delay=0)
-    pyjion.enable()
-for _ in range(200):
-    loop(grid, 2)
-if sys.argv[1] == "jit":
-    assert pyjion.info(loop).compiled and pyjion.info(Rows.__getitem__).compiled
-collections.deque(itertools.starmap(loop, [(grid, {CALLS // 10})]), maxlen=0)
-"""
-GENERATORS = f"""
-import collections, itertools, sys
-
+grid = Rows([float(i) for i in range(10)])""", "for _ in range(200):\n    loop(grid, 2)", "loop, Rows.__getitem__",
+                        f"grid, {CALLS // 10}")
+GENERATORS = enabled_first("""
 class Tree:
     def __init__(self, left, value, right):
         self.left = left
@@ -118,22 +123,11 @@ def loop(iterable, n):
         for _ in iterable:
             pass
 
-iterable = tree(range(1000))
-if sys.argv[1] == "jit":
-    import pyjion
-    pyjion.config(background=False, cache=False, start_delay=0)
-    pyjion.enable()
-for _ in range(30):
-    loop(iterable, 1)
-if sys.argv[1] == "jit":
-    assert pyjion.info(loop).compiled and pyjion.info(Tree.__iter__).compiled
-collections.deque(itertools.starmap(loop, [(iterable, {CALLS // 1000})]), maxlen=0)
-"""
+iterable = tree(range(1000))""", "for _ in range(30):\n    loop(iterable, 1)", "loop, Tree.__iter__",
+                           f"iterable, {CALLS // 1000}")
 COROUTINE_RUNS = 10
 COROUTINES_PER_RUN = 1973  # fibonacci(15) makes 2 * F(16) - 1
-COROUTINES = f"""
-import collections, itertools, sys
-
+COROUTINES = enabled_first("""
 async def fibonacci(n):
     if n <= 1:
         return n
@@ -146,21 +140,8 @@ def loop(n):
             while True:
                 coroutine.send(None)
         except StopIteration:
-            pass
-
-if sys.argv[1] == "jit":
-    import pyjion
-    pyjion.config(background=False, cache=False, start_delay=0)
-    pyjion.enable()
-for _ in range(30):
-    loop(1)
-if sys.argv[1] == "jit":
-    assert pyjion.info(loop).compiled and pyjion.info(fibonacci).compiled
-collections.deque(itertools.starmap(loop, [({COROUTINE_RUNS},)]), maxlen=0)
-"""
-OPERATORS = f"""
-import collections, itertools, sys
-
+            pass""", "for _ in range(30):\n    loop(1)", "loop, fibonacci", f"{COROUTINE_RUNS}")
+OPERATORS = enabled_first("""
 class Vector:
     def __init__(self, x, y):
         self.x = x
@@ -176,18 +157,8 @@ def loop(n):
     v, w = Vector(0.0, 1.0), Vector(1.0, 0.5)
     for _ in range(n):
         v = v + w * 0.5
-    return v
-
-if sys.argv[1] == "jit":
-    import pyjion
-    pyjion.config(background=False, cache=False, start_delay=0)
-    pyjion.enable()
-for _ in range(200):
-    loop(10)
-if sys.argv[1] == "jit":
-    assert all(pyjion.info(f).compiled for f in (loop, Vector.__add__, Vector.__mul__, Vector.__init__))
-collections.deque(itertools.starmap(loop, [({CALLS // 2},)]), maxlen=0)
-"""
+    return v""", "for _ in range(200):\n    loop(10)", "loop, Vector.__add__, Vector.__mul__, Vector.__init__",
+                          f"{CALLS // 2}")
 # name -> (program, calls it makes in the measured loop)
 SCENARIOS = {"method": (METHOD, CALLS), "getitem": (GETITEM, CALLS), "generators": (GENERATORS, CALLS),
              "coroutines": (COROUTINES, COROUTINE_RUNS * COROUTINES_PER_RUN), "operators": (OPERATORS, CALLS)}

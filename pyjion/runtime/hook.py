@@ -22,7 +22,7 @@ from ..abi.symtab import hidden_function
 from ..abi.cpython311 import (CFRAME, CODE, CODE_EXTRA, FRAME, THREAD, VAROBJECT, dict_version_counter,
                               interpreter_address, keys_version_function, python_getitem_slot,
                               python_init_slot)
-from ..compiler.builder import FRAME_FUNCTION, I32, I64, NULL, PTR, Builder, define_global, i32, i64
+from ..compiler.builder import FRAME_FUNCTION, I8, I32, I64, NULL, PTR, Builder, define_global, i32, i64
 from ..compiler.cache import CodeCache, runtime_key
 from ..compiler.codegen import MachineCode, load, optimise
 from . import engine as engines
@@ -69,10 +69,7 @@ def _emit_hook(module: ir.Module) -> None:
 
     default = b.block("interpret")
     lookup = b.block("lookup")
-    cframe = b.load(ts, THREAD.cframe)
-    tracing = r.icmp_unsigned("!=", b.load(cframe, CFRAME.use_tracing), ir.Constant(ir.IntType(8), 0))
-    compiler = r.icmp_unsigned("==", ts, r.load(globals_["pyjion_compiler_thread"], typ=PTR))
-    r.cbranch(r.or_(r.or_(tracing, compiler), r.icmp_unsigned("!=", throwflag, i32(0))), default, lookup)
+    r.cbranch(_always_interpreted(b, ts, throwflag, globals_), default, lookup)
 
     b.position(default)
     interpret()
@@ -194,6 +191,16 @@ def _emit_hook(module: ir.Module) -> None:
     run_entry(entry)
 
 
+def _always_interpreted(b: Builder, ts: ir.Value, throwflag: ir.Value, globals_: dict[str, ir.Value]) -> ir.Value:
+    """True for a frame the hook hands to the interpreter whatever its code: tracing or profiling on, a
+    throw() into a generator, a frame of the compiler thread. Both the dispatch and the general path
+    test it, so that the dispatch can never enter compiled code where the general path would not."""
+    r = b.ir
+    tracing = r.icmp_unsigned("!=", b.load(b.load(ts, THREAD.cframe), CFRAME.use_tracing), ir.Constant(I8, 0))
+    compiler = r.icmp_unsigned("==", ts, r.load(globals_["pyjion_compiler_thread"], typ=PTR))
+    return r.or_(r.or_(tracing, compiler), r.icmp_unsigned("!=", throwflag, i32(0)))
+
+
 def _emit_dispatch(fn: ir.Function, general: ir.Function, globals_: dict[str, ir.Value]) -> None:
     """The hook's common case, a frame of compiled code, with nothing that needs a register saved, so
     LLVM makes it a leaf that jumps to the code (the general path saved six registers and spilled one
@@ -205,10 +212,7 @@ def _emit_dispatch(fn: ir.Function, general: ir.Function, globals_: dict[str, ir
     b.position(b.block("entry"))
     other = b.block("general")
     checked = b.block("checked")
-    tracing = b.load(b.load(ts, THREAD.cframe), CFRAME.use_tracing)
-    plain = r.and_(r.and_(stack_known_safe(b, ts), r.icmp_unsigned("==", throwflag, i32(0))),
-                   r.and_(r.icmp_unsigned("==", tracing, ir.Constant(tracing.type, 0)),
-                          r.icmp_unsigned("!=", ts, r.load(globals_["pyjion_compiler_thread"], typ=PTR))))
+    plain = r.and_(stack_known_safe(b, ts), r.not_(_always_interpreted(b, ts, throwflag, globals_)))
     idle = r.icmp_unsigned("==", r.load(globals_["pyjion_waiting_count"], typ=I64), i64(0))
     r.cbranch(r.and_(plain, idle), checked, other)
     b.position(other)

@@ -7,6 +7,7 @@ machine moves by more than a few percent.
     python tools/instructions_per_call.py generators
     python tools/instructions_per_call.py coroutines
     python tools/instructions_per_call.py operators
+    python tools/instructions_per_call.py waiting
 
 ``method`` (the default): a small method that reads and writes attributes, adds floats and returns a
 comparison that 3.11 leaves unspecialised. The loop runs in the interpreter until 3.11 has specialised
@@ -19,6 +20,8 @@ generators (``yield from``), per value; each resumption of a generator enters it
 coroutine made and awaited.
 ``operators``: a class's Python ``__add__`` and ``__mul__`` (as in chaos and raytrace), called by
 CPython's number slots from a compiled loop, per operator call.
+``waiting``: a method called in a loop, both hot, queued for a compiler that never delivers: what a
+program's frames cost while its hot code waits for the compiler thread (the hook with nothing compiled).
 Only the measured loop is counted (``--toggle-collect`` on ``starmap_next``).
 """
 from __future__ import annotations
@@ -159,9 +162,45 @@ def loop(n):
         v = v + w * 0.5
     return v""", "for _ in range(200):\n    loop(10)", "loop, Vector.__add__, Vector.__mul__, Vector.__init__",
                           f"{CALLS // 2}")
+WAITING = f"""
+import collections, itertools, sys
+
+class Point:
+    def __init__(self, x):
+        self.x = x
+
+    def get(self):
+        return self.x
+
+def loop(point, n):
+    total = 0
+    for _ in range(n):
+        total += point.get()
+    return total
+
+if sys.argv[1] == "jit":
+    import pyjion
+    from pyjion.runtime import jit
+    from pyjion.runtime.state import native_state
+
+    class NeverCompiles:
+        def submit(self, *request, priority):
+            pass
+
+    jit._compiler_thread = NeverCompiles
+    pyjion.config(cache=False, start_delay=0)
+    pyjion.enable()
+point = Point(1)
+for _ in range(5):
+    loop(point, 200)
+if sys.argv[1] == "jit":
+    assert all(native_state(f.__code__).queued for f in (loop, Point.get))
+collections.deque(itertools.starmap(loop, [(point, {CALLS})]), maxlen=0)
+"""
 # name -> (program, calls it makes in the measured loop)
 SCENARIOS = {"method": (METHOD, CALLS), "getitem": (GETITEM, CALLS), "generators": (GENERATORS, CALLS),
-             "coroutines": (COROUTINES, COROUTINE_RUNS * COROUTINES_PER_RUN), "operators": (OPERATORS, CALLS)}
+             "coroutines": (COROUTINES, COROUTINE_RUNS * COROUTINES_PER_RUN), "operators": (OPERATORS, CALLS),
+             "waiting": (WAITING, CALLS)}
 
 
 def instructions(child: str, mode: str) -> int:

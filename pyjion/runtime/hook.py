@@ -125,10 +125,8 @@ def _emit_hook(module: ir.Module) -> None:
     b.position(jitted)
     run_entry(entry)
     b.position(not_jitted)
-    flags = r.or_(r.load(b.addr(state, STATE_LAYOUT["failed"]), typ=I32),
-                  r.load(b.addr(state, STATE_LAYOUT["queued"]), typ=I32))
     count_it = b.block("count_call")
-    r.cbranch(r.icmp_signed("!=", flags, i32(0)), default, count_it)
+    r.cbranch(_queued_or_failed(b, state), default, count_it)
     b.position(count_it)
     # Hot: past the call threshold, or (a loop called a few times) more cycles spent interpreting the
     # code than its size times pyjion_hot_cycles_per_unit (0: calls only).
@@ -201,11 +199,20 @@ def _always_interpreted(b: Builder, ts: ir.Value, throwflag: ir.Value, globals_:
     return r.or_(r.or_(tracing, compiler), r.icmp_unsigned("!=", throwflag, i32(0)))
 
 
+def _queued_or_failed(b: Builder, state: ir.Value) -> ir.Value:
+    """True for code the hook no longer counts towards hotness: queued for the compiler, or failed."""
+    r = b.ir
+    flags = r.or_(r.load(b.addr(state, STATE_LAYOUT["failed"]), typ=I32),
+                  r.load(b.addr(state, STATE_LAYOUT["queued"]), typ=I32))
+    return r.icmp_signed("!=", flags, i32(0))
+
+
 def _emit_dispatch(fn: ir.Function, general: ir.Function, globals_: dict[str, ir.Value]) -> None:
-    """The hook's common case, a frame of compiled code, with nothing that needs a register saved, so
-    LLVM makes it a leaf that jumps to the code (the general path saved six registers and spilled one
-    around it: ~20 of its ~60 machine instructions per call). Anything else, including a stack guard
-    not yet read for this thread, goes to ``general``, which checks everything again."""
+    """The hook's common cases, a frame of compiled code and one of code queued for the compiler or
+    failed, with nothing that needs a register saved, so LLVM makes it a leaf that jumps to the code or
+    to the interpreter (the general path saved six registers and spilled one around it: ~20 of its ~60
+    machine instructions per call). Anything else, including a stack guard not yet read for this
+    thread, goes to ``general``, which checks everything again."""
     ts, fr, throwflag = fn.args
     b = Builder(fn, SIGNATURES)
     r = b.ir
@@ -219,13 +226,20 @@ def _emit_dispatch(fn: ir.Function, general: ir.Function, globals_: dict[str, ir
     r.ret(r.call(general, [ts, fr, throwflag], tail="musttail"))
     b.position(checked)
     state = code_state(b, b.load(fr, FRAME.f_code), other)
-    entry = r.load(b.addr(state, STATE_LAYOUT["entry"]), typ=PTR)
-    jitted = b.block("jitted")
-    r.cbranch(b.is_null(entry), other, jitted)
-    b.position(jitted)
     counter = b.addr(state, STATE_LAYOUT["run_count"])
+    entry = r.load(b.addr(state, STATE_LAYOUT["entry"]), typ=PTR)
+    jitted, not_jitted, settled = b.block("jitted"), b.block("not_jitted"), b.block("settled")
+    r.cbranch(b.is_null(entry), not_jitted, jitted)
+    b.position(jitted)
     r.store(r.add(r.load(counter, typ=I64), i64(1)), counter)
     r.ret(b.call_pointer(entry, FRAME_FUNCTION, [ts, fr, throwflag], tail="musttail"))
+    # Code queued for the compiler or failed is interpreted, counted, as the general path does with it:
+    # the frames of a program's code while its hot functions wait for the compiler.
+    b.position(not_jitted)
+    r.cbranch(_queued_or_failed(b, state), settled, other)
+    b.position(settled)
+    r.store(r.add(r.load(counter, typ=I64), i64(1)), counter)
+    r.ret(r.call(b.declare("_PyEval_EvalFrameDefault"), [ts, fr, throwflag], tail="musttail"))
 
 
 def _native_int(name: str, doc: str) -> property:

@@ -253,6 +253,54 @@ def test_the_compiler_thread_and_threads_waiting_for_it_run_compiled_code_interp
     assert (run.returncode, run.stdout) == (0, "ok\n"), run.stderr[-2000:]
 
 
+WAITING_AND_FAILED_CODE = """
+import ctypes
+import pyjion
+from pyjion.abi.cpython311 import thread_state_address
+from pyjion.runtime import jit
+from pyjion.runtime.state import native_state
+
+class NeverCompiles:  # hot code is queued and stays so
+    def submit(self, *request, priority):
+        pass
+
+jit._compiler_thread = NeverCompiles
+pyjion.config(cache=False, threshold=10, start_delay=0)
+pyjion.enable()
+
+def queued(x):
+    return x + 1
+
+def failed(x):
+    return x * 2
+
+assert [queued(i) for i in range(30)] == [i + 1 for i in range(30)]
+assert native_state(queued.__code__).queued and not pyjion.info(queued).compiled
+assert pyjion.info(queued).run_count == 30, pyjion.info(queued).run_count
+assert failed(1) == 2
+native_state(failed.__code__).failed = 1
+assert [failed(i) for i in range(30)] == [2 * i for i in range(30)]
+assert pyjion.info(failed).run_count == 31 and not pyjion.info(failed).compiled
+hook = jit.hook()
+compiler_thread = ctypes.c_void_p.from_address(hook._globals["pyjion_compiler_thread"])
+real_compiler_thread, compiler_thread.value = compiler_thread.value, thread_state_address()
+assert queued(1) == 2 and failed(1) == 2
+compiler_thread.value = real_compiler_thread
+assert (pyjion.info(queued).run_count, pyjion.info(failed).run_count) == (30, 31)
+print("ok")
+"""
+
+
+def test_code_waiting_for_the_compiler_or_failed_runs_interpreted_and_counted(tmp_path):
+    """The hook's dispatch interprets the frames of code queued for the compiler, and of code whose
+    compilation failed, counting each call as the general path does; the compiler thread's frames are
+    still neither counted nor run otherwise than interpreted."""
+    script = tmp_path / "waiting.py"
+    script.write_text(WAITING_AND_FAILED_CODE)
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert (run.returncode, run.stdout) == (0, "ok\n"), run.stderr[-2000:]
+
+
 OTHER_CO_EXTRA_USER = """
 import ctypes, gc
 import pyjion

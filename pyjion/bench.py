@@ -184,11 +184,16 @@ def measure(name: str, run, inner_loops: int | None, min_time: float, warmups: i
     for _ in range(warmups):
         run(loops)
     # Then more, until the compiler thread has nothing left to compile (at most settle_time in all): the
-    # steady state is the compiled code's, not the interpreter's while it compiles.
-    while not jit_settled() and time.perf_counter() < deadline:
-        run(loops)
-    before = jit_compilations()
-    times = [run(loops) / loops / per for _ in range(samples)]
+    # steady state is the compiled code's, not the interpreter's while it compiles. Code that gets hot
+    # during the samples is compiled beside them (its Python half holding the GIL) and may not be done
+    # by their end, short samples especially: then they are taken again once it is.
+    while True:
+        while not jit_settled() and time.perf_counter() < deadline:
+            run(loops)
+        before = jit_compilations()
+        times = [run(loops) / loops / per for _ in range(samples)]
+        if jit_settled() or time.perf_counter() >= deadline:
+            break
     return Measurement(name, first, statistics.median(times), times, loops, first_hooked,
                        jit_compilations() - before)
 
